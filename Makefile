@@ -1,0 +1,47 @@
+# phasefit: `make demo` and `make test` are the whole set-up. Both create .venv when it is missing.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+# Find Python >= 3.12: python3.13 / python3.12 on PATH (pyenv shims fail unless a version is
+# selected, so each candidate is *run*), else the newest installed pyenv version.
+define find_python
+for c in python3.13 python3.12 python3; do \
+  if $$c -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then command -v $$c; exit 0; fi; \
+done; \
+root=$$(pyenv root 2>/dev/null || echo $$HOME/.pyenv); \
+for v in $$(ls -d $$root/versions/3.1[2-9]* 2>/dev/null | sort -rV); do \
+  if $$v/bin/python3 -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then echo $$v/bin/python3; exit 0; fi; \
+done; \
+echo "no Python >= 3.12 found (install one, e.g. 'pyenv install 3.12')" >&2; exit 1
+endef
+
+.PHONY: venv demo test test-slow lint bench clean
+
+$(STAMP): pyproject.toml
+	@PYBIN=$$( $(find_python) ) || exit 1; \
+	if [ ! -x $(PY) ]; then echo "creating $(VENV) with $$PYBIN"; $$PYBIN -m venv $(VENV) || exit 1; fi
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/phasefit demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+test-slow: $(STAMP)
+	$(PY) -m pytest -q -m slow
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks
+
+bench: $(STAMP)
+	$(PY) benchmarks/compile_once.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info
