@@ -1,0 +1,114 @@
+"""Analyse one curve: the fits, the evidence and the verdict row, in one picklable record.
+
+Fits (all through the one compiled model of the curve's likelihood): the three-hypothesis mixture
+(for P(hypothesis | data)), smooth alone and breakpoint alone (for LOO, stacking and the break's
+location), and both on the smaller models only (leave-future-out).
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from phasefit import baselines
+from phasefit.data import Curve
+from phasefit.evidence import compare, leave_future_out, loo
+from phasefit.hypotheses import curve_inputs, pointwise_loglik, responsibilities, weights_for
+from phasefit.inference import FitResult, Sampler, thin_to
+from phasefit.verdicts import decide
+
+QUANTILES = (0.05, 0.5, 0.95)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CurveResult:
+    """Everything kept about one curve: its verdict row and the draws that go into the DataTree."""
+
+    index: int
+    row: dict
+    fits: dict[str, FitResult]  # mixture, smooth, breakpoint (draws thinned to the spec's count)
+    loglik: dict[str, np.ndarray]  # smooth/breakpoint pointwise, (chain, draw, point)
+    responsibilities: np.ndarray  # (chain, draw, hypothesis)
+
+
+def curve_seed(curve: Curve, base: int) -> int:
+    """A seed that depends on the curve's identity, not its position (reruns and subsets agree)."""
+    return (base + zlib.crc32(curve.label.encode())) % (2**31 - 1)
+
+
+def analyse_curve(curve: Curve, sampler: Sampler, *, x_axis: str, lfo_cutoff: float | None = None) -> CurveResult:
+    """Fit, compare and decide one curve. `lfo_cutoff` is log10 of the scale (None: median break)."""
+    spec = sampler.spec
+    seed = curve_seed(curve, spec.sampler.seed)
+    inputs = curve_inputs(curve, spec)
+    width = spec.hypothesis("breakpoint").width
+    fits = {fit: sampler.fit(inputs, fit, seed=seed + j) for j, fit in enumerate(("mixture", "smooth", "breakpoint"))}
+    log_w = weights_for("mixture", spec)
+    ll_mix = pointwise_loglik(fits["mixture"].draws, inputs, width=width, t_nu=spec.t_nu)
+    resp = responsibilities(ll_mix, log_w)
+    p_absent, p_smooth, p_bp = (float(p) for p in resp.reshape(-1, 3).mean(0))
+
+    loo_s, ll_s = loo(fits["smooth"], inputs, "smooth", sampler, seed=seed + 10)
+    loo_b, ll_b = loo(fits["breakpoint"], inputs, "breakpoint", sampler, seed=seed + 20)
+    cmp = compare(loo_s, loo_b)
+
+    tau = fits["breakpoint"].draws["bp_tau"] + inputs.center  # on the analysis axis (log10)
+    tq = np.quantile(tau, QUANTILES)
+    cutoff = (lfo_cutoff - inputs.center) if lfo_cutoff is not None else float(tq[1] - inputs.center)
+    lfo = leave_future_out(inputs, cutoff, sampler, seed=seed + 30)
+
+    diags = [f.diagnostics for f in fits.values()]
+    ok = all(d.ok for d in diags)
+    reasons = "; ".join(f"{name}: {f.diagnostics.reason}" for name, f in fits.items() if not f.diagnostics.ok)
+    verdict = decide(ok=ok, p_absent=p_absent, p_emergent=p_bp, thresholds=spec.verdict)
+    row = {
+        "task": curve.task, "metric": curve.metric, "family": curve.family, "condition": curve.condition,
+        "n_points": curve.n_points, "x_axis": x_axis, "p_emergent": p_bp, "p_absent": p_absent,
+        "p_smooth": p_smooth, "elpd_diff": cmp.elpd_diff, "elpd_diff_se": cmp.elpd_diff_se,
+        "stacking_weight_breakpoint": cmp.stacking_weight_breakpoint,
+        "lfo_elpd_diff": lfo.lfo_elpd_diff if lfo else np.nan,
+        "lfo_largest_in_pi90": lfo.largest_in_interval if lfo else np.nan,
+        "lfo_cutoff": 10 ** lfo.cutoff_x if lfo else np.nan,
+        "verdict": verdict, "likelihood": curve.likelihood,
+        "rhat_max": max(d.rhat_max for d in diags), "ess_bulk_min": min(d.ess_bulk_min for d in diags),
+        "ess_tail_min": min(d.ess_tail_min for d in diags), "divergences": sum(d.divergences for d in diags),
+        "treedepth_share": max(d.treedepth_share for d in diags), "attempts": max(d.attempts for d in diags),
+        "loo_refits": cmp.loo_refits, "pareto_k_max": cmp.max_pareto_k, "failure_reason": reasons,
+        "breakthroughness": baselines.breakthroughness(curve.x, curve.y),
+        "linearity": baselines.linearity(curve.x, curve.y),
+    }
+    row |= _break_scale(curve, tq, x_axis)
+    row |= {f"tau_{name}": float(v) for name, v in zip(("q05", "median", "q95"), tq, strict=True)}
+    n = spec.sampler.draws
+    kept = {name: FitResult(fit=f.fit, draws=thin_to(f.draws, n), diagnostics=f.diagnostics, seconds=f.seconds,
+                            stats={k: v[:, np.linspace(0, v.shape[1] - 1, n).round().astype(int)]
+                                   for k, v in f.stats.items()}, settings=f.settings)
+            for name, f in fits.items()}
+    thin = np.linspace(0, resp.shape[1] - 1, n).round().astype(int)
+    return CurveResult(index=curve.index, row=row, fits=kept,
+                       loglik={"smooth": thin_ll(ll_s, n), "breakpoint": thin_ll(ll_b, n)},
+                       responsibilities=resp[:, thin])
+
+
+def thin_ll(ll: np.ndarray, n: int) -> np.ndarray:
+    idx = np.linspace(0, ll.shape[1] - 1, n).round().astype(int)
+    return ll[:, idx]
+
+
+def _break_scale(curve: Curve, tau_q: np.ndarray, x_axis: str) -> dict:
+    """The break's quantiles as FLOPs and as parameters, mapping across axes within the curve."""
+    order = np.argsort(curve.x)
+    x = curve.x[order]
+    other = curve.log10_params[order] if x_axis == "flops" else curve.log10_flops[order]
+    out = {}
+    names = ("q05", "median", "q95")
+    own = "flops" if x_axis == "flops" else "params"
+    cross = "params" if x_axis == "flops" else "flops"
+    for name, v in zip(names, tau_q, strict=True):
+        out[f"break_{own}_{name}"] = float(10**v)
+    ok = np.isfinite(other)
+    for name, v in zip(names, tau_q, strict=True):
+        out[f"break_{cross}_{name}"] = float(10 ** np.interp(v, x[ok], other[ok])) if ok.sum() >= 2 else np.nan
+    return out

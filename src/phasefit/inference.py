@@ -1,0 +1,182 @@
+"""Compile once, sample many: the sampler handle, convergence diagnostics and automatic retries.
+
+`Sampler` builds and compiles the hypothesis model once per likelihood family (lazily, on first
+use) and then only swaps data for each curve, each leave-future-out subset and each exact LOO
+refit. A fit that fails its checks (R-hat, bulk/tail ESS, divergences, tree-depth saturation) is
+retried with the escalations of `DiagnosticsSpec.retries`; if it still fails it is returned with
+`ok = False` and the caller marks the curve `failed`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import arviz_stats as azs
+import numpy as np
+import xarray as xr
+
+from phasefit.data import Likelihood
+from phasefit.errors import SamplingError
+from phasefit.hypotheses import CurveInputs, Fit, build_model, free_params, weights_for
+from phasefit.specs import HYPOTHESES, ModelSpec
+
+MAX_TREEDEPTH = 10
+
+
+@dataclass(frozen=True, kw_only=True)
+class Diagnostics:
+    rhat_max: float
+    ess_bulk_min: float
+    ess_tail_min: float
+    divergences: int
+    treedepth_share: float
+    attempts: int
+    ok: bool
+    reason: str  # empty when ok
+
+
+@dataclass(frozen=True, kw_only=True)
+class FitResult:
+    """Posterior draws (chain, draw) of one fit of one curve, with its diagnostics."""
+
+    fit: Fit
+    draws: dict[str, np.ndarray]
+    diagnostics: Diagnostics
+    seconds: float
+    stats: dict[str, np.ndarray] = field(default_factory=dict)
+    settings: dict = field(default_factory=dict)
+
+    def checked(self) -> dict[str, np.ndarray]:
+        """The draws of the parameters the fit is about (others roam their priors)."""
+        return {k: v for k, v in self.draws.items() if k in _checked_params(self.fit, self.draws)}
+
+
+def _checked_params(fit: Fit, draws: dict) -> tuple[str, ...]:
+    from phasefit.hypotheses import NUISANCE, PARAMS
+
+    nuisance = tuple(k for lik in NUISANCE.values() for k in lik if k in draws)
+    if fit == "mixture":
+        return tuple(k for k in draws if k != "bp_tau_fraction")
+    if fit == "absent":
+        return (*PARAMS["absent"], *nuisance)
+    return (*PARAMS[fit], *nuisance)
+
+
+def diagnose(draws: dict[str, np.ndarray], stats: dict[str, np.ndarray], spec: ModelSpec, *, attempts: int
+             ) -> Diagnostics:
+    """R-hat (rank-normalised), bulk/tail ESS (ArviZ), divergences and tree-depth saturation."""
+    ds = xr.Dataset({k: (("chain", "draw"), v) for k, v in draws.items()})
+    rhat = azs.rhat(ds)
+    ess_b = azs.ess(ds, method="bulk")
+    ess_t = azs.ess(ds, method="tail")
+    r = float(np.nanmax([rhat[k].item() for k in ds.data_vars]))
+    eb = float(np.nanmin([ess_b[k].item() for k in ds.data_vars]))
+    et = float(np.nanmin([ess_t[k].item() for k in ds.data_vars]))
+    div = int(np.sum(stats["diverging"]))
+    depth_share = float(np.mean(stats["maxdepth_reached"])) if "maxdepth_reached" in stats else 0.0
+    d = spec.diagnostics
+    problems = []
+    if not np.isfinite(r) or r > d.rhat_max:
+        problems.append(f"R-hat {r:.3f} > {d.rhat_max}")
+    if not np.isfinite(eb) or eb < d.ess_bulk_min:
+        problems.append(f"bulk ESS {eb:.0f} < {d.ess_bulk_min:g}")
+    if not np.isfinite(et) or et < d.ess_tail_min:
+        problems.append(f"tail ESS {et:.0f} < {d.ess_tail_min:g}")
+    if div > d.max_divergences:
+        problems.append(f"{div} divergences")
+    if depth_share > d.max_treedepth_share:
+        problems.append(f"{depth_share:.0%} of draws hit the maximum tree depth")
+    return Diagnostics(rhat_max=r, ess_bulk_min=eb, ess_tail_min=et, divergences=div, treedepth_share=depth_share,
+                       attempts=attempts, ok=not problems, reason="; ".join(problems))
+
+
+class Sampler:
+    """One compiled model per likelihood family; data swapped per fit. Seeded and reproducible."""
+
+    def __init__(self, spec: ModelSpec):
+        self.spec = spec
+        self.backend = spec.sampler.backend
+        self._compiled: dict[str, object] = {}
+        self.compile_seconds: dict[str, float] = {}
+        if self.backend == "numpyro":
+            try:
+                import jax  # noqa: F401
+                import numpyro  # noqa: F401
+            except ImportError:
+                raise SamplingError("backend 'numpyro' needs the gpu extra: pip install 'phasefit[gpu]'") from None
+
+    def compiled(self, likelihood: Likelihood):
+        if likelihood not in self._compiled:
+            t0 = time.perf_counter()
+            model = build_model(likelihood, self.spec)
+            if self.backend == "nutpie":
+                import nutpie
+
+                self._compiled[likelihood] = nutpie.compile_pymc_model(model, backend="numba")
+            else:
+                from pymc.model.transform.optimization import freeze_model
+
+                self._compiled[likelihood] = (freeze_model(model), model) if self.backend == "pymc" else (model, model)
+            self.compile_seconds[likelihood] = time.perf_counter() - t0
+        return self._compiled[likelihood]
+
+    def fit(self, inputs: CurveInputs, fit: Fit, *, seed: int) -> FitResult:
+        """Sample one fit with retries; `ok=False` in the diagnostics if every attempt failed."""
+        s = self.spec.sampler
+        attempts = [{"target_accept": s.target_accept, "tune": s.tune, "draws": s.draws}]
+        attempts += [{"target_accept": r.target_accept, "tune": r.tune, "draws": r.draws}
+                     for r in self.spec.diagnostics.retries]
+        t0 = time.perf_counter()
+        result = None
+        for i, setting in enumerate(attempts):
+            draws, stats = self._sample(inputs, fit, seed=seed + 7919 * i, **setting)
+            diag = diagnose({k: draws[k] for k in _checked_params(fit, draws)}, stats, self.spec, attempts=i + 1)
+            result = FitResult(fit=fit, draws=draws, diagnostics=diag, seconds=time.perf_counter() - t0,
+                               stats=stats, settings=setting)
+            if diag.ok:
+                break
+        return result
+
+    def _sample(self, inputs: CurveInputs, fit: Fit, *, seed: int, target_accept: float, tune: int, draws: int
+                ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        data = inputs.data(weights_for(fit, self.spec))
+        names = (*free_params(inputs.likelihood), "bp_tau", "bp_tau_fraction")
+        chains = self.spec.sampler.chains
+        if self.backend == "nutpie":
+            import nutpie
+
+            compiled = self.compiled(inputs.likelihood).with_data(**data)
+            tr = nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, cores=chains, seed=seed,
+                               target_accept=target_accept, progress_bar=False, save_warmup=False)
+            post, st = tr.posterior, tr.sample_stats
+            stats = {"diverging": st["diverging"].values, "maxdepth_reached": st["maxdepth_reached"].values}
+        else:
+            import pymc as pm
+
+            frozen, _ = self.compiled(inputs.likelihood)
+            with frozen:
+                pm.set_data(data)
+                idata = pm.sample(draws=draws, tune=tune, chains=chains, cores=1, random_seed=seed,
+                                  target_accept=target_accept, progressbar=False, compute_convergence_checks=False,
+                                  nuts_sampler="numpyro" if self.backend == "numpyro" else "pymc")
+            post, st = idata.posterior, idata.sample_stats
+            stats = {"diverging": st["diverging"].values,
+                     "maxdepth_reached": (st["tree_depth"].values >= MAX_TREEDEPTH)
+                     if "tree_depth" in st else np.zeros_like(st["diverging"].values)}
+        return {k: np.asarray(post[k].values, float) for k in names if k in post}, stats
+
+
+def thin_to(draws: dict[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
+    """Keep `n` evenly spaced draws per chain (retries may have sampled more than the spec's draws)."""
+    out = {}
+    for k, v in draws.items():
+        if v.shape[1] == n:
+            out[k] = v
+        else:
+            idx = np.linspace(0, v.shape[1] - 1, n).round().astype(int)
+            out[k] = v[:, idx]
+    return out
+
+
+__all__ = ["HYPOTHESES", "Diagnostics", "FitResult", "Sampler", "diagnose", "thin_to"]

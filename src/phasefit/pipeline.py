@@ -1,0 +1,192 @@
+"""Run an analysis end to end: curves -> fits -> evidence -> verdicts -> files.
+
+`fit(curves)` returns an `Analysis` (verdict table, parameter table, DataTree, prose summary).
+`fit_to_directory` writes `verdicts.csv`, `parameters.csv`, `posterior.nc` and `run.json`
+atomically. Finished curves are checkpointed in `DIR/.phasefit-work/` as they complete, so an
+interrupted run resumes where it stopped; the work folder is removed once the outputs are whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pickle
+import platform
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import xarray as xr
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from phasefit.curve_analysis import CurveResult, analyse_curve
+from phasefit.data import CurveSet
+from phasefit.errors import PhasefitError
+from phasefit.inference import Sampler
+from phasefit.outputs import write_atomic, write_json_atomic, write_table_atomic
+from phasefit.posterior import build_tree, save_tree
+from phasefit.specs import ModelSpec, load_spec
+from phasefit.verdicts import VERDICT_COLUMNS, describe, summary_text
+
+PARAMETER_COLUMNS = ("task", "metric", "family", "condition", "x_axis", "tau_median", "tau_q05", "tau_q95",
+                     "break_flops_median", "break_flops_q05", "break_flops_q95", "break_params_median",
+                     "break_params_q05", "break_params_q95", "p_absent", "p_smooth", "p_emergent", "verdict")
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What a fit returns: verdicts (DESIGN §4), per-curve parameters, the posterior DataTree."""
+
+    verdicts: pd.DataFrame
+    parameters: pd.DataFrame
+    posterior: xr.DataTree
+    run: dict
+
+    def summary(self) -> str:
+        """Verdict counts and one sentence per curve."""
+        return summary_text(self.verdicts)
+
+    def describe(self, i: int) -> str:
+        return describe(self.verdicts.iloc[i])
+
+
+def _versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for pkg in ("phasefit", "pymc", "pytensor", "nutpie", "arviz", "arviz-stats", "numpy", "xarray", "pandas"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def _spec_hash(spec: ModelSpec) -> str:
+    return hashlib.sha256(json.dumps(spec.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _resolve_spec(models: str | Path | ModelSpec | None, **sampler) -> ModelSpec:
+    spec = models if isinstance(models, ModelSpec) else load_spec(models)
+    for key in ("chains", "draws", "tune"):
+        v = sampler.get(key)
+        if v is not None and v < 1:
+            raise PhasefitError(f"--{key} must be at least 1, got {v}")
+    return spec.with_sampler(**sampler)
+
+
+def fit(curves: CurveSet, *, models: str | Path | ModelSpec | None = None, backend: str | None = None,
+        chains: int | None = None, draws: int | None = None, tune: int | None = None, seed: int | None = None,
+        lfo_cutoff: float | None = None, progress: bool = True, console: Console | None = None,
+        work_dir: Path | None = None) -> Analysis:
+    """Fit every curve (compiling each likelihood's model once) and decide its verdict.
+
+    `lfo_cutoff` is in FLOPs (or parameters when the curves use `x_axis="params"`); by default each
+    curve's leave-future-out cutoff is its posterior median break. With `work_dir`, finished curves
+    are checkpointed there and reused by a rerun with the same data and spec.
+    """
+    if len(curves) == 0:
+        raise PhasefitError(f"{curves.source}: no curves to fit (all dropped: see `phasefit validate`)")
+    if lfo_cutoff is not None and lfo_cutoff <= 0:
+        raise PhasefitError(f"--lfo-cutoff must be positive, got {lfo_cutoff}")
+    spec = _resolve_spec(models, backend=backend, chains=chains, draws=draws, tune=tune, seed=seed)
+    sampler = Sampler(spec)
+    import math
+
+    cutoff = math.log10(lfo_cutoff) if lfo_cutoff is not None else None
+    key = hashlib.sha256(f"{curves.data_hash}|{_spec_hash(spec)}|{cutoff}|{curves.x_axis}".encode()).hexdigest()[:16]
+    cache = (work_dir / key) if work_dir is not None else None
+    if cache is not None:
+        cache.mkdir(parents=True, exist_ok=True)
+    console = console or Console(stderr=True)
+    results: list[CurveResult] = []
+    t0 = time.perf_counter()
+    columns = (TextColumn("[bold]fitting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("eta"), TimeRemainingColumn(), TextColumn("{task.description}"))
+    with Progress(*columns, console=console, disable=not progress, transient=False) as bar:
+        task = bar.add_task("", total=len(curves))
+        for curve in curves:
+            bar.update(task, description=curve.label)
+            path = cache / f"curve-{curve.index:06d}.pkl" if cache is not None else None
+            result = _load_checkpoint(path)
+            if result is None:
+                result = analyse_curve(curve, sampler, x_axis=curves.x_axis, lfo_cutoff=cutoff)
+                if path is not None:
+                    write_atomic(path, lambda p, r=result: p.write_bytes(pickle.dumps(r)))
+            results.append(result)
+            bar.advance(task)
+    seconds = time.perf_counter() - t0
+    verdicts = pd.DataFrame([r.row for r in results])[list(VERDICT_COLUMNS)]
+    _blank_inapplicable(verdicts)
+    params = pd.DataFrame([r.row for r in results])[list(PARAMETER_COLUMNS)]
+    run = {
+        "phasefit_run": 1, "source": curves.source, "data_hash": curves.data_hash, "x_axis": curves.x_axis,
+        "n_curves": len(curves), "spec": spec.to_dict(), "spec_hash": _spec_hash(spec),
+        "seed": spec.sampler.seed, "lfo_cutoff": lfo_cutoff, "versions": _versions(),
+        "compile_seconds": sampler.compile_seconds, "seconds": round(seconds, 2),
+        "dropped": curves.dropped.to_dict(orient="records"), "argv": sys.argv,
+    }
+    tree = build_tree(curves, results, spec, attrs={"phasefit_run": json.dumps({k: run[k] for k in (
+        "source", "data_hash", "x_axis", "spec_hash", "seed")})})
+    return Analysis(verdicts=verdicts, parameters=params, posterior=tree, run=run)
+
+
+def _blank_inapplicable(v: pd.DataFrame) -> None:
+    """The break's scale applies to emergent and inconclusive curves only (empty cells otherwise)."""
+    no_break = ~v["verdict"].isin(["emergent", "inconclusive"])
+    cols = [c for c in v.columns if c.startswith("break_")]
+    v.loc[no_break, cols] = float("nan")
+
+
+def _load_checkpoint(path: Path | None) -> CurveResult | None:
+    if path is None or not path.exists():
+        return None
+    try:
+        return pickle.loads(path.read_bytes())
+    except Exception:  # a checkpoint from another version: refit that curve
+        return None
+
+
+def fit_to_directory(curves: CurveSet, *, out: Path, console: Console | None = None, **options) -> Analysis:
+    """`fit` and write verdicts.csv, parameters.csv, posterior.nc and run.json to `out`."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise PhasefitError(f"{out}: exists and is not a directory")
+    out.mkdir(parents=True, exist_ok=True)
+    work = out / ".phasefit-work"
+    console = console or Console()
+    analysis = fit(curves, console=console, work_dir=work, **options)
+    save_tree(analysis.posterior, out / "posterior.nc")
+    write_table_atomic(analysis.parameters, out / "parameters.csv")
+    write_json_atomic(analysis.run, out / "run.json")
+    write_table_atomic(analysis.verdicts, out / "verdicts.csv")  # last: its presence means the run is whole
+    shutil.rmtree(work, ignore_errors=True)
+    console.print(analysis.summary(), markup=False, highlight=False)
+    console.print(f"\nwrote {out}/verdicts.csv, parameters.csv, posterior.nc, run.json", markup=False)
+    return analysis
+
+
+DEMO_TASKS = ("arithmetic_2da", "arithmetic_3ds", "word_unscrambling", "ipa_transliterate", "parsinlu_qa")
+
+
+def demo_curves() -> CurveSet:
+    """The demo subset: ObsScaling's emergent-capability tasks across families (bundled real data)."""
+    from phasefit import datasets
+    from phasefit.data import load_curves
+
+    df = datasets.load("obsscaling_emergent")
+    df = df[df["task"].isin(DEMO_TASKS) & (df["metric"] != "bleu")]
+    return load_curves(df, x_axis="flops", min_points=5)
+
+
+def run_demo(*, out: Path, draws: int | None = None, tune: int | None = None, chains: int | None = None,
+             console: Console | None = None) -> Analysis:
+    console = console or Console()
+    curves = demo_curves()
+    console.print(f"phasefit demo: {len(curves)} curves from the bundled ObsScaling emergent-capability table "
+                  f"({', '.join(DEMO_TASKS)}), x = log10 training FLOPs", markup=False)
+    return fit_to_directory(curves, out=out, console=console, draws=draws, tune=tune, chains=chains)
