@@ -68,8 +68,8 @@ class SamplerSpec:
     backend: Backend = "nutpie"
     chains: int = 4
     draws: int = 1000
-    tune: int = 1000
-    target_accept: float = 0.8
+    tune: int = 500
+    target_accept: float = 0.95
     seed: int = 20221
 
 
