@@ -333,6 +333,24 @@ def test_data_hash_is_the_same_for_csv_parquet_and_dataframe(tmp_path: Path):
     assert sets[1].source == str(csv) and sets[0].source == "<DataFrame>"
 
 
+def test_parquet_with_a_stored_index_is_read_by_position(tmp_path: Path):
+    """pd.concat without ignore_index repeats labels, and to_parquet stores them."""
+    ppl = table(task="lm", metric="ppl", score=[40.0, 20.0, 11.0, 7.0, 5.0], higher_is_better=0)
+    norm = table(task="mc", metric="acc_norm", metric_kind="discrete_normalized", chance=0.25,
+                 score=[-0.1, 0.0, 0.3, 0.7, 0.9])
+    df = pd.concat([ppl.drop(columns="n_items"), norm])
+    assert df.index.has_duplicates
+    path = tmp_path / "mixed.parquet"
+    df.to_parquet(path)
+    for source in (df, path):
+        cs = load_curves(source)
+        lm, mc = cs.curve(0), cs.curve(1)
+        assert (lm.metric_kind, lm.likelihood) == ("continuous", "student_t")
+        np.testing.assert_allclose(lm.y, -np.log([40.0, 20.0, 11.0, 7.0, 5.0]))
+        assert (mc.metric_kind, mc.likelihood) == ("discrete_normalized", "beta_binomial")
+        np.testing.assert_allclose(mc.y, 0.25 + 0.75 * np.array([-0.1, 0.0, 0.3, 0.7, 0.9]))
+
+
 def test_data_hash_changes_with_the_data():
     a = load_curves(table())
     b = load_curves(table(score=[0.11, 0.12, 0.2, 0.55, 0.82]))

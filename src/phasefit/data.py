@@ -217,7 +217,8 @@ def _read(path: str | Path) -> tuple[pd.DataFrame, np.ndarray | None]:
         except Exception as exc:  # pyarrow raises several types
             raise DataError(f"{path}: not a readable Parquet file ({type(exc).__name__})") from None
         df.columns = [str(c).strip() for c in df.columns]
-        return df, None
+        # pandas stores a non-default index (e.g. repeated labels after pd.concat); rows are positions
+        return df.reset_index(drop=True), None
     sep = "\t" if suffixes.endswith((".tsv", ".tsv.gz")) else ","
     try:
         # header=None: pandas would rename a repeated column ('score.1'); blank lines are kept so that

@@ -1,0 +1,368 @@
+"""Simulation benchmark: verdict accuracy and calibration of phasefit against known truth.
+
+Runs `phasefit.pipeline.fit` on `simulation_suite(N, seed)` (breakpoint, smooth and flat curves in
+rotation; see `phasefit.simulate`) and scores the verdict table against the truth:
+
+- AUC (rank-based, Mann-Whitney) of p_emergent and of BIG-bench breakthroughness for separating
+  breakpoint curves from smooth + flat ones (also elpd_diff, stacking weight, -lfo_elpd_diff);
+- precision of `emergent` verdicts, their false-positive rate on smooth + flat, flat curves called
+  emergent;
+- calibration of p_emergent (bins [0,.1) [.1,.3) [.3,.5) [.5,.7) [.7,.9) [.9,1]): mean p, observed
+  share of true breakpoints, count, |difference| <= 0.1;
+- 90% interval coverage of the break (break_flops_q05..q95 vs 10**tau) on breakpoint curves called
+  emergent; verdict counts per true kind; share failed.
+
+Writes benchmarks/results/simulation.json, simulation_curves.csv and the section
+"## Simulation: verdict accuracy and calibration" of benchmarks/RESULTS.md (--quick writes
+simulation_quick.* and leaves RESULTS.md alone). Finished curves are checkpointed under
+benchmarks/results/.work-simulation/, so an interrupted run resumes.
+
+    .venv/bin/python benchmarks/simulation.py                # 200 curves, spec defaults
+    .venv/bin/python benchmarks/simulation.py --quick        # 12 curves, 300 draws / 300 tune
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from phasefit import pipeline
+from phasefit.data import load_curves
+from phasefit.simulate import simulation_suite
+from phasefit.specs import load_spec
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+RESULTS_MD = ROOT / "benchmarks" / "RESULTS.md"
+SECTION = "## Simulation: verdict accuracy and calibration"
+BINS = (0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0)
+TARGETS = {
+    "auc": 0.95, "precision": 0.90, "fpr": 0.05, "flat_emergent": 0, "calibration_tol": 0.10, "coverage": 0.85,
+}
+
+
+# ---------------------------------------------------------------------------------- statistics
+
+
+def auc(score: np.ndarray, positive: np.ndarray) -> float:
+    """Rank-based AUC (Mann-Whitney U / n1 n0); ties count one half. NaN scores are dropped."""
+    score, positive = np.asarray(score, float), np.asarray(positive, bool)
+    keep = np.isfinite(score)
+    score, positive = score[keep], positive[keep]
+    n1, n0 = int(positive.sum()), int((~positive).sum())
+    if n1 == 0 or n0 == 0:
+        return float("nan")
+    ranks = stats.rankdata(score)
+    return float((ranks[positive].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def wilson(k: int, n: int, z: float = 1.645) -> tuple[float, float]:
+    """90% Wilson interval of a binomial share."""
+    if n == 0:
+        return (float("nan"), float("nan"))
+    p = k / n
+    d = 1 + z**2 / n
+    c = (p + z**2 / (2 * n)) / d
+    h = z * math.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / d
+    return (max(0.0, c - h), min(1.0, c + h))
+
+
+def calibration(p: np.ndarray, positive: np.ndarray, tol: float) -> list[dict]:
+    rows = []
+    for i, (lo, hi) in enumerate(zip(BINS[:-1], BINS[1:], strict=True)):
+        last = i == len(BINS) - 2
+        m = (p >= lo) & ((p <= hi) if last else (p < hi))
+        n = int(m.sum())
+        k = int(positive[m].sum())
+        mean_p = float(p[m].mean()) if n else float("nan")
+        obs = k / n if n else float("nan")
+        ci = wilson(k, n)
+        rows.append({"bin": f"[{lo:.1f}, {hi:.1f}{']' if last else ')'}", "count": n, "mean_p": mean_p,
+                     "observed_share": obs, "n_breakpoint": k, "abs_diff": abs(mean_p - obs) if n else float("nan"),
+                     "within_tol": bool(abs(mean_p - obs) <= tol) if n else None,
+                     "obs_ci90_lo": ci[0], "obs_ci90_hi": ci[1],
+                     "mean_p_in_ci90": bool(ci[0] <= mean_p <= ci[1]) if n else None})
+    return rows
+
+
+def score(table: pd.DataFrame) -> dict:
+    """Every metric of the benchmark from the merged per-curve table."""
+    bp = (table["kind"] == "breakpoint").to_numpy()
+    neg = ~bp
+    emergent = (table["verdict"] == "emergent").to_numpy()
+    failed = (table["verdict"] == "failed").to_numpy()
+    p = table["p_emergent"].to_numpy(float)
+    out: dict = {"n_curves": len(table), "n_breakpoint": int(bp.sum()), "n_smooth": int((table["kind"] == "smooth").sum()),
+                 "n_flat": int((table["kind"] == "flat").sum())}
+    out["auc"] = {
+        "p_emergent": auc(p, bp),
+        "breakthroughness": auc(table["breakthroughness"].to_numpy(float), bp),
+        "p_emergent_converged_only": auc(p[~failed], bp[~failed]),
+        "breakthroughness_converged_only": auc(table["breakthroughness"].to_numpy(float)[~failed], bp[~failed]),
+        "elpd_diff": auc(table["elpd_diff"].to_numpy(float), bp),
+        "stacking_weight_breakpoint": auc(table["stacking_weight_breakpoint"].to_numpy(float), bp),
+        "minus_lfo_elpd_diff": auc(-table["lfo_elpd_diff"].to_numpy(float), bp),
+        "linearity": auc(table["linearity"].to_numpy(float), bp),
+    }
+    n_em = int(emergent.sum())
+    out["n_emergent"] = n_em
+    out["precision"] = float((emergent & bp).sum() / n_em) if n_em else float("nan")
+    out["recall"] = float((emergent & bp).sum() / bp.sum()) if bp.sum() else float("nan")
+    out["fpr"] = float((emergent & neg).sum() / neg.sum()) if neg.sum() else float("nan")
+    out["n_false_emergent"] = int((emergent & neg).sum())
+    out["flat_called_emergent"] = int((emergent & (table["kind"] == "flat").to_numpy()).sum())
+    ok = ~failed & np.isfinite(p)
+    out["calibration"] = calibration(p[ok], bp[ok], TARGETS["calibration_tol"])
+    # break coverage on breakpoint curves called emergent
+    sel = table[(table["kind"] == "breakpoint") & (table["verdict"] == "emergent")]
+    lo, hi = np.log10(sel["break_flops_q05"].to_numpy(float)), np.log10(sel["break_flops_q95"].to_numpy(float))
+    tau = sel["tau"].to_numpy(float)
+    covered = (lo <= tau) & (tau <= hi)
+    out["coverage"] = {"n": len(sel), "covered": int(covered.sum()),
+                       "share": float(covered.mean()) if len(sel) else float("nan"),
+                       "below_interval": int((tau < lo).sum()), "above_interval": int((tau > hi).sum()),
+                       "median_width_decades": float(np.median(hi - lo)) if len(sel) else float("nan"),
+                       "median_abs_error_decades": float(np.median(np.abs(
+                           np.log10(sel["break_flops_median"].to_numpy(float)) - tau))) if len(sel) else float("nan")}
+    counts = pd.crosstab(table["kind"], table["verdict"])
+    out["verdict_counts"] = {k: {v: int(c) for v, c in row.items() if c} for k, row in counts.iterrows()}
+    out["share_failed"] = float(failed.mean())
+    out["failed_by_kind"] = {k: int(v) for k, v in table[failed].groupby("kind").size().items()}
+    out["mean_p_emergent_by_kind"] = {k: float(v) for k, v in table.groupby("kind")["p_emergent"].mean().items()}
+    return out
+
+
+def targets(m: dict) -> list[dict]:
+    cal = [r for r in m["calibration"] if r["count"]]
+    worst = max((r["abs_diff"] for r in cal), default=float("nan"))
+    rows = [
+        ("AUC(p_emergent) >= 0.95", m["auc"]["p_emergent"], m["auc"]["p_emergent"] >= TARGETS["auc"]),
+        ("AUC(p_emergent) > AUC(breakthroughness)", f"{m['auc']['p_emergent']:.3f} vs {m['auc']['breakthroughness']:.3f}",
+         m["auc"]["p_emergent"] > m["auc"]["breakthroughness"]),
+        ("precision of emergent >= 0.9", m["precision"], m["precision"] >= TARGETS["precision"]),
+        ("FPR of emergent on smooth+flat <= 5%", m["fpr"], m["fpr"] <= TARGETS["fpr"]),
+        ("flat curves called emergent == 0", m["flat_called_emergent"], m["flat_called_emergent"] == TARGETS["flat_emergent"]),
+        ("calibration: every non-empty bin within 0.1", f"worst |diff| {worst:.3f}",
+         all(r["within_tol"] for r in cal)),
+        ("break 90% interval coverage >= 85% (bp called emergent)", m["coverage"]["share"],
+         m["coverage"]["share"] >= TARGETS["coverage"]),
+    ]
+    return [{"target": t, "value": v if isinstance(v, str) else float(v), "pass": bool(ok)} for t, v, ok in rows]
+
+
+# ----------------------------------------------------------------------------------- machine
+
+
+def machine() -> dict:
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        cpu = platform.processor()
+    ram = float("nan")
+    try:
+        kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))
+        ram = round(kb / 1024**2, 1)
+    except (OSError, AttributeError):
+        pass
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                                check=False).stdout.strip()
+    except OSError:
+        commit = ""
+    return {"nproc": os.cpu_count(), "cpu": cpu, "ram_gib": ram, "platform": platform.platform(),
+            "git_commit": commit, "loadavg_at_end": list(os.getloadavg())}
+
+
+# ----------------------------------------------------------------------------------- writing
+
+
+def _fmt(v, nd=3) -> str:
+    if v is None:
+        return "n/a"
+    if isinstance(v, str):
+        return v
+    if isinstance(v, bool):
+        return str(v)
+    if isinstance(v, int):
+        return str(v)
+    return "n/a" if not np.isfinite(v) else f"{v:.{nd}f}"
+
+
+def markdown(res: dict) -> str:
+    m, s, mach = res["metrics"], res["settings"], res["machine"]
+    lines = [SECTION, "",
+             f"Run {res['date']} by `benchmarks/simulation.py` (git {mach['git_commit']}); "
+             f"{mach['nproc']} cores ({mach['cpu']}), {mach['ram_gib']} GiB RAM, {mach['platform']}. "
+             f"Load average at the end {', '.join(f'{x:.1f}' for x in mach['loadavg_at_end'])} "
+             "(other benchmarks may share the machine; timings are indicative).", "",
+             "Versions: " + ", ".join(f"{k} {v}" for k, v in res["versions"].items()) + ".", "",
+             f"Settings: `simulation_suite({s['curves']}, seed={s['suite_seed']})` (kinds in rotation: breakpoint, "
+             f"smooth, flat; 5-10 points, n_items 100-2000, floors 0/0.25/0.5, logit noise 0/0.15/0.3); default "
+             f"spec ({s['spec_source']}) with backend {s['backend']}, {s['chains']} chains x {s['draws']} draws, "
+             f"tune {s['tune']}, target_accept {s['target_accept']}, sampler seed {s['sampler_seed']}; verdict "
+             f"thresholds emergent >= {s['verdict']['emergent']}, smooth <= {s['verdict']['smooth']}, "
+             f"absent >= {s['verdict']['absent']}. Wall time {res['seconds']:.0f} s "
+             f"({res['seconds'] / max(s['curves'], 1):.1f} s per curve incl. resumed checkpoints; pipeline "
+             f"{res['pipeline_seconds']:.0f} s, compile {res['compile_seconds']}).", "",
+             "Positives are the breakpoint curves, negatives smooth + flat. Per-curve table: "
+             "`benchmarks/results/simulation_curves.csv`; all numbers: `benchmarks/results/simulation.json`.", "",
+             "| target | value | result |", "|---|---|---|"]
+    for t in res["targets"]:
+        lines.append(f"| {t['target']} | {_fmt(t['value'])} | {'PASS' if t['pass'] else 'FAIL'} |")
+    a = m["auc"]
+    lines += ["", f"Curves: {m['n_curves']} ({m['n_breakpoint']} breakpoint, {m['n_smooth']} smooth, {m['n_flat']} flat); "
+              f"failed {m['share_failed']:.1%} ({m['failed_by_kind'] or 'none'}).", "",
+              "| score | AUC (all curves) | AUC (converged only) |", "|---|---|---|",
+              f"| p_emergent | {_fmt(a['p_emergent'])} | {_fmt(a['p_emergent_converged_only'])} |",
+              f"| breakthroughness (BIG-bench) | {_fmt(a['breakthroughness'])} | {_fmt(a['breakthroughness_converged_only'])} |",
+              f"| elpd_diff (LOO, breakpoint - smooth) | {_fmt(a['elpd_diff'])} | |",
+              f"| stacking weight of breakpoint | {_fmt(a['stacking_weight_breakpoint'])} | |",
+              f"| -lfo_elpd_diff (leave-future-out) | {_fmt(a['minus_lfo_elpd_diff'])} | |",
+              f"| linearity (BIG-bench) | {_fmt(a['linearity'])} | |", "",
+              f"`emergent` verdicts: {m['n_emergent']}; precision {_fmt(m['precision'])}, recall {_fmt(m['recall'])}, "
+              f"false positives {m['n_false_emergent']} (FPR {_fmt(m['fpr'])}), flat called emergent "
+              f"{m['flat_called_emergent']}.", "",
+              "Calibration of p_emergent (converged curves; observed = share of true breakpoints; 90% Wilson "
+              "interval of the observed share):", "",
+              "| bin | count | mean p | observed | abs diff | within 0.1 | observed 90% CI | mean p in CI |",
+              "|---|---|---|---|---|---|---|---|"]
+    for r in m["calibration"]:
+        lines.append(f"| {r['bin']} | {r['count']} | {_fmt(r['mean_p'])} | {_fmt(r['observed_share'])} | "
+                     f"{_fmt(r['abs_diff'])} | {_fmt(r['within_tol'])} | "
+                     f"[{_fmt(r['obs_ci90_lo'], 2)}, {_fmt(r['obs_ci90_hi'], 2)}] | {_fmt(r['mean_p_in_ci90'])} |")
+    c = m["coverage"]
+    lines += ["", f"Break location (breakpoint curves called emergent, n = {c['n']}): 90% interval covers the true "
+              f"break in {c['covered']}/{c['n']} ({_fmt(c['share'])}); truth below the interval {c['below_interval']}, "
+              f"above {c['above_interval']}; median interval width {_fmt(c['median_width_decades'], 2)} decades, "
+              f"median |median - truth| {_fmt(c['median_abs_error_decades'], 2)} decades.", "",
+              "Verdicts by true kind:", ""]
+    verdicts = ["emergent", "inconclusive", "smooth", "absent", "failed"]
+    lines += ["| true kind | " + " | ".join(verdicts) + " |", "|---|" + "---|" * len(verdicts)]
+    for kind in ("breakpoint", "smooth", "flat"):
+        row = m["verdict_counts"].get(kind, {})
+        lines.append(f"| {kind} | " + " | ".join(str(row.get(v, 0)) for v in verdicts) + " |")
+    lines += ["", "Mean p_emergent by true kind: " + ", ".join(
+        f"{k} {v:.3f}" for k, v in m["mean_p_emergent_by_kind"].items()) + "."]
+    if res.get("notes"):
+        lines += ["", *res["notes"]]
+    return "\n".join(lines) + "\n"
+
+
+def replace_section(text: str, section: str) -> str:
+    """Replace our section (from its heading to the next `## ` heading) or append it."""
+    start = text.find(SECTION)
+    if start < 0:
+        return text.rstrip("\n") + "\n\n" + section if text.strip() else section
+    nxt = re.search(r"^## ", text[start + len(SECTION):], flags=re.M)
+    end = start + len(SECTION) + nxt.start() if nxt else len(text)
+    tail = text[end:]
+    return text[:start] + section + ("\n" + tail if tail else "")
+
+
+def write_results_md(section: str) -> None:
+    text = RESULTS_MD.read_text(encoding="utf-8") if RESULTS_MD.exists() else "# Benchmark results\n"
+    new = replace_section(text, section)
+    with tempfile.NamedTemporaryFile("w", dir=RESULTS_MD.parent, delete=False, encoding="utf-8") as f:
+        f.write(new)
+    os.chmod(f.name, 0o644)
+    os.replace(f.name, RESULTS_MD)
+
+
+def _jsonable(o):
+    if isinstance(o, dict):
+        return {str(k): _jsonable(v) for k, v in o.items()}
+    if isinstance(o, list | tuple):
+        return [_jsonable(v) for v in o]
+    if isinstance(o, np.generic):
+        o = o.item()
+    if isinstance(o, float) and not math.isfinite(o):
+        return None
+    return o
+
+
+# --------------------------------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--curves", type=int, default=None, help="number of simulated curves (default 200; 12 with --quick)")
+    ap.add_argument("--seed", type=int, default=2024, help="simulation_suite seed")
+    ap.add_argument("--draws", type=int, default=None, help="draws per chain (default: the spec's)")
+    ap.add_argument("--tune", type=int, default=None, help="tuning steps per chain (default: the spec's)")
+    ap.add_argument("--chains", type=int, default=None)
+    ap.add_argument("--quick", action="store_true", help="12 curves, 300 draws, 300 tune; writes simulation_quick.*")
+    ap.add_argument("--no-results-md", action="store_true", help="do not touch benchmarks/RESULTS.md")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.curves = args.curves or 12
+        args.draws = args.draws or 300
+        args.tune = args.tune or 300
+    n = args.curves or 200
+    stem = "simulation_quick" if args.quick else "simulation"
+
+    t0 = time.perf_counter()
+    data, truth = simulation_suite(n, seed=args.seed)
+    design = data.groupby("task").agg(n_items=("n_items", "first"))
+    curves = load_curves(data)
+    spec = load_spec().with_sampler(draws=args.draws, tune=args.tune, chains=args.chains)
+    print(f"simulation benchmark: {len(curves)} curves, {spec.sampler.chains} chains x {spec.sampler.draws} draws, "
+          f"tune {spec.sampler.tune}", file=sys.stderr, flush=True)
+    t1 = time.perf_counter()
+    analysis = pipeline.fit(curves, models=spec, progress=True, work_dir=RESULTS / ".work-simulation")
+    pipeline_seconds = time.perf_counter() - t1
+    table = analysis.verdicts.merge(truth, on="task", how="left", validate="one_to_one").merge(
+        design, left_on="task", right_index=True, how="left")
+    tau = table["tau"].to_numpy(float)
+    lo, hi = np.log10(table["break_flops_q05"].to_numpy(float)), np.log10(table["break_flops_q95"].to_numpy(float))
+    with np.errstate(invalid="ignore"):
+        table["tau_in_break_ci90"] = np.where(np.isfinite(tau) & np.isfinite(lo), (lo <= tau) & (tau <= hi), np.nan)
+    table["tau_in_tau_ci90"] = np.where(np.isfinite(tau), (table["tau_q05"] <= tau) & (tau <= table["tau_q95"]), np.nan)
+    truth_verdict = {"breakpoint": "emergent", "smooth": "smooth", "flat": "absent"}
+    table["expected_verdict"] = table["kind"].map(truth_verdict)
+    table["verdict_matches_kind"] = table["verdict"] == table["expected_verdict"]
+    metrics = score(table)
+    res = {
+        "benchmark": "simulation", "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": machine(), "versions": analysis.run["versions"],
+        "settings": {"curves": n, "suite_seed": args.seed, "quick": args.quick, "backend": spec.sampler.backend,
+                     "chains": spec.sampler.chains, "draws": spec.sampler.draws, "tune": spec.sampler.tune,
+                     "target_accept": spec.sampler.target_accept, "sampler_seed": spec.sampler.seed,
+                     "verdict": {"emergent": spec.verdict.emergent, "smooth": spec.verdict.smooth,
+                                 "absent": spec.verdict.absent},
+                     "spec_source": "models/default.toml" if spec.source.endswith("default.toml") else spec.source,
+                     "spec_hash": analysis.run["spec_hash"], "retries": [vars(r) for r in spec.diagnostics.retries]},
+        "seconds": time.perf_counter() - t0, "pipeline_seconds": pipeline_seconds,
+        "compile_seconds": {k: round(v, 1) for k, v in analysis.run["compile_seconds"].items()},
+        "metrics": metrics,
+    }
+    res["targets"] = targets(metrics)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{stem}.json").write_text(json.dumps(_jsonable(res), indent=2) + "\n", encoding="utf-8")
+    table.to_csv(RESULTS / f"{stem}_curves.csv", index=False)
+    section = markdown(res)
+    if not args.quick and not args.no_results_md:
+        write_results_md(section)
+    print(section)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,40 @@
+"""Shared helpers for model tests: a tiny-draw spec and one compiled Sampler per test session."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+from phasefit.data import load_curves
+from phasefit.inference import Sampler
+from phasefit.simulate import simulate_curve
+from phasefit.specs import DiagnosticsSpec, load_spec
+
+
+@lru_cache(maxsize=1)
+def tiny_spec():
+    """Default priors; 2 chains x 150 draws; lenient checks and no retries (plumbing, not accuracy)."""
+    spec = load_spec()
+    spec = spec.with_sampler(chains=2, draws=150, tune=150)
+    return replace(spec, diagnostics=DiagnosticsSpec(rhat_max=1.1, ess_bulk_min=20, ess_tail_min=20,
+                                                     max_divergences=10, retries=()))
+
+
+@lru_cache(maxsize=1)
+def sampler() -> Sampler:
+    """Compiled once for the whole test session (each likelihood on first use)."""
+    return Sampler(tiny_spec())
+
+
+def sim_frame(kinds=("breakpoint", "smooth"), *, seed=3, n_points=6, n_items=500, floor=0.0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    frames = [simulate_curve(k, rng=rng, n_points=n_points, n_items=n_items, floor=floor, name=f"t{i}_{k}")[0]
+              for i, k in enumerate(kinds)]
+    return pd.concat(frames, ignore_index=True)
+
+
+def sim_curves(kinds=("breakpoint", "smooth"), **kw):
+    return load_curves(sim_frame(kinds, **kw))

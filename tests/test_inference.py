@@ -1,0 +1,92 @@
+"""Compile once, sample many: real (tiny) nutpie fits through one compiled model per likelihood."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from _models import sampler, sim_curves, tiny_spec
+
+from phasefit.hypotheses import curve_inputs
+from phasefit.inference import Sampler, diagnose, thin_to
+from phasefit.specs import DiagnosticsSpec, RetrySpec
+
+
+@pytest.fixture(scope="module")
+def curves():
+    return sim_curves(("breakpoint", "smooth", "flat"))
+
+
+def test_one_compile_serves_every_curve_and_fit(curves):
+    s = sampler()
+    for curve in curves:
+        inputs = curve_inputs(curve, s.spec)
+        for fit in ("mixture", "smooth", "breakpoint"):
+            r = s.fit(inputs, fit, seed=1)
+            assert r.draws["bp_tau"].shape == (2, 150)
+    assert list(s.compile_seconds) == ["beta_binomial"]  # compiled exactly once
+
+
+def test_seeded_fits_reproduce_exactly(curves):
+    s = sampler()
+    inputs = curve_inputs(curves.curve(0), s.spec)
+    a = s.fit(inputs, "breakpoint", seed=11)
+    b = s.fit(inputs, "breakpoint", seed=11)
+    c = s.fit(inputs, "breakpoint", seed=12)
+    np.testing.assert_array_equal(a.draws["bp_tau"], b.draws["bp_tau"])
+    assert not np.array_equal(a.draws["bp_tau"], c.draws["bp_tau"])
+
+
+def test_swapped_data_changes_the_posterior(curves):
+    """with_data really swaps: a rising curve and a flat one give different slopes."""
+    s = sampler()
+    slopes = [np.median(s.fit(curve_inputs(c, s.spec), "smooth", seed=3).draws["smooth_slope"]) for c in curves]
+    assert slopes[1] > 0.5  # the smooth (rising) curve
+    assert abs(slopes[2]) < slopes[1]  # the flat one
+
+
+def test_failed_checks_trigger_retries_then_failure(curves):
+    spec = tiny_spec()
+    strict = replace(spec, diagnostics=DiagnosticsSpec(
+        ess_bulk_min=1e9, ess_tail_min=20, rhat_max=1.1, max_divergences=10,
+        retries=(RetrySpec(target_accept=0.97, tune=100, draws=100),)))
+    s = Sampler(strict)
+    s._compiled = sampler()._compiled  # reuse the session's compiled model
+    r = s.fit(curve_inputs(curves.curve(1), strict), "smooth", seed=5)
+    assert r.diagnostics.attempts == 2
+    assert not r.diagnostics.ok
+    assert "bulk ESS" in r.diagnostics.reason
+    assert r.settings["target_accept"] == 0.97
+
+
+def test_diagnose_flags_unmixed_chains():
+    rng = np.random.default_rng(0)
+    good = {"a": rng.normal(size=(4, 500))}
+    bad = {"a": rng.normal(size=(4, 500)) + np.arange(4)[:, None] * 3}
+    stats = {"diverging": np.zeros((4, 500), bool), "maxdepth_reached": np.zeros((4, 500), bool)}
+    spec = tiny_spec()
+    assert diagnose(good, stats, spec, attempts=1).ok
+    d = diagnose(bad, stats, spec, attempts=1)
+    assert not d.ok and "R-hat" in d.reason
+    div = dict(stats, diverging=np.ones((4, 500), bool))
+    assert "divergences" in diagnose(good, div, spec, attempts=1).reason
+    deep = dict(stats, maxdepth_reached=np.ones((4, 500), bool))
+    assert "tree depth" in diagnose(good, deep, spec, attempts=1).reason
+
+
+def test_thin_to_keeps_evenly_spaced_draws():
+    d = {"a": np.arange(20.0).reshape(2, 10)}
+    out = thin_to(d, 5)["a"]
+    assert out.shape == (2, 5) and out[0, 0] == 0 and out[0, -1] == 9
+
+
+def test_pymc_backend_reuses_a_frozen_model(curves):
+    spec = tiny_spec().with_sampler(backend="pymc", draws=60, tune=60)
+    s = Sampler(spec)
+    inputs = [curve_inputs(c, spec) for c in list(curves)[:2]]
+    r1 = s.fit(inputs[0], "smooth", seed=1)
+    r2 = s.fit(inputs[1], "smooth", seed=1)
+    assert list(s.compile_seconds) == ["beta_binomial"]
+    assert r1.draws["smooth_slope"].shape == (2, 60)
+    assert not np.allclose(r1.draws["smooth_slope"].mean(), r2.draws["smooth_slope"].mean())

@@ -1,0 +1,174 @@
+"""End to end with tiny draws: verdict table contract, DataTree on disk, resumability, CLI fit."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from _models import sampler, sim_curves, sim_frame, tiny_spec
+
+import phasefit.pipeline as pipeline
+from phasefit.cli import main
+from phasefit.posterior import load_tree
+from phasefit.verdicts import VERDICT_COLUMNS
+
+DESIGN_COLUMNS = ("task, metric, family, condition, n_points, x_axis, p_emergent, elpd_diff, elpd_diff_se, "
+                  "stacking_weight_breakpoint, lfo_elpd_diff, verdict, break_flops_median, break_flops_q05, "
+                  "break_flops_q95, break_params_median, break_params_q05, break_params_q95, rhat_max, "
+                  "ess_bulk_min, divergences, breakthroughness, linearity").split(", ")
+
+
+@pytest.fixture(autouse=True)
+def _shared_compiled(monkeypatch):
+    """Every Sampler in these tests reuses the session's compiled models (compile once per session)."""
+    original = pipeline.Sampler
+
+    def make(spec):
+        s = original(spec)
+        s._compiled = sampler()._compiled
+        return s
+
+    monkeypatch.setattr(pipeline, "Sampler", make)
+
+
+@pytest.fixture(scope="module")
+def analysis():
+    return pipeline.fit(sim_curves(("breakpoint", "flat")), models=tiny_spec(), progress=False)
+
+
+def test_verdict_table_follows_the_contract(analysis):
+    v = analysis.verdicts
+    assert list(v.columns[: len(DESIGN_COLUMNS)]) == DESIGN_COLUMNS
+    assert tuple(v.columns) == VERDICT_COLUMNS
+    assert len(v) == 2
+    assert set(v["verdict"]) <= {"failed", "absent", "emergent", "smooth", "inconclusive"}
+    p = v[["p_absent", "p_smooth", "p_emergent"]].to_numpy()
+    np.testing.assert_allclose(p.sum(1), 1, atol=1e-9)
+    assert ((0 <= v["stacking_weight_breakpoint"]) & (v["stacking_weight_breakpoint"] <= 1)).all()
+    assert (v["x_axis"] == "flops").all()
+
+
+def test_break_columns_only_where_a_break_applies(analysis):
+    v = analysis.verdicts
+    has_break = v["verdict"].isin(["emergent", "inconclusive"])
+    assert v.loc[~has_break, "break_flops_median"].isna().all()
+    b = v[has_break]
+    assert (b["break_flops_q05"] <= b["break_flops_median"]).all()
+    assert (b["break_flops_median"] <= b["break_flops_q95"]).all()
+    p = analysis.parameters  # the conditional break is always in parameters.csv
+    assert p["break_flops_median"].notna().all() and p["break_params_median"].notna().all()
+
+
+def test_flat_curve_is_not_emergent(analysis):
+    flat = analysis.verdicts.iloc[1]
+    assert flat["verdict"] != "emergent"
+    assert flat["p_emergent"] < 0.5
+
+
+def test_posterior_tree_groups_and_labels(analysis, tmp_path):
+    tree = analysis.posterior
+    for group in ("posterior", "posterior_smooth", "posterior_breakpoint", "prior", "log_likelihood",
+                  "observed_data", "sample_stats", "diagnostics"):
+        assert group in tree.children, group
+    post = tree["posterior"].dataset
+    assert list(post["task"].values) == list(analysis.verdicts["task"])
+    assert post["hypothesis_probability"].sizes["hypothesis"] == 3
+    ll = tree["log_likelihood"].dataset["breakpoint"]
+    assert ll.sizes["curve"] == 2 and np.isfinite(ll.isel(curve=0, point=0)).all()
+    from phasefit.posterior import save_tree
+    path = save_tree(tree, tmp_path / "posterior.nc")
+    back = load_tree(path)
+    for group in tree.children:
+        xr_equal = back[group].dataset.equals(tree[group].dataset)
+        assert xr_equal, group
+
+
+def test_summary_prose(analysis):
+    text = analysis.summary()
+    assert text.startswith("2 curves:")
+    assert "t0_breakpoint, sim, acc:" in text
+
+
+def test_interrupted_run_resumes_without_refitting(tmp_path, monkeypatch):
+    curves = sim_curves(("smooth", "flat"), seed=9)
+    real = pipeline.analyse_curve
+    calls = []
+
+    def flaky(curve, *a, **k):
+        calls.append(curve.index)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(curve, *a, **k)
+
+    monkeypatch.setattr(pipeline, "analyse_curve", flaky)
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.fit_to_directory(curves, out=out, models=tiny_spec(), progress=False)
+    assert not (out / "verdicts.csv").exists()
+    assert len(list((out / ".phasefit-work").rglob("curve-*.pkl"))) == 1
+    calls.clear()
+    monkeypatch.setattr(pipeline, "analyse_curve", lambda c, *a, **k: (calls.append(c.index), real(c, *a, **k))[1])
+    pipeline.fit_to_directory(curves, out=out, models=tiny_spec(), progress=False)
+    assert calls == [1]  # only the unfinished curve
+    v = pd.read_csv(out / "verdicts.csv")
+    assert len(v) == 2
+    run = json.loads((out / "run.json").read_text())
+    assert run["data_hash"] == curves.data_hash and run["spec"]["sampler"]["draws"] == 150
+    assert run["versions"]["pymc"] and run["versions"]["nutpie"]
+    assert not (out / ".phasefit-work").exists()
+
+
+def test_cli_fit_writes_outputs(tmp_path, monkeypatch):
+    data = tmp_path / "curves.csv"
+    sim_frame(("breakpoint",), seed=4).to_csv(data, index=False)
+    spec_file = tmp_path / "spec.toml"
+    spec_file.write_text(SPEC_TOML)
+    out = tmp_path / "out"
+    rc = main(["fit", str(data), "--out", str(out), "--models", str(spec_file), "--draws", "100", "--tune", "100",
+               "--chains", "2", "--seed", "7", "--no-progress"])
+    assert rc == 0
+    for name in ("verdicts.csv", "parameters.csv", "posterior.nc", "run.json"):
+        assert (out / name).is_file(), name
+    run = json.loads((out / "run.json").read_text())
+    assert run["seed"] == 7 and run["spec"]["sampler"]["draws"] == 100
+
+
+def test_cli_fit_bad_input_writes_nothing(tmp_path, capsys):
+    data = tmp_path / "bad.csv"
+    data.write_text("task,metric,family,model,score,train_flops\nt,acc,f,m,1.5,1e20\n")
+    out = tmp_path / "out"
+    assert main(["fit", str(data), "--out", str(out)]) == 2
+    assert not out.exists()
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("phasefit: error:") and "\n" not in err
+    bad_spec = tmp_path / "bad.toml"
+    bad_spec.write_text("hypotheses = 3\n")
+    sim_frame(("smooth",)).to_csv(tmp_path / "ok.csv", index=False)
+    assert main(["fit", str(tmp_path / "ok.csv"), "--out", str(out), "--models", str(bad_spec)]) == 2
+    assert not (out / "verdicts.csv").exists()
+
+
+SPEC_TOML = """
+hypotheses = ["absent.toml", "smooth.toml", "breakpoint.toml"]
+[shared]
+ceiling_fraction = { dist = "beta", alpha = 3.0, beta = 1.0 }
+concentration = { dist = "lognormal", mu = 5.3, sigma = 1.2 }
+beta_precision = { dist = "lognormal", mu = 4.0, sigma = 1.2 }
+t_sigma = { dist = "halfnormal", sigma = 0.5 }
+[diagnostics]
+rhat_max = 1.2
+ess_bulk_min = 10
+ess_tail_min = 10
+max_divergences = 20
+retries = []
+"""
+
+
+@pytest.fixture(autouse=True)
+def _spec_files(tmp_path):
+    """Custom spec files name hypothesis TOMLs relative to themselves: copy the bundled ones."""
+    from phasefit.specs import default_spec_path
+    for name in ("absent.toml", "smooth.toml", "breakpoint.toml"):
+        (tmp_path / name).write_text((default_spec_path().parent / name).read_text())

@@ -1,0 +1,163 @@
+"""Recovery on simulated curves with known truth (slow: `pytest -q -m slow tests/test_recovery_slow.py`).
+
+The generator (`phasefit.simulate`) is deliberately not the fitted model: breaks are sharp hinges,
+parameters are drawn from ranges wider than the priors' bulk and logit-scale noise is added between
+models. Each fit uses the default spec (4 chains, its draws/tune/target_accept and retries); one
+`Sampler` is compiled once for the module and only the data are swapped.
+
+a. breakpoint hypothesis alone on breakpoint curves: the break tau, the post-break slope, the floor;
+b. smooth hypothesis alone on smooth curves: the log-odds slope;
+c. the full pipeline on a small mixed suite: verdicts and p_emergent by true kind.
+
+Budget: ~10 minutes on 2 cores (compile ~40 s; breakpoint/smooth-only fits 1-3 s; pipeline ~5-10 s
+per curve). Every seed is fixed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import special, stats
+
+from phasefit import pipeline
+from phasefit.data import load_curves
+from phasefit.hypotheses import curve_inputs, mean_curves
+from phasefit.inference import Sampler
+from phasefit.simulate import simulate_curve, simulation_suite
+from phasefit.specs import load_spec
+
+N_BREAK = 60
+N_SMOOTH = 40
+N_MIXED = 30
+N_ITEMS = (100, 250, 500, 1000, 2000)
+FLOORS = (0.0, 0.25, 0.5)
+NOISES = (0.0, 0.15)
+
+
+@pytest.fixture(scope="module")
+def spec():
+    return load_spec()
+
+
+@pytest.fixture(scope="module")
+def sampler(spec):
+    return Sampler(spec)  # compiled lazily on the first fit, then reused by every fit of the module
+
+
+def _designs(n: int, seed: int) -> list[dict]:
+    """Varied designs: every n_points 5-10, n_items, floor and noise level appears several times."""
+    rng = np.random.default_rng(seed)
+    return [{"n_points": 5 + i % 6, "n_items": int(rng.choice(N_ITEMS)), "floor": float(rng.choice(FLOORS)),
+             "noise": float(rng.choice(NOISES))} for i in range(n)]
+
+
+def _simulate_and_fit(kind: str, hypothesis: str, n: int, seed: int, sampler: Sampler, spec) -> list[dict]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for i, design in enumerate(_designs(n, seed + 1)):
+        df, truth = simulate_curve(kind, rng=rng, name=f"{kind}_{i:03d}", **design)
+        curve = load_curves(df).curve(0)
+        inputs = curve_inputs(curve, spec)
+        res = sampler.fit(inputs, hypothesis, seed=seed * 1000 + i)
+        out.append({"truth": truth, "design": design, "inputs": inputs, "fit": res, "curve": curve})
+    return out
+
+
+# ----------------------------------------------------------------------------- a. break recovery
+
+
+@pytest.fixture(scope="module")
+def break_fits(sampler, spec):
+    return _simulate_and_fit("breakpoint", "breakpoint", N_BREAK, 11, sampler, spec)
+
+
+@pytest.mark.slow
+def test_break_location_interval_covers_truth(break_fits):
+    covered, misses = [], []
+    for r in break_fits:
+        tau = r["fit"].draws["bp_tau"] + r["inputs"].center
+        lo, hi = np.quantile(tau, [0.05, 0.95])
+        ok = lo <= r["truth"]["tau"] <= hi
+        covered.append(ok)
+        if not ok:
+            misses.append((r["curve"].task, round(r["truth"]["tau"], 2), round(lo, 2), round(hi, 2)))
+    share = float(np.mean(covered))
+    assert len(break_fits) >= 50
+    assert share >= 0.85, f"90% interval of tau covers the truth in {share:.0%} of curves; misses: {misses}"
+
+
+@pytest.mark.slow
+def test_break_fits_converge_without_divergences(break_fits):
+    diags = [r["fit"].diagnostics for r in break_fits]
+    ok = [d for d in diags if d.ok]
+    assert sum(d.divergences for d in ok) == 0
+    share = len(ok) / len(diags)
+    assert share >= 0.95, (f"{share:.0%} of breakpoint fits converged; failures: "
+                           f"{[d.reason for d in diags if not d.ok]}")
+
+
+@pytest.mark.slow
+def test_post_break_slope_tracks_truth(break_fits):
+    est = [float(np.median(r["fit"].draws["bp_slope_before"] + r["fit"].draws["bp_rise"])) for r in break_fits]
+    true = [r["truth"]["slope_after"] for r in break_fits]
+    rho = stats.spearmanr(est, true).statistic
+    assert rho > 0.5, f"Spearman(posterior median post-break slope, true slope) = {rho:.2f}"
+
+
+@pytest.mark.slow
+def test_floor_recovered_at_smallest_model(break_fits, spec):
+    width = spec.hypothesis("breakpoint").width
+    errors = []
+    for r in break_fits:
+        t, inputs = r["truth"], r["inputs"]
+        x0 = np.array([inputs.x.min()])
+        mu = mean_curves(r["fit"].draws, x0, likelihood=inputs.likelihood, floor=inputs.floor, width=width)
+        fitted = float(np.median(mu["breakpoint"]))
+        true = t["floor"] + (t["ceiling"] - t["floor"]) * special.expit(t["level"])
+        errors.append(abs(fitted - true))
+    share = float(np.mean(np.array(errors) <= 0.05))
+    assert share >= 0.85, f"fitted level at the smallest model within 0.05 in {share:.0%}; errors {np.round(errors, 3)}"
+
+
+# ---------------------------------------------------------------------------- b. smooth recovery
+
+
+@pytest.fixture(scope="module")
+def smooth_fits(sampler, spec):
+    return _simulate_and_fit("smooth", "smooth", N_SMOOTH, 23, sampler, spec)
+
+
+@pytest.mark.slow
+def test_smooth_slope_recovered(smooth_fits):
+    est, true, covered = [], [], []
+    for r in smooth_fits:
+        slope = r["fit"].draws["smooth_slope"]
+        lo, med, hi = np.quantile(slope, [0.05, 0.5, 0.95])
+        est.append(med)
+        true.append(r["truth"]["slope"])
+        covered.append(lo <= r["truth"]["slope"] <= hi)
+    rho = stats.spearmanr(est, true).statistic
+    share = float(np.mean(covered))
+    assert len(smooth_fits) >= 30
+    assert rho > 0.7, f"Spearman(posterior median slope, true slope) = {rho:.2f}"
+    assert share >= 0.80, f"90% interval of the slope covers the truth in {share:.0%} of curves"
+
+
+# --------------------------------------------------------------------------- c. verdict sanity
+
+
+@pytest.fixture(scope="module")
+def mixed(spec):
+    data, truth = simulation_suite(N_MIXED, seed=7)
+    analysis = pipeline.fit(load_curves(data), models=spec, progress=False)
+    return analysis.verdicts.merge(truth, on="task", validate="one_to_one")
+
+
+@pytest.mark.slow
+def test_mixed_suite_verdicts(mixed: pd.DataFrame):
+    flat = mixed[mixed["kind"] == "flat"]
+    assert len(flat) >= 5
+    assert not (flat["verdict"] == "emergent").any(), flat[["task", "p_emergent", "p_absent", "verdict"]]
+    mean_p = mixed.groupby("kind")["p_emergent"].mean()
+    assert mean_p["breakpoint"] > mean_p["smooth"] + 0.3, mean_p.to_dict()
