@@ -1,0 +1,82 @@
+"""BIG-bench heuristics against hand-computed values; the verdict rule; the prose."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from phasefit.baselines import CLIP, breakthroughness, linearity
+from phasefit.specs import VerdictSpec
+from phasefit.verdicts import decide, describe, summary_text
+
+
+def test_breakthroughness_hand_computed():
+    x = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    y = np.array([0.0, 0.01, 0.02, 0.5, 0.9])
+    d = np.diff(y)  # 0.01 0.01 0.48 0.4 -> median of squares = (0.0001 + 0.16)/2
+    expected = 0.9 / math.sqrt(np.median(d**2))
+    assert breakthroughness(x, y) == pytest.approx(expected)
+    assert linearity(x, y) == pytest.approx(0.9 / math.sqrt(np.mean(d**2)))
+
+
+def test_unsorted_input_is_sorted_by_scale():
+    x = np.array([3.0, 1.0, 2.0, 4.0])
+    y = np.array([0.3, 0.1, 0.2, 0.4])
+    assert breakthroughness(x, y) == pytest.approx(breakthroughness(np.sort(x), np.array([0.1, 0.2, 0.3, 0.4])))
+    assert linearity(x, y) == pytest.approx(0.3 / 0.1)
+
+
+def test_flat_and_declining_curves():
+    x = np.arange(5.0)
+    assert breakthroughness(x, np.zeros(5)) == 0.0
+    assert linearity(x, np.zeros(5)) == 0.0
+    assert breakthroughness(x, np.array([0, 0, 0, 0, 1.0])) == CLIP  # median step 0: clipped
+    assert breakthroughness(x, np.array([1.0, 0.8, 0.6, 0.4, 0.2])) < 0
+
+
+T = VerdictSpec()
+
+
+@pytest.mark.parametrize(("ok", "pa", "pe", "expected"), [
+    (False, 0.0, 0.99, "failed"),
+    (True, 0.6, 0.3, "absent"),
+    (True, 0.0, 0.95, "emergent"),
+    (True, 0.0, 0.9, "emergent"),
+    (True, 0.0, 0.05, "smooth"),
+    (True, 0.0, 0.1, "smooth"),
+    (True, 0.2, 0.5, "inconclusive"),
+    (True, 0.0, float("nan"), "failed"),
+])
+def test_verdict_rule(ok, pa, pe, expected):
+    assert decide(ok=ok, p_absent=pa, p_emergent=pe, thresholds=T) == expected
+
+
+def test_thresholds_are_options():
+    strict = VerdictSpec(emergent=0.99, smooth=0.01, absent=0.9)
+    assert decide(ok=True, p_absent=0.0, p_emergent=0.95, thresholds=strict) == "inconclusive"
+
+
+def _row(**kw):
+    base = {"task": "arithmetic_3ds", "family": "Pythia", "metric": "acc", "condition": "", "verdict": "emergent",
+            "p_emergent": 0.98, "p_absent": 0.0, "break_flops_median": 2.1e21, "break_flops_q05": 1.2e21,
+            "break_flops_q95": 3.0e21, "break_params_median": 1.9e9, "break_params_q05": 1.3e9,
+            "break_params_q95": 2.6e9, "lfo_largest_in_pi90": False, "failure_reason": ""}
+    return pd.Series(base | kw)
+
+
+def test_prose_reads_like_the_issue_example():
+    text = describe(_row())
+    assert text.startswith("arithmetic_3ds, Pythia, acc: emergent (P = 0.98); break at 2.1e21 FLOPs [1.2e21, 3.0e21],"
+                           " 1.9B params [1.3B, 2.6B]")
+    assert "outside the smooth extrapolation" in text
+    assert describe(_row(verdict="failed", failure_reason="mixture: R-hat 1.05 > 1.01")).endswith(
+        "failed (mixture: R-hat 1.05 > 1.01)")
+    assert "stays at its floor" in describe(_row(verdict="absent", p_absent=0.8))
+
+
+def test_summary_counts():
+    v = pd.DataFrame([_row(), _row(verdict="smooth", p_emergent=0.02), _row(verdict="smooth", p_emergent=0.01)])
+    assert summary_text(v).splitlines()[0] == "3 curves: 1 emergent, 0 inconclusive, 2 smooth, 0 absent, 0 failed."
