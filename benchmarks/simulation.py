@@ -44,6 +44,7 @@ from phasefit import pipeline
 from phasefit.data import load_curves
 from phasefit.simulate import simulation_suite
 from phasefit.specs import load_spec
+from phasefit.verdicts import decide
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -99,20 +100,23 @@ def calibration(p: np.ndarray, positive: np.ndarray, tol: float) -> list[dict]:
     return rows
 
 
-def score(table: pd.DataFrame) -> dict:
-    """Every metric of the benchmark from the merged per-curve table."""
+def score(table: pd.DataFrame, *, p_col: str = "p_emergent", verdict_col: str = "verdict",
+          break_cols: tuple[str, str, str] = ("log10_break_q05", "log10_break_median", "log10_break_q95")) -> dict:
+    """Every metric of the benchmark from the merged per-curve table (break columns in log10 FLOPs)."""
     bp = (table["kind"] == "breakpoint").to_numpy()
     neg = ~bp
-    emergent = (table["verdict"] == "emergent").to_numpy()
-    failed = (table["verdict"] == "failed").to_numpy()
-    p = table["p_emergent"].to_numpy(float)
+    verdict = table[verdict_col]
+    emergent = (verdict == "emergent").to_numpy()
+    failed = (verdict == "failed").to_numpy()
+    p = table[p_col].to_numpy(float)
     out: dict = {"n_curves": len(table), "n_breakpoint": int(bp.sum()), "n_smooth": int((table["kind"] == "smooth").sum()),
-                 "n_flat": int((table["kind"] == "flat").sum())}
+                 "n_flat": int((table["kind"] == "flat").sum()), "p_column": p_col, "verdict_column": verdict_col}
+    bt = table["breakthroughness"].to_numpy(float)
     out["auc"] = {
         "p_emergent": auc(p, bp),
-        "breakthroughness": auc(table["breakthroughness"].to_numpy(float), bp),
+        "breakthroughness": auc(bt, bp),
         "p_emergent_converged_only": auc(p[~failed], bp[~failed]),
-        "breakthroughness_converged_only": auc(table["breakthroughness"].to_numpy(float)[~failed], bp[~failed]),
+        "breakthroughness_converged_only": auc(bt[~failed], bp[~failed]),
         "elpd_diff": auc(table["elpd_diff"].to_numpy(float), bp),
         "stacking_weight_breakpoint": auc(table["stacking_weight_breakpoint"].to_numpy(float), bp),
         "minus_lfo_elpd_diff": auc(-table["lfo_elpd_diff"].to_numpy(float), bp),
@@ -124,25 +128,25 @@ def score(table: pd.DataFrame) -> dict:
     out["recall"] = float((emergent & bp).sum() / bp.sum()) if bp.sum() else float("nan")
     out["fpr"] = float((emergent & neg).sum() / neg.sum()) if neg.sum() else float("nan")
     out["n_false_emergent"] = int((emergent & neg).sum())
+    out["false_emergent_by_kind"] = {k: int(v) for k, v in table[emergent & neg].groupby("kind").size().items()}
     out["flat_called_emergent"] = int((emergent & (table["kind"] == "flat").to_numpy()).sum())
     ok = ~failed & np.isfinite(p)
     out["calibration"] = calibration(p[ok], bp[ok], TARGETS["calibration_tol"])
     # break coverage on breakpoint curves called emergent
-    sel = table[(table["kind"] == "breakpoint") & (table["verdict"] == "emergent")]
-    lo, hi = np.log10(sel["break_flops_q05"].to_numpy(float)), np.log10(sel["break_flops_q95"].to_numpy(float))
+    sel = table[(table["kind"] == "breakpoint") & (verdict == "emergent")]
+    lo, med, hi = (sel[c].to_numpy(float) for c in break_cols)
     tau = sel["tau"].to_numpy(float)
     covered = (lo <= tau) & (tau <= hi)
-    out["coverage"] = {"n": len(sel), "covered": int(covered.sum()),
-                       "share": float(covered.mean()) if len(sel) else float("nan"),
+    n = len(sel)
+    out["coverage"] = {"n": n, "covered": int(covered.sum()), "share": float(covered.mean()) if n else float("nan"),
                        "below_interval": int((tau < lo).sum()), "above_interval": int((tau > hi).sum()),
-                       "median_width_decades": float(np.median(hi - lo)) if len(sel) else float("nan"),
-                       "median_abs_error_decades": float(np.median(np.abs(
-                           np.log10(sel["break_flops_median"].to_numpy(float)) - tau))) if len(sel) else float("nan")}
-    counts = pd.crosstab(table["kind"], table["verdict"])
+                       "median_width_decades": float(np.median(hi - lo)) if n else float("nan"),
+                       "median_abs_error_decades": float(np.median(np.abs(med - tau))) if n else float("nan")}
+    counts = pd.crosstab(table["kind"], verdict)
     out["verdict_counts"] = {k: {v: int(c) for v, c in row.items() if c} for k, row in counts.iterrows()}
     out["share_failed"] = float(failed.mean())
     out["failed_by_kind"] = {k: int(v) for k, v in table[failed].groupby("kind").size().items()}
-    out["mean_p_emergent_by_kind"] = {k: float(v) for k, v in table.groupby("kind")["p_emergent"].mean().items()}
+    out["mean_p_emergent_by_kind"] = {k: float(v) for k, v in table.groupby("kind")[p_col].mean().items()}
     return out
 
 
@@ -261,6 +265,27 @@ def markdown(res: dict) -> str:
         lines.append(f"| {kind} | " + " | ".join(str(row.get(v, 0)) for v in verdicts) + " |")
     lines += ["", "Mean p_emergent by true kind: " + ", ".join(
         f"{k} {v:.3f}" for k, v in m["mean_p_emergent_by_kind"].items()) + "."]
+    if res.get("pooled") and res.get("metrics_unpooled"):
+        mu = res["metrics_unpooled"]
+        pop = res.get("population") or {}
+        lines += ["", "### Per-curve evidence before the population stage (unpooled)", "",
+                  "The verdicts above use the pooled p_emergent (population stage: learned rates "
+                  f"{pop.get('rates_mean')}, converged {pop.get('ok')}). The same targets on the per-curve "
+                  "(unpooled) mixture probabilities and break intervals:", "",
+                  "| target | value | result |", "|---|---|---|"]
+        for t in res["targets_unpooled"]:
+            lines.append(f"| {t['target']} | {_fmt(t['value'])} | {'PASS' if t['pass'] else 'FAIL'} |")
+        lines += ["", f"Unpooled: `emergent` {mu['n_emergent']}, precision {_fmt(mu['precision'])}, recall "
+                  f"{_fmt(mu['recall'])}, FPR {_fmt(mu['fpr'])}; coverage {mu['coverage']['covered']}/"
+                  f"{mu['coverage']['n']}.", "",
+                  "| bin | count | mean p | observed | abs diff | within 0.1 |", "|---|---|---|---|---|---|"]
+        for r in mu["calibration"]:
+            lines.append(f"| {r['bin']} | {r['count']} | {_fmt(r['mean_p'])} | {_fmt(r['observed_share'])} | "
+                         f"{_fmt(r['abs_diff'])} | {_fmt(r['within_tol'])} |")
+        lines += ["", "| true kind | " + " | ".join(verdicts) + " |", "|---|" + "---|" * len(verdicts)]
+        for kind in ("breakpoint", "smooth", "flat"):
+            row = mu["verdict_counts"].get(kind, {})
+            lines.append(f"| {kind} | " + " | ".join(str(row.get(v, 0)) for v in verdicts) + " |")
     if res.get("notes"):
         lines += ["", *res["notes"]]
     return "\n".join(lines) + "\n"
@@ -301,6 +326,50 @@ def _jsonable(o):
 # --------------------------------------------------------------------------------------- main
 
 
+def per_curve_table(analysis, truth: pd.DataFrame, design: pd.DataFrame, spec) -> pd.DataFrame:
+    """Verdicts + truth + design per curve; pooled (official) and per-curve (unpooled) evidence."""
+    params = analysis.parameters
+    keep = ["task"] + [c for c in params.columns if c.startswith("tau_") and c not in analysis.verdicts.columns]
+    table = (analysis.verdicts.merge(params[keep], on="task", how="left", validate="one_to_one")
+             .merge(truth, on="task", how="left", validate="one_to_one")
+             .merge(design, left_on="task", right_index=True, how="left"))
+    # per-curve (unpooled) hypothesis probabilities: the mixture fit's responsibilities
+    hp = analysis.posterior["posterior"]["hypothesis_probability"].mean(("chain", "draw"))
+    un = pd.DataFrame({"task": hp["task"].values, **{f"{h}_unpooled_tree": hp.sel(hypothesis=h).values
+                                                      for h in ("absent", "smooth", "breakpoint")}})
+    table = table.merge(un, on="task", how="left", validate="one_to_one")
+    if "p_emergent_unpooled" not in table:
+        table["p_emergent_unpooled"] = table["p_emergent"]
+    table["p_absent_unpooled"] = table["absent_unpooled_tree"]
+    for q in ("q05", "median", "q95"):
+        if f"tau_{q}_unpooled" not in table:
+            table[f"tau_{q}_unpooled"] = table[f"tau_{q}"]
+    table["verdict_unpooled"] = [
+        "failed" if v == "failed" else decide(ok=True, p_absent=pa, p_emergent=pe, thresholds=spec.verdict)
+        for v, pa, pe in zip(table["verdict"], table["p_absent_unpooled"], table["p_emergent_unpooled"], strict=True)]
+    for q in ("q05", "median", "q95"):
+        table[f"log10_break_{q}"] = np.log10(table[f"break_flops_{q}"].to_numpy(float))
+    tau = table["tau"].to_numpy(float)
+    with np.errstate(invalid="ignore"):
+        bp = np.isfinite(tau)
+        table["tau_in_break_ci90"] = np.where(bp & np.isfinite(table["log10_break_q05"]),
+                                              (table["log10_break_q05"] <= tau) & (tau <= table["log10_break_q95"]), np.nan)
+        table["tau_in_tau_ci90"] = np.where(bp, (table["tau_q05"] <= tau) & (tau <= table["tau_q95"]), np.nan)
+        table["tau_in_tau_ci90_unpooled"] = np.where(
+            bp, (table["tau_q05_unpooled"] <= tau) & (tau <= table["tau_q95_unpooled"]), np.nan)
+    expected = {"breakpoint": "emergent", "smooth": "smooth", "flat": "absent"}
+    table["expected_verdict"] = table["kind"].map(expected)
+    table["verdict_matches_kind"] = table["verdict"] == table["expected_verdict"]
+    # how visible the pre-break plateau is: true level's height above the floor, in binomial SDs at n_items
+    span = (table["ceiling"] - table["floor"]) * (1 / (1 + np.exp(-table["level"])))
+    p0 = table["floor"] + span
+    table["plateau_height"] = span
+    table["plateau_z"] = span / np.sqrt(p0 * (1 - p0) / table["n_items"])
+    return table
+
+
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--curves", type=int, default=None, help="number of simulated curves (default 200; 12 with --quick)")
@@ -328,17 +397,11 @@ def main(argv: list[str] | None = None) -> int:
     t1 = time.perf_counter()
     analysis = pipeline.fit(curves, models=spec, progress=True, work_dir=RESULTS / ".work-simulation")
     pipeline_seconds = time.perf_counter() - t1
-    table = analysis.verdicts.merge(truth, on="task", how="left", validate="one_to_one").merge(
-        design, left_on="task", right_index=True, how="left")
-    tau = table["tau"].to_numpy(float)
-    lo, hi = np.log10(table["break_flops_q05"].to_numpy(float)), np.log10(table["break_flops_q95"].to_numpy(float))
-    with np.errstate(invalid="ignore"):
-        table["tau_in_break_ci90"] = np.where(np.isfinite(tau) & np.isfinite(lo), (lo <= tau) & (tau <= hi), np.nan)
-    table["tau_in_tau_ci90"] = np.where(np.isfinite(tau), (table["tau_q05"] <= tau) & (tau <= table["tau_q95"]), np.nan)
-    truth_verdict = {"breakpoint": "emergent", "smooth": "smooth", "flat": "absent"}
-    table["expected_verdict"] = table["kind"].map(truth_verdict)
-    table["verdict_matches_kind"] = table["verdict"] == table["expected_verdict"]
+    table = per_curve_table(analysis, truth, design, spec)
     metrics = score(table)
+    pooled = bool(table["pooled"].any()) if "pooled" in table else False
+    metrics_unpooled = score(table, p_col="p_emergent_unpooled", verdict_col="verdict_unpooled",
+                             break_cols=("tau_q05_unpooled", "tau_median_unpooled", "tau_q95_unpooled")) if pooled else None
     res = {
         "benchmark": "simulation", "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(), "versions": analysis.run["versions"],
@@ -351,9 +414,11 @@ def main(argv: list[str] | None = None) -> int:
                      "spec_hash": analysis.run["spec_hash"], "retries": [vars(r) for r in spec.diagnostics.retries]},
         "seconds": time.perf_counter() - t0, "pipeline_seconds": pipeline_seconds,
         "compile_seconds": {k: round(v, 1) for k, v in analysis.run["compile_seconds"].items()},
-        "metrics": metrics,
+        "population": analysis.run.get("population"), "pooled": pooled,
+        "metrics": metrics, "metrics_unpooled": metrics_unpooled,
     }
     res["targets"] = targets(metrics)
+    res["targets_unpooled"] = targets(metrics_unpooled) if metrics_unpooled else None
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{stem}.json").write_text(json.dumps(_jsonable(res), indent=2) + "\n", encoding="utf-8")
     table.to_csv(RESULTS / f"{stem}_curves.csv", index=False)

@@ -213,8 +213,9 @@ def test_curation_script_reproduces_bundled_files(tmp_path):
         new, old = (out / f"{name}.csv.gz").read_bytes(), ds.path(name).read_bytes()
         assert gzip.decompress(new) == gzip.decompress(old), name
         # byte-identical gzip too; zlib-ng (some Python builds) deflates differently than stock zlib
+        # (byte 9 of the header is the OS field, which differs between Python versions)
         if "ng" not in zlib.ZLIB_RUNTIME_VERSION:
-            assert new == old, name
+            assert new[:9] + new[10:] == old[:9] + old[10:], name
 
 
 def test_gzip_output_is_deterministic():

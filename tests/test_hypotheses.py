@@ -11,7 +11,7 @@ from scipy import special
 
 from phasefit.data import load_curves
 from phasefit.hypotheses import (EXCLUDED, build_model, curve_inputs, free_params, mean_curves, pointwise_loglik,
-                                 responsibilities, weights_for)
+                                 weights_for)
 from phasefit.predictive import posterior_predictive, prior_draws
 from phasefit.specs import HYPOTHESES, load_spec
 
@@ -98,16 +98,6 @@ def test_breakpoint_range_leaves_points_on_both_sides():
     xs = np.sort(inputs.x)
     assert inputs.tau_lo == xs[1] and inputs.tau_hi == xs[-2]
     assert abs(inputs.center) < 1e-12 or np.isclose(xs[0] + xs[-1], 0)
-
-
-def test_responsibilities_are_posterior_weights():
-    ll = {"absent": np.array([[[-10.0, -10.0]]]), "smooth": np.array([[[-5.0, -5.0]]]),
-          "breakpoint": np.array([[[-5.0, -5.0]]])}
-    r = responsibilities(ll, np.log(np.full(3, 1 / 3)))
-    assert r.shape == (1, 1, 3)
-    assert r.sum() == pytest.approx(1)
-    assert r[0, 0, 1] == pytest.approx(r[0, 0, 2])
-    assert r[0, 0, 0] == pytest.approx(np.exp(-20) / (np.exp(-20) + 2 * np.exp(-10)))
 
 
 def test_single_hypothesis_weights_switch_others_off():

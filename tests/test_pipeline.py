@@ -69,12 +69,15 @@ def test_flat_curve_is_not_emergent(analysis):
 
 def test_posterior_tree_groups_and_labels(analysis, tmp_path):
     tree = analysis.posterior
-    for group in ("posterior", "posterior_smooth", "posterior_breakpoint", "prior", "log_likelihood",
-                  "observed_data", "sample_stats", "diagnostics"):
+    for group in ("posterior", "posterior_absent", "posterior_smooth", "posterior_breakpoint", "evidence", "prior",
+                  "log_likelihood", "observed_data", "sample_stats", "diagnostics"):
         assert group in tree.children, group
     post = tree["posterior"].dataset
     assert list(post["task"].values) == list(analysis.verdicts["task"])
-    assert post["hypothesis_probability"].sizes["hypothesis"] == 3
+    ev = tree["evidence"].dataset
+    assert ev["probability"].sizes["hypothesis"] == 3
+    np.testing.assert_allclose(ev["probability"].sum("hypothesis"), 1)
+    assert set(post.data_vars) >= {"absent_level", "smooth_slope", "bp_tau"}
     ll = tree["log_likelihood"].dataset["breakpoint"]
     assert ll.sizes["curve"] == 2 and np.isfinite(ll.isel(curve=0, point=0)).all()
     from phasefit.posterior import save_tree
@@ -172,3 +175,44 @@ def _spec_files(tmp_path):
     from phasefit.specs import default_spec_path
     for name in ("absent.toml", "smooth.toml", "breakpoint.toml"):
         (tmp_path / name).write_text((default_spec_path().parent / name).read_text())
+
+
+def test_population_stage_pools_curves(analysis):
+    tree = analysis.posterior
+    assert "population" in tree.children
+    pop = tree["population"].dataset
+    assert pop["rates"].sizes["hypothesis"] == 3
+    np.testing.assert_allclose(pop["rates"].sum("hypothesis"), 1, atol=1e-9)
+    assert analysis.run["population"] is not None
+    v = analysis.verdicts
+    if analysis.run["population"]["ok"]:
+        assert v["pooled"].all() and len(analysis.tasks) == 2
+        assert list(analysis.tasks.columns) == ["task", "n_curves", "break_flops_median", "break_flops_q05",
+                                                "break_flops_q95"]
+    else:
+        assert not v["pooled"].any()
+        np.testing.assert_allclose(v["p_emergent"], v["p_emergent_unpooled"])
+
+
+def test_population_rates_learn_from_a_suite():
+    """Five curves whose evidence favours smooth, one breakpoint: the learned rates follow."""
+    from dataclasses import replace as dc_replace
+
+    from phasefit.curve_analysis import analyse_curve
+    from phasefit.population import fit_population
+
+    curves = sim_curves(("smooth",) * 5 + ("breakpoint",), seed=21)
+    s = sampler()
+    results = []
+    for c in curves:
+        r = analyse_curve(c, s, x_axis="flops")
+        favoured = "breakpoint" if c.index == 5 else "smooth"
+        log_z = {f"log_z_{h}": (0.0 if h == favoured else -8.0) for h in ("absent", "smooth", "breakpoint")}
+        results.append(dc_replace(r, row=r.row | log_z | {"verdict": "smooth"}))
+    pop = fit_population(curves, results, tiny_spec(), seed=1)
+    assert pop is not None and len(pop.curves) == 6
+    rates = pop.rates.mean(0)
+    assert rates[1] > 0.5 and rates[2] < 1 / 3 and rates[0] < 0.2
+    assert (pop.curves["p_emergent"].iloc[:5] < 0.01).all() and pop.curves["p_emergent"].iloc[5] > 0.99
+    assert np.all((pop.curves["importance_ess"] > 1) & (pop.curves["importance_ess"] <= tiny_spec().population.draws_per_curve))
+    assert (pop.curves["tau_q05"] <= pop.curves["tau_q95"]).all()

@@ -77,27 +77,26 @@ def _fit_options(p: argparse.ArgumentParser) -> None:
 
 
 def _load(args):
-    import pandas as pd
-
+    """Validate the whole source (errors keep their file/line), then keep the requested curves."""
     from phasefit import datasets
     from phasefit.data import load_curves
 
     source = args.data
     if isinstance(source, str) and source.startswith("dataset:"):
         source = datasets.load(source.removeprefix("dataset:"))
+    curves = load_curves(source, x_axis=args.x_axis, min_points=args.min_points, name=args.data)
     if args.task or args.metric or args.family:
-        frame = source if isinstance(source, pd.DataFrame) else None
-        if frame is None:
-            from phasefit.data import read_table
-
-            frame = read_table(source)
-        for col, keep in (("task", args.task), ("metric", args.metric), ("family", args.family)):
-            if keep and col in frame.columns:
-                frame = frame[frame[col].astype(str).isin(keep)]
-        if frame.empty:
-            raise PhasefitError(f"{args.data}: no rows left after --task/--metric/--family filters")
-        source = frame
-    return load_curves(source, x_axis=args.x_axis, min_points=args.min_points)
+        keep = True
+        for col, wanted in (("task", args.task), ("metric", args.metric), ("family", args.family)):
+            if wanted:
+                unknown = sorted(set(wanted) - set(curves.points[col]))
+                if unknown:
+                    raise PhasefitError(f"{args.data}: no curves with {col} {', '.join(map(repr, unknown))}")
+                keep = keep & curves.curves[col].isin(wanted)
+        curves = curves.subset(keep)
+        if len(curves) == 0:
+            raise PhasefitError(f"{args.data}: no curves left after --task/--metric/--family filters")
+    return curves
 
 
 def _cmd_validate(args, console: Console) -> int:
@@ -138,7 +137,8 @@ def _cmd_datasets(args, console: Console) -> int:
         console.print(f"wrote {len(df)} rows of {args.name} to {args.out}")
         return 0
     table = datasets.list_datasets()
-    t = Table(title="bundled datasets")
+    table = table[[c for c in ("name", "rows", "curves", "licence", "description") if c in table.columns]]
+    t = Table(title="bundled datasets (details: phasefit/datasets/NOTICE.md)")
     for col in table.columns:
         t.add_column(str(col))
     for r in table.itertuples(index=False):
@@ -167,7 +167,7 @@ def _cmd_demo(args, console: Console) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)
     err = Console(stderr=True, highlight=False)
     handlers = {"validate": _cmd_validate, "datasets": _cmd_datasets, "fit": _cmd_fit, "demo": _cmd_demo}
     if args.command is None:

@@ -1,8 +1,9 @@
 """Analyse one curve: the fits, the evidence and the verdict row, in one picklable record.
 
-Fits (all through the one compiled model of the curve's likelihood): the three-hypothesis mixture
-(for P(hypothesis | data)), smooth alone and breakpoint alone (for LOO, stacking and the break's
-location), and both on the smaller models only (leave-future-out).
+Fits (all through the one compiled model of the curve's likelihood): each hypothesis alone (absent,
+smooth, breakpoint), whose marginal likelihoods give P(hypothesis | data) (phasefit.marginal) and
+whose pointwise log likelihoods give LOO and stacking; and smooth and breakpoint on the smaller
+models only (leave-future-out).
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import numpy as np
 from phasefit import baselines
 from phasefit.data import Curve
 from phasefit.evidence import compare, leave_future_out, loo
-from phasefit.hypotheses import curve_inputs, pointwise_loglik, responsibilities, weights_for
+from phasefit.hypotheses import curve_inputs
+from phasefit.marginal import K_HAT_MAX, hypothesis_probabilities, log_marginal_likelihood
+from phasefit.specs import HYPOTHESES
 from phasefit.inference import FitResult, Sampler, thin_to
 from phasefit.verdicts import decide
 
@@ -28,9 +31,8 @@ class CurveResult:
 
     index: int
     row: dict
-    fits: dict[str, FitResult]  # mixture, smooth, breakpoint (draws thinned to the spec's count)
+    fits: dict[str, FitResult]  # absent, smooth, breakpoint (draws thinned to the spec's count)
     loglik: dict[str, np.ndarray]  # smooth/breakpoint pointwise, (chain, draw, point)
-    responsibilities: np.ndarray  # (chain, draw, hypothesis)
 
 
 def curve_seed(curve: Curve, base: int) -> int:
@@ -43,12 +45,10 @@ def analyse_curve(curve: Curve, sampler: Sampler, *, x_axis: str, lfo_cutoff: fl
     spec = sampler.spec
     seed = curve_seed(curve, spec.sampler.seed)
     inputs = curve_inputs(curve, spec)
-    width = spec.hypothesis("breakpoint").width
-    fits = {fit: sampler.fit(inputs, fit, seed=seed + j) for j, fit in enumerate(("mixture", "smooth", "breakpoint"))}
-    log_w = weights_for("mixture", spec)
-    ll_mix = pointwise_loglik(fits["mixture"].draws, inputs, width=width, t_nu=spec.t_nu)
-    resp = responsibilities(ll_mix, log_w)
-    p_absent, p_smooth, p_bp = (float(p) for p in resp.reshape(-1, 3).mean(0))
+    fits = {h: sampler.fit(inputs, h, seed=seed + j) for j, h in enumerate(HYPOTHESES)}
+    evidence = {h: log_marginal_likelihood(fits[h].draws, inputs, h, spec, seed=seed + 40 + j)
+                for j, h in enumerate(HYPOTHESES)}
+    p_absent, p_smooth, p_bp = (float(p) for p in hypothesis_probabilities(evidence, np.asarray(spec.log_weights())))
 
     loo_s, ll_s = loo(fits["smooth"], inputs, "smooth", sampler, seed=seed + 10)
     loo_b, ll_b = loo(fits["breakpoint"], inputs, "breakpoint", sampler, seed=seed + 20)
@@ -56,15 +56,20 @@ def analyse_curve(curve: Curve, sampler: Sampler, *, x_axis: str, lfo_cutoff: fl
 
     tau = fits["breakpoint"].draws["bp_tau"] + inputs.center  # on the analysis axis (log10)
     tq = np.quantile(tau, QUANTILES)
-    cutoff = (lfo_cutoff - inputs.center) if lfo_cutoff is not None else float(tq[1] - inputs.center)
+    if lfo_cutoff is not None:
+        cutoff = lfo_cutoff - inputs.center
+    else:  # the median break, moved up if needed so that at least 3 models are there to learn from
+        cutoff = max(float(tq[1] - inputs.center), float(np.sort(inputs.x)[min(2, len(inputs.x) - 1)]))
     lfo = leave_future_out(inputs, cutoff, sampler, seed=seed + 30)
 
     diags = [f.diagnostics for f in fits.values()]
-    ok = all(d.ok for d in diags)
-    reasons = "; ".join(f"{name}: {f.diagnostics.reason}" for name, f in fits.items() if not f.diagnostics.ok)
+    problems = [f"{name}: {f.diagnostics.reason}" for name, f in fits.items() if not f.diagnostics.ok]
+    problems += [f"{h} evidence: importance k-hat {e.k_hat:.2f} > {K_HAT_MAX}" for h, e in evidence.items() if not e.ok]
+    ok = not problems
+    reasons = "; ".join(problems)
     verdict = decide(ok=ok, p_absent=p_absent, p_emergent=p_bp, thresholds=spec.verdict)
     row = {
-        "task": curve.task, "metric": curve.metric, "family": curve.family, "condition": curve.condition,
+        "curve": curve.index, "task": curve.task, "metric": curve.metric, "family": curve.family, "condition": curve.condition,
         "n_points": curve.n_points, "x_axis": x_axis, "p_emergent": p_bp, "p_absent": p_absent,
         "p_smooth": p_smooth, "elpd_diff": cmp.elpd_diff, "elpd_diff_se": cmp.elpd_diff_se,
         "stacking_weight_breakpoint": cmp.stacking_weight_breakpoint,
@@ -75,21 +80,24 @@ def analyse_curve(curve: Curve, sampler: Sampler, *, x_axis: str, lfo_cutoff: fl
         "rhat_max": max(d.rhat_max for d in diags), "ess_bulk_min": min(d.ess_bulk_min for d in diags),
         "ess_tail_min": min(d.ess_tail_min for d in diags), "divergences": sum(d.divergences for d in diags),
         "treedepth_share": max(d.treedepth_share for d in diags), "attempts": max(d.attempts for d in diags),
-        "loo_refits": cmp.loo_refits, "pareto_k_max": cmp.max_pareto_k, "failure_reason": reasons,
+        "loo_refits": cmp.loo_refits, "loo_refits_unconverged": cmp.refits_unconverged,
+        "pareto_k_max": cmp.max_pareto_k, "failure_reason": reasons,
+        "lfo_converged": lfo.ok if lfo else np.nan,
         "breakthroughness": baselines.breakthroughness(curve.x, curve.y),
         "linearity": baselines.linearity(curve.x, curve.y),
     }
-    row |= _break_scale(curve, tq, x_axis)
+    row |= {f"log_z_{h}": e.log_z for h, e in evidence.items()}
+    row |= {f"log_z_se_{h}": e.log_z_se for h, e in evidence.items()}
+    row |= {f"k_hat_{h}": e.k_hat for h, e in evidence.items()}
+    row |= break_scale(curve, tq, x_axis)
     row |= {f"tau_{name}": float(v) for name, v in zip(("q05", "median", "q95"), tq, strict=True)}
     n = spec.sampler.draws
     kept = {name: FitResult(fit=f.fit, draws=thin_to(f.draws, n), diagnostics=f.diagnostics, seconds=f.seconds,
                             stats={k: v[:, np.linspace(0, v.shape[1] - 1, n).round().astype(int)]
                                    for k, v in f.stats.items()}, settings=f.settings)
             for name, f in fits.items()}
-    thin = np.linspace(0, resp.shape[1] - 1, n).round().astype(int)
     return CurveResult(index=curve.index, row=row, fits=kept,
-                       loglik={"smooth": thin_ll(ll_s, n), "breakpoint": thin_ll(ll_b, n)},
-                       responsibilities=resp[:, thin])
+                       loglik={"smooth": thin_ll(ll_s, n), "breakpoint": thin_ll(ll_b, n)})
 
 
 def thin_ll(ll: np.ndarray, n: int) -> np.ndarray:
@@ -97,7 +105,7 @@ def thin_ll(ll: np.ndarray, n: int) -> np.ndarray:
     return ll[:, idx]
 
 
-def _break_scale(curve: Curve, tau_q: np.ndarray, x_axis: str) -> dict:
+def break_scale(curve: Curve, tau_q: np.ndarray, x_axis: str) -> dict:
     """The break's quantiles as FLOPs and as parameters, mapping across axes within the curve."""
     order = np.argsort(curve.x)
     x = curve.x[order]

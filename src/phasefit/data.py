@@ -167,20 +167,22 @@ def load_curves(
     *,
     x_axis: XAxis = "flops",
     min_points: int = 4,
+    name: str | None = None,
 ) -> CurveSet:
     """Read a CSV/Parquet file or a DataFrame, validate every row, and group it into curves.
 
     Curves with fewer than `min_points` distinct models on `x_axis` are dropped with a reason
     (see `CurveSet.dropped`); everything else that violates the contract raises `DataError`.
+    `name` labels a DataFrame in messages and outputs (default "<DataFrame>").
     """
     if x_axis not in ("flops", "params"):
         raise DataError(f"x_axis must be 'flops' or 'params', got {x_axis!r}")
     if min_points < 2:
         raise DataError(f"min_points must be at least 2, got {min_points}")
     if isinstance(source, pd.DataFrame):
-        name, raw, lines = "<DataFrame>", _frame_as_text(source), None
+        name, raw, lines = name or "<DataFrame>", _frame_as_text(source), None
     elif isinstance(source, str | Path):
-        name = str(source)
+        name = name or str(source)
         raw, lines = _read(source)
     else:
         raise DataError(f"expected a file path or a pandas DataFrame, got {type(source).__name__}")
@@ -411,11 +413,12 @@ class _Validator:
 
     def _check_curves(self, out: pd.DataFrame) -> None:
         key = list(CURVE_KEY)
-        dup = out.duplicated([*key, "model"], keep="first")
+        rep = ["replicate"] if "replicate" in out.columns else []
+        dup = out.duplicated([*key, "model", *rep], keep="first")
         if dup.any():
             i = int(np.flatnonzero(dup.to_numpy())[0])
             r = out.iloc[i]
-            first = out[(out[key + ["model"]] == r[key + ["model"]]).all(axis=1)].index[0]
+            first = out[(out[key + ["model", *rep]] == r[key + ["model", *rep]]).all(axis=1)].index[0]
             raise DataError(
                 f"{self.where(i)}: column 'model': {r['model']!r} appears twice in curve "
                 f"({_key_text(r)}), first at {self.where(int(first))}; average replicates or add a 'condition'"
@@ -460,6 +463,28 @@ def _likelihood(kind: str, metric: str, scores: pd.Series, has_n: bool, chance: 
     return "student_t", "identity"
 
 
+def _pool_replicates(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows of one model in one curve that differ only in `replicate` (seeds) become one point.
+
+    The score is averaged and the item counts are summed (replicates are extra draws of the same
+    items: k and n add up), so a binomial likelihood sees all the evidence once.
+    """
+    if "replicate" not in frame.columns:
+        return frame.assign(replicates=1)
+    key = [*CURVE_KEY, "model"]
+    size = frame.groupby(key, sort=False)["score"].transform("size")
+    if (size == 1).all():
+        return frame.assign(replicates=1)
+    single = frame[size == 1].assign(replicates=1)
+    multi = frame[size > 1]
+    agg = {c: "first" for c in multi.columns if c not in key}
+    agg |= {"score": "mean", "n_items": lambda v: v.sum(min_count=len(v)),
+            "n_correct": lambda v: v.sum(min_count=len(v)), "replicate": "size"}
+    pooled = multi.groupby(key, sort=False).agg(agg).reset_index().rename(columns={"replicate": "replicates"})
+    pooled["replicate"] = np.nan
+    return pd.concat([single, pooled], ignore_index=True)
+
+
 def _group(frame: pd.DataFrame, *, x_axis: XAxis, min_points: int, source: str) -> CurveSet:
     frame = frame.copy()
     frame["log10_flops"] = np.log10(frame["train_flops"])
@@ -471,7 +496,7 @@ def _group(frame: pd.DataFrame, *, x_axis: XAxis, min_points: int, source: str) 
     for _, r in frame[no_x].iterrows():
         dropped.append({**{k: r[k] for k in CURVE_KEY}, "model": r["model"], "level": "point",
                         "reason": f"no {axis_col} ({r['row']})"})
-    frame = frame[~no_x]
+    frame = _pool_replicates(frame[~no_x])
 
     curves, points = [], []
     for key, grp in frame.groupby(list(CURVE_KEY), sort=True):

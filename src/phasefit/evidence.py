@@ -24,6 +24,7 @@ from phasefit.inference import FitResult, Sampler
 class LooResult:
     elpd: object  # arviz_stats ELPDDataLOO (pointwise)
     refits: int  # points whose elpd_i comes from an exact refit
+    refits_unconverged: int  # of those, refits that failed their convergence checks
     max_pareto_k: float  # before refits
 
 
@@ -33,6 +34,7 @@ class Comparison:
     elpd_diff_se: float
     stacking_weight_breakpoint: float
     loo_refits: int
+    refits_unconverged: int
     max_pareto_k: float
 
 
@@ -76,7 +78,7 @@ def loo(result: FitResult, inputs: CurveInputs, hypothesis: str, sampler: Sample
         elpd = azs.loo(tree, pointwise=True, var_name="y")
     k = np.asarray(elpd.pareto_k.values, float)
     max_k = float(np.nanmax(k))
-    refits = 0
+    refits = unconverged = 0
     if refit:
         bad = np.flatnonzero(~(k <= elpd.good_k))
         elpd_i = np.asarray(elpd.elpd_i.values, float).copy()
@@ -86,6 +88,7 @@ def loo(result: FitResult, inputs: CurveInputs, hypothesis: str, sampler: Sample
             sub = sampler.fit(inputs.subset(keep), hypothesis, seed=seed + 101 * (i + 1))
             elpd_i[i] = float(logmeanexp(_loglik(sub, inputs, hypothesis, sampler)[..., i]))
             refits += 1
+            unconverged += not sub.diagnostics.ok
         if refits:
             n = len(elpd_i)
             elpd.elpd_i = elpd.elpd_i.copy(data=elpd_i)
@@ -93,7 +96,7 @@ def loo(result: FitResult, inputs: CurveInputs, hypothesis: str, sampler: Sample
             elpd.se = float(np.sqrt(n * np.var(elpd_i)))
             elpd.pareto_k = elpd.pareto_k.where(~np.isin(np.arange(n), bad), 0.0)
             elpd.warning = False
-    return LooResult(elpd=elpd, refits=refits, max_pareto_k=max_k), ll
+    return LooResult(elpd=elpd, refits=refits, refits_unconverged=unconverged, max_pareto_k=max_k), ll
 
 
 def compare(smooth: LooResult, breakpoint: LooResult) -> Comparison:
@@ -106,6 +109,7 @@ def compare(smooth: LooResult, breakpoint: LooResult) -> Comparison:
         elpd_diff_se=float(np.sqrt(n * np.var(diff_i))),
         stacking_weight_breakpoint=float(table.loc["breakpoint", "weight"]),
         loo_refits=smooth.refits + breakpoint.refits,
+        refits_unconverged=smooth.refits_unconverged + breakpoint.refits_unconverged,
         max_pareto_k=max(smooth.max_pareto_k, breakpoint.max_pareto_k),
     )
 

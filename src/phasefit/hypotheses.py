@@ -117,29 +117,32 @@ def _np_softplus(z):
 
 
 def mean_curves(draws: dict[str, np.ndarray], x: np.ndarray, *, likelihood: Likelihood, floor: float,
-                width: float) -> dict[str, np.ndarray]:
+                width: float, hypotheses: tuple[str, ...] = HYPOTHESES) -> dict[str, np.ndarray]:
     """Expected response per hypothesis for every draw: arrays of shape draws.shape + x.shape."""
     d = {k: np.asarray(v)[..., None] for k, v in draws.items()}
-    etas = {
-        "absent": d["absent_level"] + 0 * x,
-        "smooth": eta_smooth(x, d["smooth_intercept"], d["smooth_slope"]),
-        "breakpoint": eta_breakpoint(x, d["bp_level"], d["bp_slope_before"], d["bp_rise"], d["bp_tau"], width,
-                                     softplus=_np_softplus),
-    }
-    if likelihood == "student_t":
-        return etas
-    span = (1 - floor) * d["ceiling_fraction"]
-    return {
-        "absent": floor + (1 - floor) * special.expit(etas["absent"]),
-        "smooth": floor + span * special.expit(etas["smooth"]),
-        "breakpoint": floor + span * special.expit(etas["breakpoint"]),
-    }
+    out = {}
+    for h in hypotheses:
+        if h == "absent":
+            eta = d["absent_level"] + 0 * x
+        elif h == "smooth":
+            eta = eta_smooth(x, d["smooth_intercept"], d["smooth_slope"])
+        else:
+            eta = eta_breakpoint(x, d["bp_level"], d["bp_slope_before"], d["bp_rise"], d["bp_tau"], width,
+                                 softplus=_np_softplus)
+        if likelihood == "student_t":
+            out[h] = eta
+        elif h == "absent":  # no ceiling: a constant level near the floor
+            out[h] = floor + (1 - floor) * special.expit(eta)
+        else:
+            out[h] = floor + (1 - floor) * d["ceiling_fraction"] * special.expit(eta)
+    return out
 
 
-def pointwise_loglik(draws: dict[str, np.ndarray], inputs: CurveInputs, *, width: float, t_nu: float
-                     ) -> dict[str, np.ndarray]:
+def pointwise_loglik(draws: dict[str, np.ndarray], inputs: CurveInputs, *, width: float, t_nu: float,
+                     hypotheses: tuple[str, ...] = HYPOTHESES) -> dict[str, np.ndarray]:
     """Log likelihood of every point under each hypothesis, shape draws.shape + (n_points,)."""
-    mu = mean_curves(draws, inputs.x, likelihood=inputs.likelihood, floor=inputs.floor, width=width)
+    mu = mean_curves(draws, inputs.x, likelihood=inputs.likelihood, floor=inputs.floor, width=width,
+                     hypotheses=hypotheses)
     out = {}
     for h, m in mu.items():
         if inputs.likelihood == "beta_binomial":
@@ -228,14 +231,3 @@ def weights_for(fit: Fit, spec: ModelSpec) -> np.ndarray:
 def free_params(likelihood: Likelihood) -> tuple[str, ...]:
     """Parameters stored per draw (bp_tau is the Deterministic; its fraction is internal)."""
     return (*PARAMS["absent"], *PARAMS["smooth"], *PARAMS["breakpoint"], *NUISANCE[likelihood])
-
-
-def responsibilities(loglik: dict[str, np.ndarray], log_weights: np.ndarray) -> np.ndarray:
-    """Per-draw P(h | y, theta) in `HYPOTHESES` order, shape (..., 3).
-
-    Their mean over draws is the Rao-Blackwellised posterior probability P(h | y) of each
-    hypothesis (the mixture indicator is marginalised in the model, recovered here).
-    `loglik[h]` has shape (..., n_points).
-    """
-    tot = np.stack([loglik[h].sum(-1) for h in HYPOTHESES], axis=-1) + log_weights
-    return np.exp(tot - special.logsumexp(tot, axis=-1, keepdims=True))

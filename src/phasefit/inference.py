@@ -167,6 +167,44 @@ class Sampler:
         return {k: np.asarray(post[k].values, float) for k in names if k in post}, stats
 
 
+def sample_model(model, spec: ModelSpec, *, names: list[str], seed: int
+                 ) -> tuple[dict[str, np.ndarray], Diagnostics]:
+    """Sample a one-off model (compiled once here) with the spec's settings and retries.
+
+    Returns draws (chain, draw[, ...]) of `names` and diagnostics over all their components.
+    """
+    s = spec.sampler
+    attempts = [{"target_accept": s.target_accept, "tune": s.tune, "draws": s.draws}]
+    attempts += [{"target_accept": r.target_accept, "tune": r.tune, "draws": r.draws} for r in spec.diagnostics.retries]
+    compiled = None
+    for i, setting in enumerate(attempts):
+        if spec.sampler.backend == "nutpie":
+            import nutpie
+
+            compiled = compiled or nutpie.compile_pymc_model(model, backend="numba")
+            tr = nutpie.sample(compiled, chains=s.chains, cores=s.chains, seed=seed + 7919 * i, progress_bar=False,
+                               save_warmup=False, **setting)
+            post, st = tr.posterior, tr.sample_stats
+            stats = {"diverging": st["diverging"].values, "maxdepth_reached": st["maxdepth_reached"].values}
+        else:
+            import pymc as pm
+
+            with model:
+                idata = pm.sample(chains=s.chains, cores=1, random_seed=seed + 7919 * i, progressbar=False,
+                                  compute_convergence_checks=False, nuts_sampler="pymc", **setting)
+            post, st = idata.posterior, idata.sample_stats
+            stats = {"diverging": st["diverging"].values,
+                     "maxdepth_reached": st["tree_depth"].values >= MAX_TREEDEPTH if "tree_depth" in st
+                     else np.zeros_like(st["diverging"].values)}
+        draws = {k: np.asarray(post[k].values, float) for k in names}
+        flat = {f"{k}[{j}]": v.reshape(v.shape[0], v.shape[1], -1)[:, :, j]
+                for k, v in draws.items() for j in range(int(np.prod(v.shape[2:], dtype=int)))}
+        diag = diagnose(flat, stats, spec, attempts=i + 1)
+        if diag.ok:
+            break
+    return draws, diag
+
+
 def thin_to(draws: dict[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
     """Keep `n` evenly spaced draws per chain (retries may have sampled more than the spec's draws)."""
     out = {}
@@ -179,4 +217,4 @@ def thin_to(draws: dict[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
     return out
 
 
-__all__ = ["HYPOTHESES", "Diagnostics", "FitResult", "Sampler", "diagnose", "thin_to"]
+__all__ = ["HYPOTHESES", "Diagnostics", "FitResult", "Sampler", "diagnose", "sample_model", "thin_to"]

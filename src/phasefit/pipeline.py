@@ -9,6 +9,7 @@ interrupted run resumes where it stopped; the work folder is removed once the ou
 from __future__ import annotations
 
 import hashlib
+import os
 import json
 import pickle
 import platform
@@ -23,18 +24,20 @@ import xarray as xr
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from phasefit.curve_analysis import CurveResult, analyse_curve
+from phasefit.curve_analysis import CurveResult, analyse_curve, break_scale
 from phasefit.data import CurveSet
 from phasefit.errors import PhasefitError
 from phasefit.inference import Sampler
 from phasefit.outputs import write_atomic, write_json_atomic, write_table_atomic
+from phasefit.population import PopulationResult, fit_population
 from phasefit.posterior import build_tree, save_tree
 from phasefit.specs import ModelSpec, load_spec
-from phasefit.verdicts import VERDICT_COLUMNS, describe, summary_text
+from phasefit.verdicts import VERDICT_COLUMNS, decide, describe, summary_text
 
 PARAMETER_COLUMNS = ("task", "metric", "family", "condition", "x_axis", "tau_median", "tau_q05", "tau_q95",
                      "break_flops_median", "break_flops_q05", "break_flops_q95", "break_params_median",
-                     "break_params_q05", "break_params_q95", "p_absent", "p_smooth", "p_emergent", "verdict")
+                     "break_params_q05", "break_params_q95", "p_absent", "p_smooth", "p_emergent", "verdict",
+                     "tau_median_unpooled", "tau_q05_unpooled", "tau_q95_unpooled", "importance_ess")
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,7 @@ class Analysis:
     parameters: pd.DataFrame
     posterior: xr.DataTree
     run: dict
+    tasks: pd.DataFrame  # emergence scale per task, pooled across families
 
     def summary(self) -> str:
         """Verdict counts and one sentence per curve."""
@@ -119,20 +123,75 @@ def fit(curves: CurveSet, *, models: str | Path | ModelSpec | None = None, backe
                     write_atomic(path, lambda p, r=result: p.write_bytes(pickle.dumps(r)))
             results.append(result)
             bar.advance(task)
+    rows = pd.DataFrame([r.row for r in results])
+    population = None
+    if spec.population.enabled and len(results) >= 2:
+        console.print("population stage: pooling rates, task breaks and family offsets across curves", markup=False)
+        population = fit_population(curves, results, spec, seed=spec.sampler.seed)
+    rows = _apply_population(rows, population, spec, curves)
     seconds = time.perf_counter() - t0
-    verdicts = pd.DataFrame([r.row for r in results])[list(VERDICT_COLUMNS)]
+    verdicts = rows[list(VERDICT_COLUMNS)].copy()
     _blank_inapplicable(verdicts)
-    params = pd.DataFrame([r.row for r in results])[list(PARAMETER_COLUMNS)]
+    params = rows[list(PARAMETER_COLUMNS)].copy()
+    tasks = _task_table(population, curves.x_axis)
     run = {
         "phasefit_run": 1, "source": curves.source, "data_hash": curves.data_hash, "x_axis": curves.x_axis,
         "n_curves": len(curves), "spec": spec.to_dict(), "spec_hash": _spec_hash(spec),
         "seed": spec.sampler.seed, "lfo_cutoff": lfo_cutoff, "versions": _versions(),
         "compile_seconds": sampler.compile_seconds, "seconds": round(seconds, 2),
         "dropped": curves.dropped.to_dict(orient="records"), "argv": sys.argv,
+        "population": _population_summary(population),
     }
-    tree = build_tree(curves, results, spec, attrs={"phasefit_run": json.dumps({k: run[k] for k in (
-        "source", "data_hash", "x_axis", "spec_hash", "seed")})})
-    return Analysis(verdicts=verdicts, parameters=params, posterior=tree, run=run)
+    tree = build_tree(curves, results, spec, population=population, attrs={"phasefit_run": json.dumps(
+        {k: run[k] for k in ("source", "data_hash", "x_axis", "spec_hash", "seed")})})
+    return Analysis(verdicts=verdicts, parameters=params, posterior=tree, run=run, tasks=tasks)
+
+
+def _apply_population(rows: pd.DataFrame, population: PopulationResult | None, spec: ModelSpec,
+                      curves: CurveSet) -> pd.DataFrame:
+    """Replace per-curve P(h) and break quantiles by their pooled values; keep the unpooled ones."""
+    rows = rows.copy()
+    for col in ("p_absent", "p_smooth", "p_emergent", "tau_q05", "tau_median", "tau_q95"):
+        rows[f"{col}_unpooled"] = rows[col]
+    rows["pooled"] = False
+    rows["importance_ess"] = float("nan")
+    if population is None or not population.diagnostics.ok:
+        return rows
+    pooled = population.curves.set_index("curve")
+    idx = rows.index[rows["verdict"] != "failed"]
+    for col in ("p_absent", "p_smooth", "p_emergent", "tau_q05", "tau_median", "tau_q95", "importance_ess"):
+        rows.loc[idx, col] = pooled.loc[idx, col].to_numpy()
+    rows.loc[idx, "pooled"] = True
+    for i in idx:
+        rows.loc[i, "verdict"] = decide(ok=True, p_absent=rows.loc[i, "p_absent"],
+                                        p_emergent=rows.loc[i, "p_emergent"], thresholds=spec.verdict)
+        tq = rows.loc[i, ["tau_q05", "tau_median", "tau_q95"]].to_numpy(float)
+        for col, value in break_scale(curves.curve(int(rows.loc[i, "curve"])), tq, rows.loc[i, "x_axis"]).items():
+            rows.loc[i, col] = value
+    return rows
+
+
+def _task_table(population: PopulationResult | None, x_axis: str) -> pd.DataFrame:
+    """The emergence scale per task, pooled across families (empty without a population stage)."""
+    cols = ["task", "n_curves", f"break_{x_axis}_median", f"break_{x_axis}_q05", f"break_{x_axis}_q95"]
+    if population is None or not population.diagnostics.ok:
+        return pd.DataFrame(columns=cols)
+    t = population.tasks
+    return pd.DataFrame({"task": t["task"], "n_curves": t["n_curves"],
+                         f"break_{x_axis}_median": 10 ** t["break_x_median"],
+                         f"break_{x_axis}_q05": 10 ** t["break_x_q05"],
+                         f"break_{x_axis}_q95": 10 ** t["break_x_q95"]})
+
+
+def _population_summary(population: PopulationResult | None) -> dict | None:
+    if population is None:
+        return None
+    d = population.diagnostics
+    rates = population.rates
+    return {"ok": d.ok, "reason": d.reason, "rhat_max": d.rhat_max, "ess_bulk_min": d.ess_bulk_min,
+            "divergences": d.divergences,
+            "rates_mean": dict(zip(("absent", "smooth", "breakpoint"), rates.mean(0).round(4).tolist(), strict=True)),
+            "families": population.families.round(4).to_dict(orient="records")}
 
 
 def _blank_inapplicable(v: pd.DataFrame) -> None:
@@ -160,14 +219,26 @@ def fit_to_directory(curves: CurveSet, *, out: Path, console: Console | None = N
     work = out / ".phasefit-work"
     console = console or Console()
     analysis = fit(curves, console=console, work_dir=work, **options)
-    save_tree(analysis.posterior, out / "posterior.nc")
-    write_table_atomic(analysis.parameters, out / "parameters.csv")
-    write_json_atomic(analysis.run, out / "run.json")
-    write_table_atomic(analysis.verdicts, out / "verdicts.csv")  # last: its presence means the run is whole
+    # everything is written to a staging folder first, then moved in; verdicts.csv moves last
+    staging = work / "staging"
+    staging.mkdir(parents=True, exist_ok=True)
+    save_tree(analysis.posterior, staging / "posterior.nc")
+    write_table_atomic(analysis.parameters, staging / "parameters.csv")
+    write_table_atomic(analysis.tasks, staging / "tasks.csv")
+    write_json_atomic(analysis.run, staging / "run.json")
+    write_table_atomic(analysis.verdicts, staging / "verdicts.csv")
+    for name in OUTPUT_FILES:
+        os.replace(staging / name, out / name)
     shutil.rmtree(work, ignore_errors=True)
     console.print(analysis.summary(), markup=False, highlight=False)
-    console.print(f"\nwrote {out}/verdicts.csv, parameters.csv, posterior.nc, run.json", markup=False)
+    if len(analysis.tasks):
+        console.print("\nemergence scale per task, pooled across families:", markup=False)
+        console.print(analysis.tasks.to_string(index=False, float_format=lambda v: f"{v:.2e}"), markup=False)
+    console.print(f"\nwrote {', '.join(str(out / n) for n in OUTPUT_FILES)}", markup=False)
     return analysis
+
+
+OUTPUT_FILES = ("posterior.nc", "parameters.csv", "tasks.csv", "run.json", "verdicts.csv")
 
 
 DEMO_TASKS = ("arithmetic_2da", "arithmetic_3ds", "word_unscrambling", "ipa_transliterate", "parsinlu_qa")
@@ -180,7 +251,7 @@ def demo_curves() -> CurveSet:
 
     df = datasets.load("obsscaling_emergent")
     df = df[df["task"].isin(DEMO_TASKS) & (df["metric"] != "bleu")]
-    return load_curves(df, x_axis="flops", min_points=5)
+    return load_curves(df, x_axis="flops", min_points=5, name="dataset:obsscaling_emergent")
 
 
 def run_demo(*, out: Path, draws: int | None = None, tune: int | None = None, chains: int | None = None,

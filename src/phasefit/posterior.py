@@ -1,9 +1,11 @@
 """The posterior on disk: an `xarray.DataTree` (ArviZ 1.x layout) with labelled curve coordinates.
 
-Groups: `posterior` (mixture fit, with per-draw hypothesis responsibilities), `posterior_smooth`
-and `posterior_breakpoint` (each hypothesis fitted alone), `prior`, `log_likelihood` (pointwise,
-per hypothesis, NaN-padded to the longest curve), `observed_data`, `sample_stats` (mixture fit)
-and `diagnostics` (per curve and fit). Written to netCDF (h5netcdf).
+Groups: `posterior` (each hypothesis' own parameters, from its own fit), `posterior_absent`,
+`posterior_smooth`, `posterior_breakpoint` (every parameter of each fit, nuisance included),
+`evidence` (log marginal likelihoods, their Monte Carlo SE and importance k-hat, P(h | y); dims
+curve x hypothesis), `prior`, `log_likelihood` (pointwise, per hypothesis, NaN-padded to the
+longest curve), `observed_data`, `sample_stats` (per hypothesis), `diagnostics` (per curve and
+fit) and, when pooling ran, `population`. Written to netCDF (h5netcdf).
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ import xarray as xr
 
 from phasefit.curve_analysis import CurveResult
 from phasefit.data import CurveSet
-from phasefit.hypotheses import curve_inputs
+from phasefit.hypotheses import PARAMS, curve_inputs
 from phasefit.outputs import write_atomic
+from phasefit.population import PopulationResult
 from phasefit.predictive import prior_draws
 from phasefit.specs import HYPOTHESES, ModelSpec
 
-FITS = ("mixture", "smooth", "breakpoint")
+FITS = HYPOTHESES
 PRIOR_DRAWS = 500
 
 
@@ -48,7 +51,8 @@ def _pad_points(arrays: Sequence[np.ndarray], n_point: int) -> np.ndarray:
     return out
 
 
-def build_tree(curves: CurveSet, results: Sequence[CurveResult], spec: ModelSpec, *, attrs: dict) -> xr.DataTree:
+def build_tree(curves: CurveSet, results: Sequence[CurveResult], spec: ModelSpec, *, attrs: dict,
+               population: PopulationResult | None = None) -> xr.DataTree:
     """Assemble per-curve results (in curve order) into one labelled DataTree."""
     results = sorted(results, key=lambda r: r.index)
     obs = curves.to_xarray()
@@ -56,12 +60,18 @@ def build_tree(curves: CurveSet, results: Sequence[CurveResult], spec: ModelSpec
                                                  ("task", "metric", "family", "condition", "likelihood")}}
     n_point = obs.sizes["point"]
     groups = {}
-    post = _stack([r.fits["mixture"].draws for r in results])
-    post["hypothesis_probability"] = (("chain", "draw", "curve", "hypothesis"),
-                                      np.stack([r.responsibilities for r in results], axis=2))
-    groups["posterior"] = post.assign_coords(hypothesis=list(HYPOTHESES))
-    for fit in ("smooth", "breakpoint"):
+    own = {"absent": PARAMS["absent"], "smooth": PARAMS["smooth"], "breakpoint": PARAMS["breakpoint"]}
+    groups["posterior"] = _stack([{k: r.fits[h].draws[k] for h in HYPOTHESES for k in own[h]} for r in results])
+    for fit in HYPOTHESES:
         groups[f"posterior_{fit}"] = _stack([r.fits[fit].draws for r in results])
+    evidence = {}
+    for name, col in (("log_marginal_likelihood", "log_z_{}"), ("log_marginal_likelihood_se", "log_z_se_{}"),
+                      ("importance_k_hat", "k_hat_{}")):
+        evidence[name] = (("curve", "hypothesis"), np.array([[r.row[col.format(h)] for h in HYPOTHESES]
+                                                             for r in results], float))
+    evidence["probability"] = (("curve", "hypothesis"), np.array(
+        [[r.row["p_absent"], r.row["p_smooth"], r.row["p_emergent"]] for r in results], float))
+    groups["evidence"] = xr.Dataset(evidence, coords={"hypothesis": list(HYPOTHESES)})
     groups["log_likelihood"] = xr.Dataset({
         h: (("chain", "draw", "curve", "point"), _pad_points([r.loglik[h] for r in results], n_point))
         for h in ("smooth", "breakpoint")
@@ -70,9 +80,9 @@ def build_tree(curves: CurveSet, results: Sequence[CurveResult], spec: ModelSpec
         prior_draws(spec, curve_inputs(curves.curve(r.index), spec), draws=PRIOR_DRAWS, seed=spec.sampler.seed + r.index)
         for r in results
     ])
-    groups["sample_stats"] = _stack([
-        {k: v.astype(float) for k, v in r.fits["mixture"].stats.items()} for r in results
-    ])
+    groups["sample_stats"] = xr.concat(
+        [_stack([{k: v.astype(float) for k, v in r.fits[h].stats.items()} for r in results]) for h in HYPOTHESES],
+        dim=xr.DataArray(list(HYPOTHESES), dims="hypothesis", name="hypothesis"))
     diag = {}
     for field in ("rhat_max", "ess_bulk_min", "ess_tail_min", "divergences", "treedepth_share", "attempts"):
         diag[field] = (("curve", "fit"), np.array([[getattr(r.fits[f].diagnostics, field) for f in FITS]
@@ -82,9 +92,19 @@ def build_tree(curves: CurveSet, results: Sequence[CurveResult], spec: ModelSpec
     groups["observed_data"] = obs.drop_vars([c for c in obs.coords if c not in ("curve", "point")])
     for name, ds in groups.items():
         groups[name] = ds.assign_coords({k: v for k, v in coords.items()})
+    if population is not None:
+        groups["population"] = _population_group(population)
     tree = xr.DataTree.from_dict({f"/{k}": v for k, v in groups.items()})
     tree.attrs.update({k: (v if isinstance(v, str | int | float) else str(v)) for k, v in attrs.items()})
     return tree
+
+
+def _population_group(pop: PopulationResult) -> xr.Dataset:
+    """Hyper-posterior draws with task / family / hypothesis coordinates."""
+    dims = {"task_break": "task", "task_log_rise": "task", "family_offset": "family", "rates": "hypothesis"}
+    data = {k: (("chain", "draw", dims[k]) if k in dims else ("chain", "draw"), v) for k, v in pop.draws.items()}
+    return xr.Dataset(data, coords={"task": pop.tasks["task"].to_numpy(str), "family": pop.families["family"].to_numpy(str),
+                                    "hypothesis": list(HYPOTHESES)})
 
 
 def save_tree(tree: xr.DataTree, path: Path) -> Path:

@@ -98,6 +98,23 @@ class VerdictSpec:
 
 
 @dataclass(frozen=True)
+class PopulationSpec:
+    """Hyperpriors of the partial-pooling stage (see phasefit.population)."""
+
+    enabled: bool = True
+    draws_per_curve: int = 400
+    priors: tuple[tuple[str, Prior], ...] = ()
+    rates_concentration: float = 1.0
+
+    def prior(self, name: str) -> Prior:
+        return dict(self.priors)[name]
+
+
+POPULATION_PRIORS = ("task_break_sd", "family_offset_sd", "curve_break_sd", "log_rise_mean", "task_log_rise_sd",
+                     "curve_log_rise_sd")
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """Everything that defines an analysis' models; serialisable to run.json."""
 
@@ -108,6 +125,7 @@ class ModelSpec:
     sampler: SamplerSpec = field(default_factory=SamplerSpec)
     diagnostics: DiagnosticsSpec = field(default_factory=DiagnosticsSpec)
     verdict: VerdictSpec = field(default_factory=VerdictSpec)
+    population: PopulationSpec = field(default_factory=PopulationSpec)
     source: str = "default"
 
     def hypothesis(self, name: str) -> HypothesisSpec:
@@ -177,6 +195,7 @@ def load_spec(path: str | Path | None = None) -> ModelSpec:
         verdict = VerdictSpec(**doc.get("verdict", {}))
     except TypeError as exc:
         raise SpecError(f"{path}: {exc}") from None
+    population = _population(doc.get("population", {}), where=f"{path}: [population]")
     if sampler.backend not in ("nutpie", "pymc", "numpyro"):
         raise SpecError(f"{path}: [sampler] backend must be nutpie, pymc or numpyro")
     if not 0 < verdict.smooth < verdict.emergent < 1:
@@ -189,8 +208,30 @@ def load_spec(path: str | Path | None = None) -> ModelSpec:
         sampler=sampler,
         diagnostics=diagnostics,
         verdict=verdict,
+        population=population,
         source=str(path),
     )
+
+
+def _population(doc: dict, *, where: str) -> PopulationSpec:
+    if not doc:
+        return PopulationSpec(enabled=False)
+    enabled = doc.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise SpecError(f"{where} 'enabled' must be true or false")
+    draws = doc.get("draws_per_curve", 400)
+    if not isinstance(draws, int) or draws < 50:
+        raise SpecError(f"{where} 'draws_per_curve' must be an integer >= 50")
+    conc = doc.get("rates_concentration", 1.0)
+    if not isinstance(conc, int | float) or conc <= 0:
+        raise SpecError(f"{where} 'rates_concentration' must be positive")
+    priors = []
+    for name in POPULATION_PRIORS:
+        if name not in doc:
+            raise SpecError(f"{where} is missing '{name}'")
+        priors.append((name, _prior(doc[name], where=f"{where} {name}")))
+    return PopulationSpec(enabled=enabled, draws_per_curve=draws, priors=tuple(priors),
+                          rates_concentration=float(conc))
 
 
 def _read_toml(path: Path) -> dict:

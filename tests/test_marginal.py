@@ -1,0 +1,55 @@
+"""Importance-sampling marginal likelihoods against exact answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from _models import sampler
+from scipy import integrate, special, stats
+
+from phasefit.data import load_curves
+from phasefit.hypotheses import curve_inputs
+from phasefit.marginal import hypothesis_probabilities, log_marginal_likelihood
+
+
+def _flat_curve():
+    x = np.linspace(20, 23, 5)
+    df = pd.DataFrame({"task": "t", "metric": "acc", "family": "f", "model": [f"m{i}" for i in range(5)],
+                       "score": [0.05, 0.04, 0.06, 0.05, 0.05], "train_flops": 10**x, "n_items": 200})
+    return load_curves(df).curve(0)
+
+
+def test_absent_evidence_matches_quadrature():
+    """Absent has 2 parameters here (level, concentration): integrate numerically and compare."""
+    s = sampler()
+    spec = s.spec
+    curve = _flat_curve()
+    inputs = curve_inputs(curve, spec)
+    fit = s.fit(inputs, "absent", seed=3)
+    ev = log_marginal_likelihood(fit.draws, inputs, "absent", spec, n_proposal=8000, seed=1)
+    lp = spec.hypothesis("absent").prior("level")
+    cp = spec.shared_prior("concentration")
+
+    def integrand(level, log_c):
+        c = np.exp(log_c)
+        p = special.expit(level)
+        ll = stats.betabinom.logpmf(inputs.k, inputs.n, p * c, (1 - p) * c).sum()
+        return np.exp(ll + stats.norm.logpdf(level, lp["mu"], lp["sigma"])
+                      + stats.norm.logpdf(log_c, cp["mu"], cp["sigma"]))
+
+    exact, _ = integrate.dblquad(integrand, cp["mu"] - 8 * cp["sigma"], cp["mu"] + 8 * cp["sigma"], -12, 6)
+    assert ev.ok
+    assert ev.log_z == pytest.approx(np.log(exact), abs=0.05)
+    assert ev.log_z_se < 0.05
+
+
+def test_probabilities_sum_to_one_and_follow_evidence():
+    from phasefit.marginal import Evidence
+    ev = {"absent": Evidence(log_z=-10.0, log_z_se=0.0, k_hat=0.1),
+          "smooth": Evidence(log_z=-5.0, log_z_se=0.0, k_hat=0.1),
+          "breakpoint": Evidence(log_z=-5.0 + np.log(3), log_z_se=0.0, k_hat=0.1)}
+    p = hypothesis_probabilities(ev, np.log(np.full(3, 1 / 3)))
+    assert p.sum() == pytest.approx(1)
+    assert p[2] / p[1] == pytest.approx(3)
+    assert not Evidence(log_z=0.0, log_z_se=0.0, k_hat=0.9).ok
