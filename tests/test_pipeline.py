@@ -213,6 +213,7 @@ def test_population_rates_learn_from_a_suite():
     assert pop is not None and len(pop.curves) == 6
     rates = pop.rates.mean(0)
     assert rates[1] > 0.5 and rates[2] < 1 / 3 and rates[0] < 0.2
-    assert (pop.curves["p_emergent"].iloc[:5] < 0.01).all() and pop.curves["p_emergent"].iloc[5] > 0.99
+    # (the pooled prior on the break can raise a curve's breakpoint evidence by R_c(psi), so not ~e^-8)
+    assert (pop.curves["p_emergent"].iloc[:5] < 0.2).all() and pop.curves["p_emergent"].iloc[5] > 0.99
     assert np.all((pop.curves["importance_ess"] > 1) & (pop.curves["importance_ess"] <= tiny_spec().population.draws_per_curve))
     assert (pop.curves["tau_q05"] <= pop.curves["tau_q95"]).all()
