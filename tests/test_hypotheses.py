@@ -10,8 +10,15 @@ import pytest
 from scipy import special
 
 from phasefit.data import load_curves
-from phasefit.hypotheses import (EXCLUDED, build_model, curve_inputs, free_params, mean_curves, pointwise_loglik,
-                                 weights_for)
+from phasefit.hypotheses import (
+    EXCLUDED,
+    build_model,
+    curve_inputs,
+    free_params,
+    mean_curves,
+    pointwise_loglik,
+    weights_for,
+)
 from phasefit.predictive import posterior_predictive, prior_draws
 from phasefit.specs import HYPOTHESES, load_spec
 

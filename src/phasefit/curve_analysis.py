@@ -17,9 +17,9 @@ from phasefit import baselines
 from phasefit.data import Curve
 from phasefit.evidence import compare, leave_future_out, loo
 from phasefit.hypotheses import curve_inputs
+from phasefit.inference import FitResult, Sampler, thin_to
 from phasefit.marginal import K_HAT_MAX, hypothesis_probabilities, log_marginal_likelihood
 from phasefit.specs import HYPOTHESES
-from phasefit.inference import FitResult, Sampler, thin_to
 from phasefit.verdicts import decide
 
 QUANTILES = (0.05, 0.5, 0.95)

@@ -9,8 +9,8 @@ interrupted run resumes where it stopped; the work folder is removed once the ou
 from __future__ import annotations
 
 import hashlib
-import os
 import json
+import os
 import pickle
 import platform
 import shutil
@@ -22,7 +22,14 @@ from pathlib import Path
 import pandas as pd
 import xarray as xr
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from phasefit.curve_analysis import CurveResult, analyse_curve, break_scale
 from phasefit.data import CurveSet
