@@ -191,8 +191,21 @@ def machine() -> dict:
                                 check=False).stdout.strip()
     except OSError:
         commit = ""
+    try:
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "src"], cwd=ROOT, capture_output=True, text=True,
+                               check=False).stdout.split("\n")
+        dirty = sorted(line[3:] for line in dirty if line.strip())
+    except OSError:
+        dirty = []
+    import phasefit
+
+    code = str(Path(phasefit.__file__).resolve().parent)
+    if not code.startswith(str(ROOT / "src")):  # a snapshot (e.g. `git archive HEAD src`) on PYTHONPATH
+        commit = os.environ.get("PHASEFIT_CODE_COMMIT", f"? (phasefit imported from {code})")
+        dirty = []
     return {"nproc": os.cpu_count(), "cpu": cpu, "ram_gib": ram, "platform": platform.platform(),
-            "git_commit": commit, "loadavg_at_end": list(os.getloadavg())}
+            "git_commit": commit, "src_uncommitted": dirty, "phasefit_path": code,
+            "loadavg_at_end": list(os.getloadavg())}
 
 
 # ----------------------------------------------------------------------------------- writing
@@ -213,7 +226,9 @@ def _fmt(v, nd=3) -> str:
 def markdown(res: dict) -> str:
     m, s, mach = res["metrics"], res["settings"], res["machine"]
     lines = [SECTION, "",
-             f"Run {res['date']} by `benchmarks/simulation.py` (git {mach['git_commit']}); "
+             f"Run {res['date']} by `benchmarks/simulation.py` (git {mach['git_commit']}"
+             + (f" with uncommitted changes to {len(mach['src_uncommitted'])} files under src/" if mach["src_uncommitted"] else "")
+             + "); "
              f"{mach['nproc']} cores ({mach['cpu']}), {mach['ram_gib']} GiB RAM, {mach['platform']}. "
              f"Load average at the end {', '.join(f'{x:.1f}' for x in mach['loadavg_at_end'])} "
              "(other benchmarks may share the machine; timings are indicative).", "",
@@ -326,6 +341,24 @@ def _jsonable(o):
 # --------------------------------------------------------------------------------------- main
 
 
+def _unpooled_probabilities(analysis) -> pd.DataFrame | None:
+    """Per-curve P(absent) and P(breakpoint) before pooling, from wherever this version keeps them."""
+    v = analysis.verdicts
+    if "p_absent_unpooled" in v and "p_emergent_unpooled" in v:
+        return None  # already in the verdict table
+    tree = analysis.posterior
+    for group, var, reduce in (("evidence", "probability", False), ("posterior", "hypothesis_probability", True)):
+        if group in tree.children and var in tree[group].dataset:
+            da = tree[group].dataset[var]
+            if reduce:
+                da = da.mean(("chain", "draw"))
+            out = pd.DataFrame({"task": da["task"].values, "p_absent_unpooled": da.sel(hypothesis="absent").values})
+            if "p_emergent_unpooled" not in v:
+                out["p_emergent_unpooled"] = da.sel(hypothesis="breakpoint").values
+            return out
+    return None
+
+
 def per_curve_table(analysis, truth: pd.DataFrame, design: pd.DataFrame, spec) -> pd.DataFrame:
     """Verdicts + truth + design per curve; pooled (official) and per-curve (unpooled) evidence."""
     params = analysis.parameters
@@ -333,14 +366,13 @@ def per_curve_table(analysis, truth: pd.DataFrame, design: pd.DataFrame, spec) -
     table = (analysis.verdicts.merge(params[keep], on="task", how="left", validate="one_to_one")
              .merge(truth, on="task", how="left", validate="one_to_one")
              .merge(design, left_on="task", right_index=True, how="left"))
-    # per-curve (unpooled) hypothesis probabilities: the mixture fit's responsibilities
-    hp = analysis.posterior["posterior"]["hypothesis_probability"].mean(("chain", "draw"))
-    un = pd.DataFrame({"task": hp["task"].values, **{f"{h}_unpooled_tree": hp.sel(hypothesis=h).values
-                                                      for h in ("absent", "smooth", "breakpoint")}})
-    table = table.merge(un, on="task", how="left", validate="one_to_one")
+    un = _unpooled_probabilities(analysis)
+    if un is not None:
+        table = table.merge(un, on="task", how="left", validate="one_to_one")
     if "p_emergent_unpooled" not in table:
         table["p_emergent_unpooled"] = table["p_emergent"]
-    table["p_absent_unpooled"] = table["absent_unpooled_tree"]
+    if "p_absent_unpooled" not in table:
+        table["p_absent_unpooled"] = table["p_absent"]
     for q in ("q05", "median", "q95"):
         if f"tau_{q}_unpooled" not in table:
             table[f"tau_{q}_unpooled"] = table[f"tau_{q}"]

@@ -58,7 +58,8 @@ def logmeanexp(a: np.ndarray, axis=None) -> np.ndarray:
 
 def _loglik(result: FitResult, inputs: CurveInputs, hypothesis: str, sampler: Sampler) -> np.ndarray:
     width = sampler.spec.hypothesis("breakpoint").width
-    return pointwise_loglik(result.draws, inputs, width=width, t_nu=sampler.spec.t_nu)[hypothesis]
+    return pointwise_loglik(result.draws, inputs, width=width, t_nu=sampler.spec.t_nu,
+                            hypotheses=(hypothesis,))[hypothesis]
 
 
 def loo(result: FitResult, inputs: CurveInputs, hypothesis: str, sampler: Sampler, *, seed: int,

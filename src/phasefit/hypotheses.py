@@ -64,12 +64,15 @@ class CurveInputs:
                            n=self.n[keep], y=self.y[keep], y_loc=self.y_loc, y_scale=self.y_scale,
                            floor=self.floor, tau_lo=lo, tau_hi=hi)
 
-    def data(self, log_weights: tuple[float, float, float] | np.ndarray) -> dict[str, np.ndarray]:
-        """The `pm.Data` values of this likelihood's model."""
+    def data(self, log_weights: tuple[float, float, float] | np.ndarray, *, fit: Fit = "mixture"
+             ) -> dict[str, np.ndarray]:
+        """The `pm.Data` values of the model for this likelihood and fit."""
         every = {"x": self.x, "k": self.k, "n": self.n, "y": self.y, "floor": np.asarray(self.floor),
                  "tau_lo": np.asarray(self.tau_lo), "tau_hi": np.asarray(self.tau_hi),
                  "log_w": np.asarray(log_weights, float)}
-        return {name: every[name] for name in DATA_NAMES[self.likelihood]}
+        names = [n for n in DATA_NAMES[self.likelihood]
+                 if not (n == "log_w" and fit != "mixture") and not (n.startswith("tau_") and fit in ("absent", "smooth"))]
+        return {name: every[name] for name in names}
 
 
 def curve_inputs(curve: Curve, spec: ModelSpec) -> CurveInputs:
@@ -176,32 +179,44 @@ def _rv(name: str, prior: Prior):
     raise ValueError(prior.dist)
 
 
-def build_model(likelihood: Likelihood, spec: ModelSpec, *, template: CurveInputs | None = None) -> pm.Model:
-    """The three-hypothesis mixture for one curve, with all data as `pm.Data` (swappable)."""
+def build_model(likelihood: Likelihood, spec: ModelSpec, *, fit: Fit = "mixture",
+                template: CurveInputs | None = None) -> pm.Model:
+    """One hypothesis' model for one curve (or the marginalised mixture of all three), data as `pm.Data`.
+
+    A single-hypothesis model has only that hypothesis' parameters (and its nuisance parameters),
+    so sampling it costs a fraction of the mixture; the mixture keeps the weights as data.
+    """
     t = template if template is not None else _template(likelihood)
     is_t = likelihood == "student_t"
-    absent, smooth, bp = (spec.hypothesis(h) for h in HYPOTHESES)
+    names = HYPOTHESES if fit == "mixture" else (fit,)
     with pm.Model() as model:
-        data = {name: pm.Data(name, value) for name, value in t.data(spec.log_weights()).items()}
+        data = {name: pm.Data(name, value) for name, value in t.data(spec.log_weights(), fit=fit).items()}
         x = data["x"]
-        a0 = _rv("absent_level", absent.prior("level", student_t=is_t))
-        s_a = _rv("smooth_intercept", smooth.prior("intercept", student_t=is_t))
-        s_b = _rv("smooth_slope", smooth.prior("slope", student_t=is_t))
-        b_lvl = _rv("bp_level", bp.prior("level", student_t=is_t))
-        b_s1 = _rv("bp_slope_before", bp.prior("slope_before", student_t=is_t))
-        b_rise = _rv("bp_rise", bp.prior("rise", student_t=is_t))
-        b_frac = _rv("bp_tau_fraction", bp.prior("tau_fraction", student_t=is_t))
-        tau = pm.Deterministic("bp_tau", data["tau_lo"] + (data["tau_hi"] - data["tau_lo"]) * b_frac)
-        etas = [a0 + 0 * x, eta_smooth(x, s_a, s_b),
-                eta_breakpoint(x, b_lvl, b_s1, b_rise, tau, bp.width, softplus=pt.softplus)]
+        etas = {}
+        if "absent" in names:
+            absent = spec.hypothesis("absent")
+            etas["absent"] = _rv("absent_level", absent.prior("level", student_t=is_t)) + 0 * x
+        if "smooth" in names:
+            smooth = spec.hypothesis("smooth")
+            etas["smooth"] = eta_smooth(x, _rv("smooth_intercept", smooth.prior("intercept", student_t=is_t)),
+                                        _rv("smooth_slope", smooth.prior("slope", student_t=is_t)))
+        if "breakpoint" in names:
+            bp = spec.hypothesis("breakpoint")
+            b_lvl = _rv("bp_level", bp.prior("level", student_t=is_t))
+            b_s1 = _rv("bp_slope_before", bp.prior("slope_before", student_t=is_t))
+            b_rise = _rv("bp_rise", bp.prior("rise", student_t=is_t))
+            b_frac = _rv("bp_tau_fraction", bp.prior("tau_fraction", student_t=is_t))
+            tau = pm.Deterministic("bp_tau", data["tau_lo"] + (data["tau_hi"] - data["tau_lo"]) * b_frac)
+            etas["breakpoint"] = eta_breakpoint(x, b_lvl, b_s1, b_rise, tau, bp.width, softplus=pt.softplus)
         if is_t:
             sigma = _rv("sigma", spec.shared_prior("t_sigma"))
-            lls = [pm.logp(pm.StudentT.dist(nu=spec.t_nu, mu=e, sigma=sigma), data["y"]).sum() for e in etas]
+            lls = [pm.logp(pm.StudentT.dist(nu=spec.t_nu, mu=e, sigma=sigma), data["y"]).sum() for e in etas.values()]
         else:
-            cf = _rv("ceiling_fraction", spec.shared_prior("ceiling_fraction"))
             floor = data["floor"]
-            spans = [1 - floor, (1 - floor) * cf, (1 - floor) * cf]
-            ps = [pt.clip(floor + s * pt.sigmoid(e), 1e-9, 1 - 1e-9) for s, e in zip(spans, etas, strict=True)]
+            needs_ceiling = any(h != "absent" for h in etas)
+            cf = _rv("ceiling_fraction", spec.shared_prior("ceiling_fraction")) if needs_ceiling else None
+            ps = [pt.clip(floor + (1 - floor) * (1.0 if h == "absent" else cf) * pt.sigmoid(e), 1e-9, 1 - 1e-9)
+                  for h, e in etas.items()]
             if likelihood == "beta_binomial":
                 c = _rv("concentration", spec.shared_prior("concentration"))
                 lls = [pm.logp(pm.BetaBinomial.dist(n=data["n"], alpha=p * c, beta=(1 - p) * c), data["k"]).sum()
@@ -209,7 +224,10 @@ def build_model(likelihood: Likelihood, spec: ModelSpec, *, template: CurveInput
             else:
                 c = _rv("precision", spec.shared_prior("beta_precision"))
                 lls = [pm.logp(pm.Beta.dist(alpha=p * c, beta=(1 - p) * c), data["y"]).sum() for p in ps]
-        pm.Potential("hypotheses", pt.logsumexp(data["log_w"] + pt.stack(lls)))
+        if len(lls) == 1:
+            pm.Potential("likelihood", lls[0])
+        else:
+            pm.Potential("hypotheses", pt.logsumexp(data["log_w"] + pt.stack(lls)))
     return model
 
 
@@ -228,6 +246,11 @@ def weights_for(fit: Fit, spec: ModelSpec) -> np.ndarray:
     return np.array([0.0 if h == fit else EXCLUDED for h in HYPOTHESES])
 
 
-def free_params(likelihood: Likelihood) -> tuple[str, ...]:
-    """Parameters stored per draw (bp_tau is the Deterministic; its fraction is internal)."""
-    return (*PARAMS["absent"], *PARAMS["smooth"], *PARAMS["breakpoint"], *NUISANCE[likelihood])
+def free_params(likelihood: Likelihood, fit: Fit = "mixture") -> tuple[str, ...]:
+    """Parameters stored per draw (bp_tau is the Deterministic; its fraction is kept for evidence)."""
+    names = HYPOTHESES if fit == "mixture" else (fit,)
+    nuisance = NUISANCE[likelihood]
+    if names == ("absent",):  # absent has no ceiling
+        nuisance = tuple(n for n in nuisance if n != "ceiling_fraction")
+    own = tuple(p for h in names for p in PARAMS[h])
+    return (*own, *(("bp_tau_fraction",) if "breakpoint" in names else ()), *nuisance)

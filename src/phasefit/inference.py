@@ -53,14 +53,8 @@ class FitResult:
 
 
 def _checked_params(fit: Fit, draws: dict) -> tuple[str, ...]:
-    from phasefit.hypotheses import NUISANCE, PARAMS
-
-    nuisance = tuple(k for lik in NUISANCE.values() for k in lik if k in draws)
-    if fit == "mixture":
-        return tuple(k for k in draws if k != "bp_tau_fraction")
-    if fit == "absent":
-        return (*PARAMS["absent"], *nuisance)
-    return (*PARAMS[fit], *nuisance)
+    """Every sampled quantity of the fit (the break's fraction duplicates bp_tau)."""
+    return tuple(k for k in draws if k != "bp_tau_fraction")
 
 
 def diagnose(draws: dict[str, np.ndarray], stats: dict[str, np.ndarray], spec: ModelSpec, *, attempts: int
@@ -106,20 +100,22 @@ class Sampler:
             except ImportError:
                 raise SamplingError("backend 'numpyro' needs the gpu extra: pip install 'phasefit[gpu]'") from None
 
-    def compiled(self, likelihood: Likelihood):
-        if likelihood not in self._compiled:
+    def compiled(self, likelihood: Likelihood, fit: Fit = "mixture"):
+        """The compiled model of one (likelihood, hypothesis), compiled on first use only."""
+        key = f"{likelihood}/{fit}"
+        if key not in self._compiled:
             t0 = time.perf_counter()
-            model = build_model(likelihood, self.spec)
+            model = build_model(likelihood, self.spec, fit=fit)
             if self.backend == "nutpie":
                 import nutpie
 
-                self._compiled[likelihood] = nutpie.compile_pymc_model(model, backend="numba")
+                self._compiled[key] = nutpie.compile_pymc_model(model, backend="numba")
             else:
                 from pymc.model.transform.optimization import freeze_model
 
-                self._compiled[likelihood] = (freeze_model(model), model) if self.backend == "pymc" else (model, model)
-            self.compile_seconds[likelihood] = time.perf_counter() - t0
-        return self._compiled[likelihood]
+                self._compiled[key] = (freeze_model(model), model) if self.backend == "pymc" else (model, model)
+            self.compile_seconds[key] = time.perf_counter() - t0
+        return self._compiled[key]
 
     def fit(self, inputs: CurveInputs, fit: Fit, *, seed: int) -> FitResult:
         """Sample one fit with retries; `ok=False` in the diagnostics if every attempt failed."""
@@ -140,13 +136,13 @@ class Sampler:
 
     def _sample(self, inputs: CurveInputs, fit: Fit, *, seed: int, target_accept: float, tune: int, draws: int
                 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        data = inputs.data(weights_for(fit, self.spec))
-        names = (*free_params(inputs.likelihood), "bp_tau", "bp_tau_fraction")
+        data = inputs.data(weights_for(fit, self.spec), fit=fit)
+        names = free_params(inputs.likelihood, fit)
         chains = self.spec.sampler.chains
         if self.backend == "nutpie":
             import nutpie
 
-            compiled = self.compiled(inputs.likelihood).with_data(**data)
+            compiled = self.compiled(inputs.likelihood, fit).with_data(**data)
             tr = nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, cores=chains, seed=seed,
                                target_accept=target_accept, progress_bar=False, save_warmup=False)
             post, st = tr.posterior, tr.sample_stats
@@ -154,7 +150,7 @@ class Sampler:
         else:
             import pymc as pm
 
-            frozen, _ = self.compiled(inputs.likelihood)
+            frozen, _ = self.compiled(inputs.likelihood, fit)
             with frozen:
                 pm.set_data(data)
                 idata = pm.sample(draws=draws, tune=tune, chains=chains, cores=1, random_seed=seed,

@@ -53,7 +53,8 @@ def posterior_predictive(draws: dict[str, np.ndarray], inputs: CurveInputs, hypo
     rng = np.random.default_rng(seed)
     x = inputs.x if point is None else inputs.x[[point]]
     width = spec.hypothesis("breakpoint").width
-    mu = mean_curves(draws, x, likelihood=inputs.likelihood, floor=inputs.floor, width=width)[hypothesis]
+    mu = mean_curves(draws, x, likelihood=inputs.likelihood, floor=inputs.floor, width=width,
+                     hypotheses=(hypothesis,))[hypothesis]
     mu = mu.reshape(-1, len(x))
     flat = {k: np.asarray(v).reshape(-1, 1) for k, v in draws.items()}
     if inputs.likelihood == "beta_binomial":
