@@ -383,3 +383,16 @@ def test_read_table_returns_text_columns(tmp_path: Path):
 def test_public_api_exports():
     assert phasefit.load_curves is load_curves and phasefit.CurveSet is CurveSet
     assert issubclass(phasefit.DataError, phasefit.PhasefitError)
+
+
+def test_replicates_pool_into_one_point():
+    x = [1e20, 1e21, 1e22, 1e23]
+    rows = [{"task": "t", "metric": "acc", "family": "f", "model": f"m{i}", "score": 0.5, "train_flops": v,
+             "n_items": 100, "replicate": 1} for i, v in enumerate(x)]
+    rows.append({**rows[0], "score": 0.3, "replicate": 2})
+    rows[0]["score"] = 0.1
+    cs = load_curves(pd.DataFrame(rows))
+    c = cs.curve(0)
+    assert c.n_points == 4
+    assert c.score[0] == pytest.approx(0.2) and c.n[0] == 200 and c.k[0] == 40
+    assert c.n[1] == 100

@@ -127,14 +127,9 @@ class CurveSet:
         curves = self.curves.iloc[keep].reset_index(drop=True)
         points = self.points[self.points["curve"].isin(keep)].copy()
         points["curve"] = points["curve"].map(remap)
-        return CurveSet(
-            points=points.reset_index(drop=True),
-            curves=curves,
-            dropped=self.dropped,
-            x_axis=self.x_axis,
-            source=self.source,
-            data_hash=self.data_hash,
-        )
+        points = points.reset_index(drop=True)
+        return CurveSet(points=points, curves=curves, dropped=self.dropped, x_axis=self.x_axis, source=self.source,
+                        data_hash=_hash(points))  # the subset's own hash: checkpoints of other subsets never match
 
     def to_xarray(self) -> xr.Dataset:
         """Observed data with dims (curve, point), padded with NaN; curve labels as coordinates."""
@@ -421,7 +416,7 @@ class _Validator:
             first = out[(out[key + ["model", *rep]] == r[key + ["model", *rep]]).all(axis=1)].index[0]
             raise DataError(
                 f"{self.where(i)}: column 'model': {r['model']!r} appears twice in curve "
-                f"({_key_text(r)}), first at {self.where(int(first))}; average replicates or add a 'condition'"
+                f"({_key_text(r)}), first at {self.where(int(first))}; give replicates a 'replicate' column or add a 'condition'"
             )
         for col in ("chance", "higher_is_better", "metric_kind"):
             first = out.groupby(key, sort=False)[col].transform("first")

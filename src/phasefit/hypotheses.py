@@ -1,13 +1,12 @@
-"""The competing hypotheses (absent, smooth, breakpoint) as one PyMC model per likelihood family.
+"""The competing hypotheses (absent, smooth, breakpoint) as PyMC models of one curve.
 
-One model holds all three hypotheses of a curve as a mixture whose indicator is marginalised
-(`logsumexp` over log prior weight + log likelihood), so NUTS sees only continuous parameters. The
-weights are *data*: the same compiled model fits the mixture (for posterior hypothesis
-probabilities) and each hypothesis alone (weight 1 on it, for LOO and leave-future-out), and new
-curves are swapped in as data. Parameter shapes never depend on the data, so a model is compiled
-once per run and likelihood family. The mean functions and log likelihoods are also written for
-NumPy (`eta`, `pointwise_loglik`) so pointwise log likelihoods of any posterior draw, including
-held-out points, are computed without touching the compiled graph.
+Each hypothesis is its own small model (only its parameters and its likelihood), compiled once per
+run and likelihood family; every curve, leave-future-out subset and exact LOO refit is swapped in
+as data (`pm.Data`), since parameter shapes never depend on the data. A three-hypothesis mixture
+with the indicator marginalised (weights as data) is also available (`fit="mixture"`), but the
+pipeline gets P(h | y) from marginal likelihoods instead (phasefit.marginal explains why). The
+mean functions and log likelihoods are also written for NumPy (`mean_curves`, `pointwise_loglik`)
+so pointwise log likelihoods of any draw, held-out points included, need no compiled graph.
 """
 
 from __future__ import annotations

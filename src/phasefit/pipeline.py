@@ -32,7 +32,7 @@ from rich.progress import (
 )
 
 from phasefit.curve_analysis import CurveResult, analyse_curve, break_scale
-from phasefit.data import CurveSet
+from phasefit.data import CURVE_KEY, CurveSet
 from phasefit.errors import PhasefitError
 from phasefit.inference import Sampler
 from phasefit.outputs import write_atomic, write_json_atomic, write_table_atomic
@@ -124,6 +124,9 @@ def fit(curves: CurveSet, *, models: str | Path | ModelSpec | None = None, backe
             bar.update(task, description=curve.label)
             path = cache / f"curve-{curve.index:06d}.pkl" if cache is not None else None
             result = _load_checkpoint(path)
+            if result is not None and tuple(result.row[k] for k in CURVE_KEY) != tuple(
+                    getattr(curve, k) for k in CURVE_KEY):
+                result = None  # a checkpoint of another curve: refit
             if result is None:
                 result = analyse_curve(curve, sampler, x_axis=curves.x_axis, lfo_cutoff=cutoff)
                 if path is not None:
@@ -165,9 +168,9 @@ def _apply_population(rows: pd.DataFrame, population: PopulationResult | None, s
     if population is None or not population.diagnostics.ok:
         return rows
     pooled = population.curves.set_index("curve")
-    idx = rows.index[rows["verdict"] != "failed"]
+    idx = rows.index[rows["curve"].isin(population.curves["curve"])]
     for col in ("p_absent", "p_smooth", "p_emergent", "tau_q05", "tau_median", "tau_q95", "importance_ess"):
-        rows.loc[idx, col] = pooled.loc[idx, col].to_numpy()
+        rows.loc[idx, col] = pooled.loc[rows.loc[idx, "curve"], col].to_numpy()
     rows.loc[idx, "pooled"] = True
     for i in idx:
         rows.loc[i, "verdict"] = decide(ok=True, p_absent=rows.loc[i, "p_absent"],

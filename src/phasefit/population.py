@@ -72,7 +72,8 @@ def fit_population(curves: CurveSet, results: Sequence[CurveResult], spec: Model
                    ) -> PopulationResult | None:
     """Fit the population stage on the converged curves; None when fewer than 2 qualify."""
     pop = spec.population
-    use = [r for r in results if r.row["verdict"] != "failed"]
+    # proportion-scale curves only: a Student-t curve's rise is in standard deviations, not log-odds
+    use = [r for r in results if r.row["verdict"] != "failed" and r.row["likelihood"] != "student_t"]
     if not pop.enabled or len(use) < 2:
         return None
     rng = np.random.default_rng(seed)

@@ -3,8 +3,8 @@
 Groups: `posterior` (each hypothesis' own parameters, from its own fit), `posterior_absent`,
 `posterior_smooth`, `posterior_breakpoint` (every parameter of each fit, nuisance included),
 `evidence` (log marginal likelihoods, their Monte Carlo SE and importance k-hat, P(h | y); dims
-curve x hypothesis), `prior`, `log_likelihood` (pointwise, per hypothesis, NaN-padded to the
-longest curve), `observed_data`, `sample_stats` (per hypothesis), `diagnostics` (per curve and
+curve x hypothesis), `prior`, `log_likelihood` (pointwise, for smooth and breakpoint, the hypotheses LOO compares;
+NaN-padded to the longest curve), `observed_data`, `sample_stats` (per hypothesis), `diagnostics` (per curve and
 fit) and, when pooling ran, `population`. Written to netCDF (h5netcdf).
 """
 

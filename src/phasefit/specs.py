@@ -102,7 +102,7 @@ class PopulationSpec:
     """Hyperpriors of the partial-pooling stage (see phasefit.population)."""
 
     enabled: bool = True
-    draws_per_curve: int = 400
+    draws_per_curve: int = 200
     priors: tuple[tuple[str, Prior], ...] = ()
     rates_concentration: float = 1.0
 
@@ -219,7 +219,7 @@ def _population(doc: dict, *, where: str) -> PopulationSpec:
     enabled = doc.get("enabled", True)
     if not isinstance(enabled, bool):
         raise SpecError(f"{where} 'enabled' must be true or false")
-    draws = doc.get("draws_per_curve", 400)
+    draws = doc.get("draws_per_curve", 200)
     if not isinstance(draws, int) or draws < 50:
         raise SpecError(f"{where} 'draws_per_curve' must be an integer >= 50")
     conc = doc.get("rates_concentration", 1.0)
