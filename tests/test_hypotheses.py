@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pymc as pm
 import pytest
 from scipy import special
 

@@ -186,12 +186,11 @@ def test_population_stage_pools_curves(analysis):
     assert analysis.run["population"] is not None
     v = analysis.verdicts
     if analysis.run["population"]["ok"]:
-        assert v["pooled"].all() and len(analysis.tasks) == 2
+        assert v["p_emergent_pooled"].between(0, 1).all() and len(analysis.tasks) == 2
         assert list(analysis.tasks.columns) == ["task", "n_curves", "break_flops_median", "break_flops_q05",
                                                 "break_flops_q95"]
     else:
-        assert not v["pooled"].any()
-        np.testing.assert_allclose(v["p_emergent"], v["p_emergent_unpooled"])
+        assert v["p_emergent_pooled"].isna().all() and len(analysis.tasks) == 0
 
 
 def test_population_rates_learn_from_a_suite():
@@ -214,6 +213,6 @@ def test_population_rates_learn_from_a_suite():
     rates = pop.rates.mean(0)
     assert rates[1] > 0.5 and rates[2] < 1 / 3 and rates[0] < 0.2
     # (the pooled prior on the break can raise a curve's breakpoint evidence by R_c(psi), so not ~e^-8)
-    assert (pop.curves["p_emergent"].iloc[:5] < 0.2).all() and pop.curves["p_emergent"].iloc[5] > 0.99
+    assert (pop.curves["p_emergent"].iloc[:5] < 0.2).all() and pop.curves["p_emergent"].iloc[5] > 0.9
     assert np.all((pop.curves["importance_ess"] > 1) & (pop.curves["importance_ess"] <= tiny_spec().population.draws_per_curve))
     assert (pop.curves["tau_q05"] <= pop.curves["tau_q95"]).all()

@@ -67,8 +67,7 @@ def _from_unconstrained(u: np.ndarray, prior: Prior) -> tuple[np.ndarray, np.nda
         return u, np.zeros_like(u)
     if prior.dist in ("lognormal", "halfnormal"):
         return np.exp(u), u
-    v = special.expit(u)
-    return v, np.log(v) + np.log1p(-v)
+    return special.expit(u), -np.logaddexp(0.0, -u) - np.logaddexp(0.0, u)  # log v(1-v), stable
 
 
 def _log_prior(v: np.ndarray, prior: Prior) -> np.ndarray:

@@ -31,7 +31,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from phasefit.curve_analysis import CurveResult, analyse_curve, break_scale
+from phasefit.curve_analysis import CurveResult, analyse_curve
 from phasefit.data import CURVE_KEY, CurveSet
 from phasefit.errors import PhasefitError
 from phasefit.inference import Sampler
@@ -39,12 +39,12 @@ from phasefit.outputs import write_atomic, write_json_atomic, write_table_atomic
 from phasefit.population import PopulationResult, fit_population
 from phasefit.posterior import build_tree, save_tree
 from phasefit.specs import ModelSpec, load_spec
-from phasefit.verdicts import VERDICT_COLUMNS, decide, describe, summary_text
+from phasefit.verdicts import VERDICT_COLUMNS, describe, summary_text
 
 PARAMETER_COLUMNS = ("task", "metric", "family", "condition", "x_axis", "tau_median", "tau_q05", "tau_q95",
                      "break_flops_median", "break_flops_q05", "break_flops_q95", "break_params_median",
                      "break_params_q05", "break_params_q95", "p_absent", "p_smooth", "p_emergent", "verdict",
-                     "tau_median_unpooled", "tau_q05_unpooled", "tau_q95_unpooled", "importance_ess")
+                     "p_emergent_pooled", "tau_median_pooled", "tau_q05_pooled", "tau_q95_pooled", "importance_ess")
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,7 @@ def fit(curves: CurveSet, *, models: str | Path | ModelSpec | None = None, backe
     if spec.population.enabled and len(results) >= 2:
         console.print("population stage: pooling rates, task breaks and family offsets across curves", markup=False)
         population = fit_population(curves, results, spec, seed=spec.sampler.seed)
-    rows = _apply_population(rows, population, spec, curves)
+    rows = _apply_population(rows, population)
     seconds = time.perf_counter() - t0
     verdicts = rows[list(VERDICT_COLUMNS)].copy()
     _blank_inapplicable(verdicts)
@@ -157,27 +157,20 @@ def fit(curves: CurveSet, *, models: str | Path | ModelSpec | None = None, backe
     return Analysis(verdicts=verdicts, parameters=params, posterior=tree, run=run, tasks=tasks)
 
 
-def _apply_population(rows: pd.DataFrame, population: PopulationResult | None, spec: ModelSpec,
-                      curves: CurveSet) -> pd.DataFrame:
-    """Replace per-curve P(h) and break quantiles by their pooled values; keep the unpooled ones."""
+def _apply_population(rows: pd.DataFrame, population: PopulationResult | None) -> pd.DataFrame:
+    """Add the pooled P(h) and break quantiles beside the per-curve ones (NaN where not pooled).
+
+    Verdicts stay on the per-curve evidence: with a handful of curves per task and family the
+    learned population can be narrower than the data justify, and a narrow population prior
+    raises every overlapping curve's breakpoint evidence (docs/models.md, "Hierarchy").
+    """
     rows = rows.copy()
-    for col in ("p_absent", "p_smooth", "p_emergent", "tau_q05", "tau_median", "tau_q95"):
-        rows[f"{col}_unpooled"] = rows[col]
-    rows["pooled"] = False
-    rows["importance_ess"] = float("nan")
-    if population is None or not population.diagnostics.ok:
-        return rows
-    pooled = population.curves.set_index("curve")
-    idx = rows.index[rows["curve"].isin(population.curves["curve"])]
     for col in ("p_absent", "p_smooth", "p_emergent", "tau_q05", "tau_median", "tau_q95", "importance_ess"):
-        rows.loc[idx, col] = pooled.loc[rows.loc[idx, "curve"], col].to_numpy()
-    rows.loc[idx, "pooled"] = True
-    for i in idx:
-        rows.loc[i, "verdict"] = decide(ok=True, p_absent=rows.loc[i, "p_absent"],
-                                        p_emergent=rows.loc[i, "p_emergent"], thresholds=spec.verdict)
-        tq = rows.loc[i, ["tau_q05", "tau_median", "tau_q95"]].to_numpy(float)
-        for col, value in break_scale(curves.curve(int(rows.loc[i, "curve"])), tq, rows.loc[i, "x_axis"]).items():
-            rows.loc[i, col] = value
+        name = col if col == "importance_ess" else f"{col}_pooled"
+        rows[name] = float("nan")
+        if population is not None and population.diagnostics.ok:
+            pooled = population.curves.set_index("curve")[col]
+            rows[name] = rows["curve"].map(pooled)
     return rows
 
 

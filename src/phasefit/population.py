@@ -33,7 +33,7 @@ from phasefit.inference import Diagnostics, sample_model
 from phasefit.specs import HYPOTHESES, ModelSpec, Prior
 
 HYPER_DRAWS_FOR_CURVES = 200  # hyper-posterior draws used to reweight each curve's draws
-SD_FLOOR = 0.1  # decades (break) / log units (rise): smallest curve-level spread the population allows
+SD_FLOOR = 0.25  # decades (break) / log units (rise): smallest curve-level spread the population allows
 
 
 @dataclass(frozen=True, kw_only=True)

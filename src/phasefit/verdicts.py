@@ -18,7 +18,7 @@ VERDICT_COLUMNS = (
     "break_flops_q95", "break_params_median", "break_params_q05", "break_params_q95", "rhat_max",
     "ess_bulk_min", "divergences", "breakthroughness", "linearity",
     # extras
-    "p_absent", "p_smooth", "p_emergent_unpooled", "pooled", "likelihood", "lfo_largest_in_pi90", "lfo_cutoff",
+    "p_absent", "p_smooth", "p_emergent_pooled", "likelihood", "lfo_largest_in_pi90", "lfo_cutoff",
     "lfo_converged", "loo_refits", "loo_refits_unconverged", "pareto_k_max", "ess_tail_min", "treedepth_share",
     "attempts", "failure_reason",
 )
