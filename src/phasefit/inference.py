@@ -48,7 +48,7 @@ class FitResult:
     settings: dict = field(default_factory=dict)
 
     def checked(self) -> dict[str, np.ndarray]:
-        """The draws of the parameters the fit is about (others roam their priors)."""
+        """The draws the diagnostics and LOO use (the break fraction duplicates bp_tau)."""
         return {k: v for k, v in self.draws.items() if k in _checked_params(self.fit, self.draws)}
 
 
