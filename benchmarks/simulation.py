@@ -223,6 +223,22 @@ def _fmt(v, nd=3) -> str:
     return "n/a" if not np.isfinite(v) else f"{v:.{nd}f}"
 
 
+def diagnostics_md(d: dict, population: dict | None, heading: str = "Diagnostics") -> list[str]:
+    return ["", f"{heading}: {d['bp_share_plateau_visible']:.0%} of breakpoint curves have their pre-break plateau "
+            "more than 2 binomial SDs above the floor (otherwise the hinge is, within binomial noise, one "
+            "logit-linear line through the post-break points); mean p_emergent "
+            f"{_fmt(d['bp_mean_p_plateau_visible'])} where it is visible, {_fmt(d['bp_mean_p_plateau_hidden'])} where "
+            f"not. Spearman of p_emergent with the plateau's z {_fmt(d['spearman_p_vs_plateau_z_bp'], 2)}, with the "
+            f"true post-break slope {_fmt(d['spearman_p_vs_slope_bp'], 2)} (breakpoint curves), with the true slope "
+            f"{_fmt(d['spearman_p_vs_slope_smooth'], 2)} (smooth curves); true slopes: breakpoint "
+            f"{d['true_slope_range_bp'][0]:.1f}-{d['true_slope_range_bp'][1]:.1f}, smooth "
+            f"{d['true_slope_range_smooth'][0]:.1f}-{d['true_slope_range_smooth'][1]:.1f} log-odds per decade. "
+            f"Break location over all breakpoint curves: median (posterior median - truth) "
+            f"{_fmt(d['tau_bias_median_decades'], 2)} decades; 90% interval coverage "
+            f"{_fmt(d['tau_ci90_coverage_all_bp'])} (truth below {d['tau_truth_below_ci_all_bp']}, above "
+            f"{d['tau_truth_above_ci_all_bp']})."]
+
+
 def markdown(res: dict) -> str:
     m, s, mach = res["metrics"], res["settings"], res["machine"]
     lines = [SECTION, "",
@@ -238,7 +254,7 @@ def markdown(res: dict) -> str:
              f"spec ({s['spec_source']}) with backend {s['backend']}, {s['chains']} chains x {s['draws']} draws, "
              f"tune {s['tune']}, target_accept {s['target_accept']}, sampler seed {s['sampler_seed']}; verdict "
              f"thresholds emergent >= {s['verdict']['emergent']}, smooth <= {s['verdict']['smooth']}, "
-             f"absent >= {s['verdict']['absent']}. Wall time {res['seconds']:.0f} s "
+             f"absent >= {s['verdict']['absent']}; verdicts from {res['verdicts_use']} evidence. Wall time {res['seconds']:.0f} s "
              f"({res['seconds'] / max(s['curves'], 1):.1f} s per curve incl. resumed checkpoints; pipeline "
              f"{res['pipeline_seconds']:.0f} s, compile {res['compile_seconds']}).", "",
              "Positives are the breakpoint curves, negatives smooth + flat. Per-curve table: "
@@ -280,19 +296,25 @@ def markdown(res: dict) -> str:
         lines.append(f"| {kind} | " + " | ".join(str(row.get(v, 0)) for v in verdicts) + " |")
     lines += ["", "Mean p_emergent by true kind: " + ", ".join(
         f"{k} {v:.3f}" for k, v in m["mean_p_emergent_by_kind"].items()) + "."]
-    if res.get("pooled") and res.get("metrics_unpooled"):
-        mu = res["metrics_unpooled"]
+    lines += diagnostics_md(m["diagnostics"], res.get("population"))
+    if res.get("metrics_alternative"):
+        mu, alt = res["metrics_alternative"], res["alternative"]
         pop = res.get("population") or {}
-        lines += ["", "### Per-curve evidence before the population stage (unpooled)", "",
-                  "The verdicts above use the pooled p_emergent (population stage: learned rates "
-                  f"{pop.get('rates_mean')}, converged {pop.get('ok')}). The same targets on the per-curve "
-                  "(unpooled) mixture probabilities and break intervals:", "",
+        what = ("the population stage's pooled p_emergent and break quantiles, reported beside the per-curve "
+                "verdicts (pooled verdicts here: pooled p_emergent with the per-curve P(absent))"
+                if alt == "pooled" else "the per-curve (unpooled) probabilities, before the population stage "
+                "replaced them")
+        lines += ["", f"### The same targets on {alt} evidence", "",
+                  f"Scored on {what}. Population stage: converged {pop.get('ok')}, learned rates "
+                  f"{pop.get('rates_mean')} (true shares {m['n_flat'] / m['n_curves']:.3f} absent/flat, "
+                  f"{m['n_smooth'] / m['n_curves']:.3f} smooth, {m['n_breakpoint'] / m['n_curves']:.3f} breakpoint).", "",
                   "| target | value | result |", "|---|---|---|"]
-        for t in res["targets_unpooled"]:
+        for t in res["targets_alternative"]:
             lines.append(f"| {t['target']} | {_fmt(t['value'])} | {'PASS' if t['pass'] else 'FAIL'} |")
-        lines += ["", f"Unpooled: `emergent` {mu['n_emergent']}, precision {_fmt(mu['precision'])}, recall "
-                  f"{_fmt(mu['recall'])}, FPR {_fmt(mu['fpr'])}; coverage {mu['coverage']['covered']}/"
-                  f"{mu['coverage']['n']}.", "",
+        lines += ["", f"{alt.capitalize()}: AUC {_fmt(mu['auc']['p_emergent'])}; `emergent` {mu['n_emergent']}, "
+                  f"precision {_fmt(mu['precision'])}, recall {_fmt(mu['recall'])}, FPR {_fmt(mu['fpr'])}; break "
+                  f"coverage {mu['coverage']['covered']}/{mu['coverage']['n']}; mean p_emergent by kind "
+                  + ", ".join(f"{k} {v:.3f}" for k, v in mu["mean_p_emergent_by_kind"].items()) + ".", "",
                   "| bin | count | mean p | observed | abs diff | within 0.1 |", "|---|---|---|---|---|---|"]
         for r in mu["calibration"]:
             lines.append(f"| {r['bin']} | {r['count']} | {_fmt(r['mean_p'])} | {_fmt(r['observed_share'])} | "
@@ -301,6 +323,7 @@ def markdown(res: dict) -> str:
         for kind in ("breakpoint", "smooth", "flat"):
             row = mu["verdict_counts"].get(kind, {})
             lines.append(f"| {kind} | " + " | ".join(str(row.get(v, 0)) for v in verdicts) + " |")
+        lines += diagnostics_md(mu["diagnostics"], None, heading=f"Diagnostics ({alt})")
     if res.get("notes"):
         lines += ["", *res["notes"]]
     return "\n".join(lines) + "\n"
@@ -341,44 +364,63 @@ def _jsonable(o):
 # --------------------------------------------------------------------------------------- main
 
 
-def _unpooled_probabilities(analysis) -> pd.DataFrame | None:
-    """Per-curve P(absent) and P(breakpoint) before pooling, from wherever this version keeps them."""
-    v = analysis.verdicts
-    if "p_absent_unpooled" in v and "p_emergent_unpooled" in v:
-        return None  # already in the verdict table
+def _tree_probabilities(analysis) -> pd.DataFrame | None:
+    """Per-curve (unpooled) P(absent) and P(breakpoint) from the DataTree, where this version keeps them."""
     tree = analysis.posterior
     for group, var, reduce in (("evidence", "probability", False), ("posterior", "hypothesis_probability", True)):
         if group in tree.children and var in tree[group].dataset:
             da = tree[group].dataset[var]
             if reduce:
                 da = da.mean(("chain", "draw"))
-            out = pd.DataFrame({"task": da["task"].values, "p_absent_unpooled": da.sel(hypothesis="absent").values})
-            if "p_emergent_unpooled" not in v:
-                out["p_emergent_unpooled"] = da.sel(hypothesis="breakpoint").values
-            return out
+            return pd.DataFrame({"task": da["task"].values, "p_absent_tree": da.sel(hypothesis="absent").values,
+                                 "p_emergent_tree": da.sel(hypothesis="breakpoint").values})
     return None
 
 
-def per_curve_table(analysis, truth: pd.DataFrame, design: pd.DataFrame, spec) -> pd.DataFrame:
-    """Verdicts + truth + design per curve; pooled (official) and per-curve (unpooled) evidence."""
+def _alternative(table: pd.DataFrame, analysis, spec) -> str | None:
+    """Add *_alt columns: the evidence beside the one the verdicts use, and its verdicts.
+
+    Newer pipelines decide on per-curve evidence and report the population stage's pooled values
+    beside it (`p_emergent_pooled`, `tau_*_pooled`); older ones replaced per-curve values by pooled
+    ones and kept `p_emergent_unpooled`. Returns "pooled", "unpooled" or None (no population stage).
+    """
+    if "p_emergent_pooled" in table and np.isfinite(table["p_emergent_pooled"].to_numpy(float)).any():
+        label = "pooled"
+        table["p_emergent_alt"] = table["p_emergent_pooled"]
+        # P(absent) pooled is not exported: the absent decision of the pooled verdict uses the per-curve one
+        table["p_absent_alt"] = table["p_absent_pooled"] if "p_absent_pooled" in table else table["p_absent"]
+    elif "p_emergent_unpooled" in table and "pooled" in table and table["pooled"].astype(bool).any():
+        label = "unpooled"
+        table["p_emergent_alt"] = table["p_emergent_unpooled"]
+        tree = _tree_probabilities(analysis)
+        if tree is not None:
+            table["p_absent_alt"] = table[["task"]].merge(tree, on="task", how="left")["p_absent_tree"].to_numpy()
+        else:
+            table["p_absent_alt"] = table["p_absent"]
+    else:
+        return None
+    for q in ("q05", "median", "q95"):
+        col = f"tau_{q}_{label}"
+        table[f"tau_{q}_alt"] = table[col] if col in table else table[f"tau_{q}"]
+    table["verdict_alt"] = [
+        "failed" if v == "failed" or not np.isfinite(pe) else
+        decide(ok=True, p_absent=pa, p_emergent=pe, thresholds=spec.verdict)
+        for v, pa, pe in zip(table["verdict"], table["p_absent_alt"], table["p_emergent_alt"], strict=True)]
+    tau = table["tau"].to_numpy(float)
+    with np.errstate(invalid="ignore"):
+        table["tau_in_tau_ci90_alt"] = np.where(
+            np.isfinite(tau), (table["tau_q05_alt"] <= tau) & (tau <= table["tau_q95_alt"]), np.nan)
+    return label
+
+
+def per_curve_table(analysis, truth: pd.DataFrame, design: pd.DataFrame, spec) -> tuple[pd.DataFrame, str | None]:
+    """Verdicts + truth + design per curve, and the evidence beside the verdicts' (pooled/unpooled)."""
     params = analysis.parameters
     keep = ["task"] + [c for c in params.columns if c.startswith("tau_") and c not in analysis.verdicts.columns]
     table = (analysis.verdicts.merge(params[keep], on="task", how="left", validate="one_to_one")
              .merge(truth, on="task", how="left", validate="one_to_one")
              .merge(design, left_on="task", right_index=True, how="left"))
-    un = _unpooled_probabilities(analysis)
-    if un is not None:
-        table = table.merge(un, on="task", how="left", validate="one_to_one")
-    if "p_emergent_unpooled" not in table:
-        table["p_emergent_unpooled"] = table["p_emergent"]
-    if "p_absent_unpooled" not in table:
-        table["p_absent_unpooled"] = table["p_absent"]
-    for q in ("q05", "median", "q95"):
-        if f"tau_{q}_unpooled" not in table:
-            table[f"tau_{q}_unpooled"] = table[f"tau_{q}"]
-    table["verdict_unpooled"] = [
-        "failed" if v == "failed" else decide(ok=True, p_absent=pa, p_emergent=pe, thresholds=spec.verdict)
-        for v, pa, pe in zip(table["verdict"], table["p_absent_unpooled"], table["p_emergent_unpooled"], strict=True)]
+    alt = _alternative(table, analysis, spec)
     for q in ("q05", "median", "q95"):
         table[f"log10_break_{q}"] = np.log10(table[f"break_flops_{q}"].to_numpy(float))
     tau = table["tau"].to_numpy(float)
@@ -387,19 +429,43 @@ def per_curve_table(analysis, truth: pd.DataFrame, design: pd.DataFrame, spec) -
         table["tau_in_break_ci90"] = np.where(bp & np.isfinite(table["log10_break_q05"]),
                                               (table["log10_break_q05"] <= tau) & (tau <= table["log10_break_q95"]), np.nan)
         table["tau_in_tau_ci90"] = np.where(bp, (table["tau_q05"] <= tau) & (tau <= table["tau_q95"]), np.nan)
-        table["tau_in_tau_ci90_unpooled"] = np.where(
-            bp, (table["tau_q05_unpooled"] <= tau) & (tau <= table["tau_q95_unpooled"]), np.nan)
     expected = {"breakpoint": "emergent", "smooth": "smooth", "flat": "absent"}
     table["expected_verdict"] = table["kind"].map(expected)
     table["verdict_matches_kind"] = table["verdict"] == table["expected_verdict"]
-    # how visible the pre-break plateau is: true level's height above the floor, in binomial SDs at n_items
-    span = (table["ceiling"] - table["floor"]) * (1 / (1 + np.exp(-table["level"])))
+    # how visible the pre-break plateau is: the true level's height above the floor, in binomial SDs at
+    # n_items (without the between-model noise, so optimistic). Below ~2 a sharp hinge from that level is,
+    # within binomial noise, the same curve as one logit-linear (smooth) line through the post-break points.
+    span = (table["ceiling"] - table["floor"]) / (1 + np.exp(-table["level"]))
     p0 = table["floor"] + span
     table["plateau_height"] = span
     table["plateau_z"] = span / np.sqrt(p0 * (1 - p0) / table["n_items"])
-    return table
+    return table, alt
 
 
+def diagnostics(table: pd.DataFrame, *, p_col: str, tau_cols: tuple[str, str, str]) -> dict:
+    """Why verdicts go wrong: identifiability of the breaks, what p_emergent tracks, break-location bias."""
+    bp = table[table["kind"] == "breakpoint"]
+    sm = table[table["kind"] == "smooth"]
+    vis = bp["plateau_z"] > 2
+    lo, med, hi = (bp[c].to_numpy(float) for c in tau_cols)
+    tau = bp["tau"].to_numpy(float)
+
+    def rho(a, b):
+        return float(stats.spearmanr(a, b).statistic) if len(a) > 2 else float("nan")
+
+    return {
+        "bp_share_plateau_visible": float(vis.mean()),
+        "bp_mean_p_plateau_visible": float(bp.loc[vis, p_col].mean()) if vis.any() else float("nan"),
+        "bp_mean_p_plateau_hidden": float(bp.loc[~vis, p_col].mean()) if (~vis).any() else float("nan"),
+        "spearman_p_vs_plateau_z_bp": rho(bp[p_col], bp["plateau_z"]),
+        "spearman_p_vs_slope_bp": rho(bp[p_col], bp["slope_after"]),
+        "spearman_p_vs_slope_smooth": rho(sm[p_col], sm["slope"]),
+        "true_slope_range_bp": [float(bp["slope_after"].min()), float(bp["slope_after"].max())],
+        "true_slope_range_smooth": [float(sm["slope"].min()), float(sm["slope"].max())],
+        "tau_bias_median_decades": float(np.median(med - tau)) if len(bp) else float("nan"),
+        "tau_ci90_coverage_all_bp": float(np.mean((lo <= tau) & (tau <= hi))) if len(bp) else float("nan"),
+        "tau_truth_below_ci_all_bp": int((tau < lo).sum()), "tau_truth_above_ci_all_bp": int((tau > hi).sum()),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -429,11 +495,15 @@ def main(argv: list[str] | None = None) -> int:
     t1 = time.perf_counter()
     analysis = pipeline.fit(curves, models=spec, progress=True, work_dir=RESULTS / ".work-simulation")
     pipeline_seconds = time.perf_counter() - t1
-    table = per_curve_table(analysis, truth, design, spec)
+    table, alt = per_curve_table(analysis, truth, design, spec)
     metrics = score(table)
-    pooled = bool(table["pooled"].any()) if "pooled" in table else False
-    metrics_unpooled = score(table, p_col="p_emergent_unpooled", verdict_col="verdict_unpooled",
-                             break_cols=("tau_q05_unpooled", "tau_median_unpooled", "tau_q95_unpooled")) if pooled else None
+    metrics["diagnostics"] = diagnostics(table, p_col="p_emergent", tau_cols=("tau_q05", "tau_median", "tau_q95"))
+    metrics_alt = None
+    if alt is not None:
+        metrics_alt = score(table, p_col="p_emergent_alt", verdict_col="verdict_alt",
+                            break_cols=("tau_q05_alt", "tau_median_alt", "tau_q95_alt"))
+        metrics_alt["diagnostics"] = diagnostics(table, p_col="p_emergent_alt",
+                                                 tau_cols=("tau_q05_alt", "tau_median_alt", "tau_q95_alt"))
     res = {
         "benchmark": "simulation", "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(), "versions": analysis.run["versions"],
@@ -446,11 +516,11 @@ def main(argv: list[str] | None = None) -> int:
                      "spec_hash": analysis.run["spec_hash"], "retries": [vars(r) for r in spec.diagnostics.retries]},
         "seconds": time.perf_counter() - t0, "pipeline_seconds": pipeline_seconds,
         "compile_seconds": {k: round(v, 1) for k, v in analysis.run["compile_seconds"].items()},
-        "population": analysis.run.get("population"), "pooled": pooled,
-        "metrics": metrics, "metrics_unpooled": metrics_unpooled,
+        "population": analysis.run.get("population"), "verdicts_use": "pooled" if alt == "unpooled" else "per-curve",
+        "alternative": alt, "metrics": metrics, "metrics_alternative": metrics_alt,
     }
     res["targets"] = targets(metrics)
-    res["targets_unpooled"] = targets(metrics_unpooled) if metrics_unpooled else None
+    res["targets_alternative"] = targets(metrics_alt) if metrics_alt else None
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{stem}.json").write_text(json.dumps(_jsonable(res), indent=2) + "\n", encoding="utf-8")
     table.to_csv(RESULTS / f"{stem}_curves.csv", index=False)

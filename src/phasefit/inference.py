@@ -143,10 +143,10 @@ class Sampler:
             import nutpie
 
             compiled = self.compiled(inputs.likelihood, fit).with_data(**data)
-            tr = nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, cores=chains, seed=seed,
-                               target_accept=target_accept, progress_bar=False, save_warmup=False)
-            post, st = tr.posterior, tr.sample_stats
-            stats = {"diverging": st["diverging"].values, "maxdepth_reached": st["maxdepth_reached"].values}
+            raw = nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, cores=chains, seed=seed,
+                                target_accept=target_accept, progress_bar=False, save_warmup=False,
+                                return_raw_trace=True)
+            return _from_arrow(raw, names)
         else:
             import pymc as pm
 
@@ -161,6 +161,24 @@ class Sampler:
                      "maxdepth_reached": (st["tree_depth"].values >= MAX_TREEDEPTH)
                      if "tree_depth" in st else np.zeros_like(st["diverging"].values)}
         return {k: np.asarray(post[k].values, float) for k in names if k in post}, stats
+
+
+def _from_arrow(raw, names: tuple[str, ...]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """(chain, draw) arrays of scalar draws and sampler stats from nutpie's raw Arrow trace.
+
+    Skipping nutpie's conversion to a DataTree saves a fifth of a small fit's time; only the
+    post-warmup rows (stat `tuning` false) are kept.
+    """
+    draw_batches, stat_batches = raw.get_arrow_trace()
+    draws: dict[str, list] = {k: [] for k in names}
+    stats: dict[str, list] = {"diverging": [], "maxdepth_reached": []}
+    for d, st in zip(draw_batches, stat_batches, strict=True):
+        keep = ~np.asarray(st.column("tuning"), bool)
+        for k in names:
+            draws[k].append(np.asarray(d.column(k), float)[keep])
+        for k in stats:
+            stats[k].append(np.asarray(st.column(k), bool)[keep])
+    return {k: np.stack(v) for k, v in draws.items()}, {k: np.stack(v) for k, v in stats.items()}
 
 
 def sample_model(model, spec: ModelSpec, *, names: list[str], seed: int
