@@ -223,6 +223,30 @@ def _fmt(v, nd=3) -> str:
     return "n/a" if not np.isfinite(v) else f"{v:.{nd}f}"
 
 
+def timing_md(res: dict) -> str:
+    hist = res.get("timing_history") or []
+    fitted = sum(h["fitted"] for h in hist)
+    secs = sum(h["pipeline_seconds"] for h in hist if h["fitted"])
+    text = (f"Timing: this run fitted {res['fitted_this_run']} curves and resumed the rest from checkpoints "
+            f"(wall {res['seconds']:.0f} s, pipeline {res['pipeline_seconds']:.0f} s, compile {res['compile_seconds']}).")
+    if fitted:
+        text += (f" Fitting runs of this spec and suite: {fitted} curves in {secs:.0f} s of pipeline time "
+                 f"({secs / fitted:.1f} s per curve incl. LOO refits, leave-future-out and the population stage; "
+                 + "; ".join(f"{h['date']}: {h['fitted']} curves, {h['pipeline_seconds']:.0f} s, load "
+                             f"{h['loadavg'][0]:.1f}" for h in hist if h["fitted"]) + ").")
+    return text
+
+
+def record_timing(work: Path, run: dict, *, fitted: int, seconds: float) -> list[dict]:
+    """Append this run to the timing history of (spec, suite): resumed runs do not hide the fitting time."""
+    path = work / f"timing-{run['spec_hash']}-{run['data_hash'].split(':')[-1][:16]}.json"
+    hist = json.loads(path.read_text()) if path.exists() else []
+    hist.append({"date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"), "fitted": fitted,
+                 "pipeline_seconds": round(seconds, 1), "loadavg": list(os.getloadavg())})
+    path.write_text(json.dumps(hist, indent=1) + "\n")
+    return hist
+
+
 def diagnostics_md(d: dict, population: dict | None, heading: str = "Diagnostics") -> list[str]:
     return ["", f"{heading}: {d['bp_share_plateau_visible']:.0%} of breakpoint curves have their pre-break plateau "
             "more than 2 binomial SDs above the floor (otherwise the hinge is, within binomial noise, one "
@@ -254,9 +278,7 @@ def markdown(res: dict) -> str:
              f"spec ({s['spec_source']}) with backend {s['backend']}, {s['chains']} chains x {s['draws']} draws, "
              f"tune {s['tune']}, target_accept {s['target_accept']}, sampler seed {s['sampler_seed']}; verdict "
              f"thresholds emergent >= {s['verdict']['emergent']}, smooth <= {s['verdict']['smooth']}, "
-             f"absent >= {s['verdict']['absent']}; verdicts from {res['verdicts_use']} evidence. Wall time {res['seconds']:.0f} s "
-             f"({res['seconds'] / max(s['curves'], 1):.1f} s per curve incl. resumed checkpoints; pipeline "
-             f"{res['pipeline_seconds']:.0f} s, compile {res['compile_seconds']}).", "",
+             f"absent >= {s['verdict']['absent']}; verdicts from {res['verdicts_use']} evidence.", "", timing_md(res), "",
              "Positives are the breakpoint curves, negatives smooth + flat. Per-curve table: "
              "`benchmarks/results/simulation_curves.csv`; all numbers: `benchmarks/results/simulation.json`.", "",
              "| target | value | result |", "|---|---|---|"]
@@ -451,7 +473,9 @@ def diagnostics(table: pd.DataFrame, *, p_col: str, tau_cols: tuple[str, str, st
     tau = bp["tau"].to_numpy(float)
 
     def rho(a, b):
-        return float(stats.spearmanr(a, b).statistic) if len(a) > 2 else float("nan")
+        a, b = np.asarray(a, float), np.asarray(b, float)
+        ok = np.isfinite(a) & np.isfinite(b)
+        return float(stats.spearmanr(a[ok], b[ok]).statistic) if ok.sum() > 2 else float("nan")
 
     return {
         "bp_share_plateau_visible": float(vis.mean()),
@@ -492,9 +516,13 @@ def main(argv: list[str] | None = None) -> int:
     spec = load_spec().with_sampler(draws=args.draws, tune=args.tune, chains=args.chains)
     print(f"simulation benchmark: {len(curves)} curves, {spec.sampler.chains} chains x {spec.sampler.draws} draws, "
           f"tune {spec.sampler.tune}", file=sys.stderr, flush=True)
+    work = RESULTS / ".work-simulation"
+    before = {p: p.stat().st_mtime for p in work.glob("*/curve-*.pkl")}
     t1 = time.perf_counter()
-    analysis = pipeline.fit(curves, models=spec, progress=True, work_dir=RESULTS / ".work-simulation")
+    analysis = pipeline.fit(curves, models=spec, progress=True, work_dir=work)
     pipeline_seconds = time.perf_counter() - t1
+    fresh = sum(1 for p in work.glob("*/curve-*.pkl") if before.get(p) != p.stat().st_mtime)
+    timing = record_timing(work, analysis.run, fitted=fresh, seconds=pipeline_seconds)
     table, alt = per_curve_table(analysis, truth, design, spec)
     metrics = score(table)
     metrics["diagnostics"] = diagnostics(table, p_col="p_emergent", tau_cols=("tau_q05", "tau_median", "tau_q95"))
@@ -514,7 +542,8 @@ def main(argv: list[str] | None = None) -> int:
                                  "absent": spec.verdict.absent},
                      "spec_source": "models/default.toml" if spec.source.endswith("default.toml") else spec.source,
                      "spec_hash": analysis.run["spec_hash"], "retries": [vars(r) for r in spec.diagnostics.retries]},
-        "seconds": time.perf_counter() - t0, "pipeline_seconds": pipeline_seconds,
+        "seconds": time.perf_counter() - t0, "pipeline_seconds": pipeline_seconds, "fitted_this_run": fresh,
+        "timing_history": timing,
         "compile_seconds": {k: round(v, 1) for k, v in analysis.run["compile_seconds"].items()},
         "population": analysis.run.get("population"), "verdicts_use": "pooled" if alt == "unpooled" else "per-curve",
         "alternative": alt, "metrics": metrics, "metrics_alternative": metrics_alt,
