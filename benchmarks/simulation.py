@@ -165,7 +165,7 @@ def targets(m: dict) -> list[dict]:
         ("break 90% interval coverage >= 85% (bp called emergent)", m["coverage"]["share"],
          m["coverage"]["share"] >= TARGETS["coverage"]),
     ]
-    return [{"target": t, "value": v if isinstance(v, str) else float(v), "pass": bool(ok)} for t, v, ok in rows]
+    return [{"target": t, "value": v if isinstance(v, str | int) else float(v), "pass": bool(ok)} for t, v, ok in rows]
 
 
 # ----------------------------------------------------------------------------------- machine

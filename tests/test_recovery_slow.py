@@ -93,6 +93,7 @@ def test_break_location_interval_covers_truth(break_fits):
         if not ok:
             misses.append((r["curve"].task, round(r["truth"]["tau"], 2), round(lo, 2), round(hi, 2)))
     share = float(np.mean(covered))
+    print(f"\n[recovery] break 90% interval coverage: {sum(covered)}/{len(covered)} = {share:.1%}")
     assert len(break_fits) >= 50
     assert share >= 0.85, f"90% interval of tau covers the truth in {share:.0%} of curves; misses: {misses}"
 
@@ -101,8 +102,10 @@ def test_break_location_interval_covers_truth(break_fits):
 def test_break_fits_converge_without_divergences(break_fits):
     diags = [r["fit"].diagnostics for r in break_fits]
     ok = [d for d in diags if d.ok]
-    assert sum(d.divergences for d in ok) == 0
     share = len(ok) / len(diags)
+    print(f"\n[recovery] breakpoint fits converged: {len(ok)}/{len(diags)}; divergences over all fits (after "
+          f"retries): {sum(d.divergences for d in diags)}")
+    assert sum(d.divergences for d in ok) == 0
     assert share >= 0.95, (f"{share:.0%} of breakpoint fits converged; failures: "
                            f"{[d.reason for d in diags if not d.ok]}")
 
@@ -112,6 +115,7 @@ def test_post_break_slope_tracks_truth(break_fits):
     est = [float(np.median(r["fit"].draws["bp_slope_before"] + r["fit"].draws["bp_rise"])) for r in break_fits]
     true = [r["truth"]["slope_after"] for r in break_fits]
     rho = stats.spearmanr(est, true).statistic
+    print(f"\n[recovery] post-break slope: Spearman {rho:.2f} over {len(est)} curves")
     assert rho > 0.5, f"Spearman(posterior median post-break slope, true slope) = {rho:.2f}"
 
 
@@ -126,6 +130,7 @@ def test_floor_recovered_at_smallest_model(break_fits, spec):
         true = t["floor"] + (t["ceiling"] - t["floor"]) * special.expit(t["level"])
         errors.append(abs(fitted - true))
     share = float(np.mean(np.array(errors) <= 0.05))
+    print(f"\n[recovery] level at the smallest model within 0.05: {share:.1%}")
     assert share >= 0.85, f"fitted level at the smallest model within 0.05 in {share:.0%}; errors {np.round(errors, 3)}"
 
 
@@ -148,6 +153,7 @@ def test_smooth_slope_recovered(smooth_fits):
         covered.append(lo <= r["truth"]["slope"] <= hi)
     rho = stats.spearmanr(est, true).statistic
     share = float(np.mean(covered))
+    print(f"\n[recovery] smooth slope: Spearman {rho:.2f}, 90% coverage {share:.1%} over {len(est)} curves")
     assert len(smooth_fits) >= 30
     assert rho > 0.7, f"Spearman(posterior median slope, true slope) = {rho:.2f}"
     assert share >= 0.80, f"90% interval of the slope covers the truth in {share:.0%} of curves"
