@@ -91,3 +91,28 @@ def test_pymc_backend_reuses_a_frozen_model(curves):
     assert list(s.compile_seconds) == ["beta_binomial/smooth"]
     assert r1.draws["smooth_slope"].shape == (2, 60)
     assert not np.allclose(r1.draws["smooth_slope"].mean(), r2.draws["smooth_slope"].mean())
+
+
+def test_numpyro_backend_samples_when_installed(curves):
+    pytest.importorskip("numpyro")
+    spec = tiny_spec().with_sampler(backend="numpyro", draws=60, tune=60)
+    r = Sampler(spec).fit(curve_inputs(curves.curve(0), spec), "smooth", seed=1)
+    assert r.draws["smooth_slope"].shape == (2, 60)
+    assert np.isfinite(r.diagnostics.rhat_max)
+
+
+def test_numpyro_backend_without_jax_is_a_clear_error(monkeypatch):
+    import builtins
+
+    from phasefit.errors import SamplingError
+
+    real_import = builtins.__import__
+
+    def no_jax(name, *a, **k):
+        if name in ("jax", "numpyro"):
+            raise ImportError(name)
+        return real_import(name, *a, **k)
+
+    monkeypatch.setattr(builtins, "__import__", no_jax)
+    with pytest.raises(SamplingError, match=r"phasefit\[gpu\]"):
+        Sampler(tiny_spec().with_sampler(backend="numpyro"))
