@@ -37,11 +37,13 @@ def decide(*, ok: bool, p_absent: float, p_emergent: float, thresholds: VerdictS
     return "inconclusive"
 
 
-def _sci(v: float) -> str:
+def format_sci(v: float) -> str:
+    """2.1e21-style scientific notation for FLOPs."""
     return f"{v:.1e}".replace("e+", "e")
 
 
-def _params(v: float) -> str:
+def format_params(v: float) -> str:
+    """Parameter counts as 125M, 1.3B, 70B."""
     for unit, div in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
         if v >= div:
             r = v / div
@@ -59,14 +61,14 @@ def describe(row: pd.Series) -> str:
         return f"{head} (P(absent) = {row['p_absent']:.2f}; stays at its floor)"
     text = f"{head} (P = {row['p_emergent']:.2f})"
     if row["verdict"] in ("emergent", "inconclusive") and not pd.isna(row.get("break_flops_median")):
-        text += (f"; break at {_sci(row['break_flops_median'])} FLOPs "
-                 f"[{_sci(row['break_flops_q05'])}, {_sci(row['break_flops_q95'])}]")
+        text += (f"; break at {format_sci(row['break_flops_median'])} FLOPs "
+                 f"[{format_sci(row['break_flops_q05'])}, {format_sci(row['break_flops_q95'])}]")
         if not pd.isna(row.get("break_params_median")):
-            text += (f", {_params(row['break_params_median'])} params "
-                     f"[{_params(row['break_params_q05'])}, {_params(row['break_params_q95'])}]")
+            text += (f", {format_params(row['break_params_median'])} params "
+                     f"[{format_params(row['break_params_q05'])}, {format_params(row['break_params_q95'])}]")
     elif row["verdict"] in ("emergent", "inconclusive") and not pd.isna(row.get("break_params_median")):
-        text += (f"; break at {_params(row['break_params_median'])} params "
-                 f"[{_params(row['break_params_q05'])}, {_params(row['break_params_q95'])}]")
+        text += (f"; break at {format_params(row['break_params_median'])} params "
+                 f"[{format_params(row['break_params_q05'])}, {format_params(row['break_params_q95'])}]")
     if not pd.isna(row.get("lfo_largest_in_pi90")) and row["verdict"] != "smooth":
         predicted = "inside" if bool(row["lfo_largest_in_pi90"]) else "outside"
         text += f"; largest model {predicted} the smooth extrapolation's 90% interval"
