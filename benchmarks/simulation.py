@@ -280,7 +280,7 @@ def markdown(res: dict) -> str:
              f"thresholds emergent >= {s['verdict']['emergent']}, smooth <= {s['verdict']['smooth']}, "
              f"absent >= {s['verdict']['absent']}; verdicts from {res['verdicts_use']} evidence.", "", timing_md(res), "",
              "Positives are the breakpoint curves, negatives smooth + flat. Per-curve table: "
-             "`benchmarks/results/simulation_curves.csv`; all numbers: `benchmarks/results/simulation.json`.", "",
+             f"`benchmarks/results/{res['stem']}_curves.csv`; all numbers: `benchmarks/results/{res['stem']}.json`.", "",
              "| target | value | result |", "|---|---|---|"]
     for t in res["targets"]:
         lines.append(f"| {t['target']} | {_fmt(t['value'])} | {'PASS' if t['pass'] else 'FAIL'} |")
@@ -533,7 +533,7 @@ def main(argv: list[str] | None = None) -> int:
         metrics_alt["diagnostics"] = diagnostics(table, p_col="p_emergent_alt",
                                                  tau_cols=("tau_q05_alt", "tau_median_alt", "tau_q95_alt"))
     res = {
-        "benchmark": "simulation", "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "benchmark": "simulation", "stem": stem, "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(), "versions": analysis.run["versions"],
         "settings": {"curves": n, "suite_seed": args.seed, "quick": args.quick, "backend": spec.sampler.backend,
                      "chains": spec.sampler.chains, "draws": spec.sampler.draws, "tune": spec.sampler.tune,
