@@ -49,12 +49,12 @@ class FitResult:
 
     def checked(self) -> dict[str, np.ndarray]:
         """The draws the diagnostics and LOO use (the break fraction duplicates bp_tau)."""
-        return {k: v for k, v in self.draws.items() if k in _checked_params(self.fit, self.draws)}
+        return _checked(self.draws)
 
 
-def _checked_params(fit: Fit, draws: dict) -> tuple[str, ...]:
-    """Every sampled quantity of the fit (the break's fraction duplicates bp_tau)."""
-    return tuple(k for k in draws if k != "bp_tau_fraction")
+def _checked(draws: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Every sampled quantity of a fit (the break's fraction duplicates bp_tau)."""
+    return {k: v for k, v in draws.items() if k != "bp_tau_fraction"}
 
 
 def diagnose(draws: dict[str, np.ndarray], stats: dict[str, np.ndarray], spec: ModelSpec, *, attempts: int
@@ -127,7 +127,7 @@ class Sampler:
         result = None
         for i, setting in enumerate(attempts):
             draws, stats = self._sample(inputs, fit, seed=seed + 7919 * i, **setting)
-            diag = diagnose({k: draws[k] for k in _checked_params(fit, draws)}, stats, self.spec, attempts=i + 1)
+            diag = diagnose(_checked(draws), stats, self.spec, attempts=i + 1)
             result = FitResult(fit=fit, draws=draws, diagnostics=diag, seconds=time.perf_counter() - t0,
                                stats=stats, settings=setting)
             if diag.ok:
