@@ -403,10 +403,11 @@ def markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
-def write_results_md(section: str) -> None:
+def write_results_md(section: str, start: str = START, end: str = END) -> None:
+    """Replace the section between the `start` and `end` markers of RESULTS.md (append it if absent)."""
     text = RESULTS_MD.read_text() if RESULTS_MD.exists() else "# Benchmark results\n\n"
-    if START in text and END in text:
-        a, b = text.index(START), text.index(END) + len(END)
+    if start in text and end in text:
+        a, b = text.index(start), text.index(end) + len(end)
         text = text[:a] + section.rstrip("\n") + text[b:]
     else:
         text = text.rstrip("\n") + "\n\n" + section

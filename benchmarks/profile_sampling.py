@@ -31,7 +31,15 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from compile_once import FITS, RESULTS_DIR, RESULTS_MD, curve_id, machine, select_curves, versions  # noqa: E402
+from compile_once import (  # noqa: E402
+    FITS,
+    RESULTS_DIR,
+    curve_id,
+    machine,
+    select_curves,
+    versions,
+    write_results_md,
+)
 
 START = "<!-- profile_sampling:start -->"
 END = "<!-- profile_sampling:end -->"
@@ -129,13 +137,7 @@ def main(argv=None) -> int:
         END,
         "",
     ])
-    text = RESULTS_MD.read_text() if RESULTS_MD.exists() else "# Benchmark results\n\n"
-    if START in text and END in text:
-        a, b = text.index(START), text.index(END) + len(END)
-        text = text[:a] + section.rstrip("\n") + text[b:]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS_MD.write_text(text)
+    write_results_md(section, START, END)
     print(json.dumps(summary, indent=1))
     return 0
 
