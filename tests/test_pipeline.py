@@ -216,3 +216,24 @@ def test_population_rates_learn_from_a_suite():
     assert (pop.curves["p_emergent"].iloc[:5] < 0.2).all() and pop.curves["p_emergent"].iloc[5] > 0.9
     assert np.all((pop.curves["importance_ess"] > 1) & (pop.curves["importance_ess"] <= tiny_spec().population.draws_per_curve))
     assert (pop.curves["tau_q05"] <= pop.curves["tau_q95"]).all()
+
+
+def test_cli_fit_bundled_dataset_with_filters(tmp_path):
+    spec_file = tmp_path / "spec.toml"
+    spec_file.write_text(SPEC_TOML)
+    out = tmp_path / "out"
+    rc = main(["fit", "dataset:obsscaling_emergent", "--task", "arithmetic_3ds", "--family", "OPT", "--family",
+               "Pythia", "--out", str(out), "--models", str(spec_file), "--draws", "100", "--tune", "100",
+               "--chains", "2", "--no-progress"])
+    assert rc == 0
+    v = pd.read_csv(out / "verdicts.csv", keep_default_na=False, na_values=[""])
+    assert sorted(v["family"]) == ["OPT", "Pythia"] and set(v["task"]) == {"arithmetic_3ds"}
+    run = json.loads((out / "run.json").read_text())
+    assert run["source"] == "dataset:obsscaling_emergent" and run["n_curves"] == 2
+
+
+def test_cli_fit_unknown_filter_value_is_an_error(tmp_path, capsys):
+    rc = main(["fit", "dataset:obsscaling_emergent", "--task", "no_such_task", "--out", str(tmp_path / "o")])
+    assert rc == 2
+    assert "no curves with task 'no_such_task'" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
