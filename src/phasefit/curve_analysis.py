@@ -93,16 +93,10 @@ def analyse_curve(curve: Curve, sampler: Sampler, *, x_axis: str, lfo_cutoff: fl
     row |= {f"tau_{name}": float(v) for name, v in zip(("q05", "median", "q95"), tq, strict=True)}
     n = spec.sampler.draws
     kept = {name: FitResult(fit=f.fit, draws=thin_to(f.draws, n), diagnostics=f.diagnostics, seconds=f.seconds,
-                            stats={k: v[:, np.linspace(0, v.shape[1] - 1, n).round().astype(int)]
-                                   for k, v in f.stats.items()}, settings=f.settings)
+                            stats=thin_to(f.stats, n), settings=f.settings)
             for name, f in fits.items()}
     return CurveResult(index=curve.index, row=row, fits=kept,
-                       loglik={"smooth": thin_ll(ll_s, n), "breakpoint": thin_ll(ll_b, n)})
-
-
-def thin_ll(ll: np.ndarray, n: int) -> np.ndarray:
-    idx = np.linspace(0, ll.shape[1] - 1, n).round().astype(int)
-    return ll[:, idx]
+                       loglik=thin_to({"smooth": ll_s, "breakpoint": ll_b}, n))
 
 
 def break_scale(curve: Curve, tau_q: np.ndarray, x_axis: str) -> dict:

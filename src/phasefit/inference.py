@@ -119,14 +119,10 @@ class Sampler:
 
     def fit(self, inputs: CurveInputs, fit: Fit, *, seed: int) -> FitResult:
         """Sample one fit with retries; `ok=False` in the diagnostics if every attempt failed."""
-        s = self.spec.sampler
-        attempts = [{"target_accept": s.target_accept, "tune": s.tune, "draws": s.draws}]
-        attempts += [{"target_accept": r.target_accept, "tune": r.tune, "draws": r.draws}
-                     for r in self.spec.diagnostics.retries]
         t0 = time.perf_counter()
         result = None
-        for i, setting in enumerate(attempts):
-            draws, stats = self._sample(inputs, fit, seed=seed + 7919 * i, **setting)
+        for i, setting in enumerate(_attempts(self.spec)):
+            draws, stats = self._sample(inputs, fit, seed=_attempt_seed(seed, i), **setting)
             diag = diagnose(_checked(draws), stats, self.spec, attempts=i + 1)
             result = FitResult(fit=fit, draws=draws, diagnostics=diag, seconds=time.perf_counter() - t0,
                                stats=stats, settings=setting)
@@ -156,11 +152,28 @@ class Sampler:
                 idata = pm.sample(draws=draws, tune=tune, chains=chains, cores=1, random_seed=seed,
                                   target_accept=target_accept, progressbar=False, compute_convergence_checks=False,
                                   nuts_sampler="numpyro" if self.backend == "numpyro" else "pymc")
-            post, st = idata.posterior, idata.sample_stats
-            stats = {"diverging": st["diverging"].values,
-                     "maxdepth_reached": (st["tree_depth"].values >= MAX_TREEDEPTH)
-                     if "tree_depth" in st else np.zeros_like(st["diverging"].values)}
-        return {k: np.asarray(post[k].values, float) for k in names if k in post}, stats
+            post = idata.posterior
+        return {k: np.asarray(post[k].values, float) for k in names if k in post}, _pymc_stats(idata.sample_stats)
+
+
+def _attempts(spec: ModelSpec) -> list[dict]:
+    """Sampler settings of the first attempt, then of each retry escalation, in order."""
+    s = spec.sampler
+    first = {"target_accept": s.target_accept, "tune": s.tune, "draws": s.draws}
+    return [first] + [{"target_accept": r.target_accept, "tune": r.tune, "draws": r.draws}
+                      for r in spec.diagnostics.retries]
+
+
+def _attempt_seed(seed: int, attempt: int) -> int:
+    """A retry samples with a fresh, reproducible seed."""
+    return seed + 7919 * attempt
+
+
+def _pymc_stats(st) -> dict[str, np.ndarray]:
+    """Divergences and tree-depth saturation from a PyMC/numpyro `sample_stats` group."""
+    diverging = st["diverging"].values
+    depth = st["tree_depth"].values >= MAX_TREEDEPTH if "tree_depth" in st else np.zeros_like(diverging)
+    return {"diverging": diverging, "maxdepth_reached": depth}
 
 
 def _from_arrow(raw, names: tuple[str, ...]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
@@ -188,15 +201,13 @@ def sample_model(model, spec: ModelSpec, *, names: list[str], seed: int
     Returns draws (chain, draw[, ...]) of `names` and diagnostics over all their components.
     """
     s = spec.sampler
-    attempts = [{"target_accept": s.target_accept, "tune": s.tune, "draws": s.draws}]
-    attempts += [{"target_accept": r.target_accept, "tune": r.tune, "draws": r.draws} for r in spec.diagnostics.retries]
     compiled = None
-    for i, setting in enumerate(attempts):
+    for i, setting in enumerate(_attempts(spec)):
         if spec.sampler.backend == "nutpie":
             import nutpie
 
             compiled = compiled or nutpie.compile_pymc_model(model, backend="numba")
-            tr = nutpie.sample(compiled, chains=s.chains, cores=s.chains, seed=seed + 7919 * i, progress_bar=False,
+            tr = nutpie.sample(compiled, chains=s.chains, cores=s.chains, seed=_attempt_seed(seed, i), progress_bar=False,
                                save_warmup=False, **setting)
             post, st = tr.posterior, tr.sample_stats
             stats = {"diverging": st["diverging"].values, "maxdepth_reached": st["maxdepth_reached"].values}
@@ -204,12 +215,9 @@ def sample_model(model, spec: ModelSpec, *, names: list[str], seed: int
             import pymc as pm
 
             with model:
-                idata = pm.sample(chains=s.chains, cores=1, random_seed=seed + 7919 * i, progressbar=False,
+                idata = pm.sample(chains=s.chains, cores=1, random_seed=_attempt_seed(seed, i), progressbar=False,
                                   compute_convergence_checks=False, nuts_sampler="pymc", **setting)
-            post, st = idata.posterior, idata.sample_stats
-            stats = {"diverging": st["diverging"].values,
-                     "maxdepth_reached": st["tree_depth"].values >= MAX_TREEDEPTH if "tree_depth" in st
-                     else np.zeros_like(st["diverging"].values)}
+            post, stats = idata.posterior, _pymc_stats(idata.sample_stats)
         draws = {k: np.asarray(post[k].values, float) for k in names}
         flat = {f"{k}[{j}]": v.reshape(v.shape[0], v.shape[1], -1)[:, :, j]
                 for k, v in draws.items() for j in range(int(np.prod(v.shape[2:], dtype=int)))}
@@ -220,7 +228,8 @@ def sample_model(model, spec: ModelSpec, *, names: list[str], seed: int
 
 
 def thin_to(draws: dict[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
-    """Keep `n` evenly spaced draws per chain (retries may have sampled more than the spec's draws)."""
+    """Keep `n` evenly spaced draws per chain (axis 1) of every array: retries may have sampled more
+    than the spec's draws, and every curve's draws must line up in the DataTree."""
     out = {}
     for k, v in draws.items():
         if v.shape[1] == n:
