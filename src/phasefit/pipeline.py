@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import pickle
 import platform
@@ -106,8 +107,6 @@ def fit(curves: CurveSet, *, models: str | Path | ModelSpec | None = None, backe
         raise PhasefitError(f"--lfo-cutoff must be positive, got {lfo_cutoff}")
     spec = _resolve_spec(models, backend=backend, chains=chains, draws=draws, tune=tune, seed=seed)
     sampler = Sampler(spec)
-    import math
-
     cutoff = math.log10(lfo_cutoff) if lfo_cutoff is not None else None
     key = hashlib.sha256(f"{curves.data_hash}|{_spec_hash(spec)}|{cutoff}|{curves.x_axis}".encode()).hexdigest()[:16]
     cache = (work_dir / key) if work_dir is not None else None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import tomllib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Literal
@@ -146,16 +146,10 @@ class ModelSpec:
     def with_sampler(self, **changes) -> ModelSpec:
         """A copy with sampler settings changed (None values are ignored)."""
         fields = {**asdict(self.sampler), **{k: v for k, v in changes.items() if v is not None}}
-        return _replace(self, sampler=SamplerSpec(**fields))
+        return replace(self, sampler=SamplerSpec(**fields))
 
     def to_dict(self) -> dict:
         return json.loads(json.dumps(asdict(self)))
-
-
-def _replace(spec: ModelSpec, **changes) -> ModelSpec:
-    from dataclasses import replace
-
-    return replace(spec, **changes)
 
 
 def default_spec_path() -> Path:
