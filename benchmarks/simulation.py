@@ -17,7 +17,7 @@ Writes benchmarks/results/simulation.json, simulation_curves.csv and the section
 simulation_quick.* and leaves RESULTS.md alone). Finished curves are checkpointed under
 benchmarks/results/.work-simulation/, so an interrupted run resumes.
 
-    .venv/bin/python benchmarks/simulation.py                # 200 curves, spec defaults
+    .venv/bin/python benchmarks/simulation.py                # 300 curves, spec defaults
     .venv/bin/python benchmarks/simulation.py --quick        # 12 curves, 300 draws / 300 tune
 """
 
@@ -494,7 +494,7 @@ def diagnostics(table: pd.DataFrame, *, p_col: str, tau_cols: tuple[str, str, st
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--curves", type=int, default=None, help="number of simulated curves (default 200; 12 with --quick)")
+    ap.add_argument("--curves", type=int, default=None, help="number of simulated curves (default 300; 12 with --quick)")
     ap.add_argument("--seed", type=int, default=2024, help="simulation_suite seed")
     ap.add_argument("--draws", type=int, default=None, help="draws per chain (default: the spec's)")
     ap.add_argument("--tune", type=int, default=None, help="tuning steps per chain (default: the spec's)")
@@ -506,7 +506,7 @@ def main(argv: list[str] | None = None) -> int:
         args.curves = args.curves or 12
         args.draws = args.draws or 300
         args.tune = args.tune or 300
-    n = args.curves or 200
+    n = args.curves or 300
     stem = "simulation_quick" if args.quick else "simulation"
 
     t0 = time.perf_counter()

@@ -34,6 +34,21 @@ def _params(v: float) -> str:
     return "" if pd.isna(v) else format_params(v)
 
 
+# one metric (and prompting) per task where a dataset has several; the rest of the rows is left out
+SUBSETS = {
+    "pythia_suite": {"condition": ["0-shot"], "metric": ["acc"]},  # every family is evaluated 0-shot
+    # lm-eval's flexible-extract exact match (the answer found anywhere in the output), direct and CoT
+    "obsscaling_bbh": {"metric": ["exact_match_flexible_extract"]},
+}
+
+
+def _select(df: pd.DataFrame, rule: dict[str, list[str]]) -> pd.Series:
+    keep = pd.Series(True, index=df.index)
+    for column, values in rule.items():
+        keep &= df[column].isin(values)
+    return keep
+
+
 def run(names: list[str], out: Path, min_points: int, *, reuse: bool) -> pd.DataFrame:
     frames = []
     for name in names:
@@ -42,8 +57,8 @@ def run(names: list[str], out: Path, min_points: int, *, reuse: bool) -> pd.Data
             frames.append(pd.read_csv(done, keep_default_na=False, na_values=[""]).assign(dataset=name))
             continue
         df = datasets.load(name)
-        if name == "pythia_suite":  # every family is evaluated 0-shot; one metric per task
-            df = df[(df["condition"] == "0-shot") & (df["metric"] == "acc")]
+        if name in SUBSETS:
+            df = df[_select(df, SUBSETS[name])]
         curves = load_curves(df, min_points=min_points, name=f"dataset:{name}")
         analysis = fit_to_directory(curves, out=out / name)
         frames.append(analysis.verdicts.assign(dataset=name))
@@ -136,7 +151,8 @@ General remarks:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--datasets", nargs="+", default=["obsscaling_emergent"])
+    ap.add_argument("--datasets", nargs="+",
+                    default=["obsscaling_emergent", "obsscaling_bbh", "pythia_suite", "bloom_xglm"])
     ap.add_argument("--out", type=Path, default=ROOT / "case-study-run")
     ap.add_argument("--min-points", type=int, default=5)
     ap.add_argument("--reuse", action="store_true", help="use finished runs in --out instead of refitting")

@@ -16,6 +16,7 @@ from phasefit.hypotheses import (
     free_params,
     mean_curves,
     pointwise_loglik,
+    rise_from_gain,
     weights_for,
 )
 from phasefit.predictive import posterior_predictive, prior_draws
@@ -53,7 +54,7 @@ def test_finite_logp_and_gradient_at_initial_point(likelihood, fit):
     grad = model.compile_dlogp(mode=FAST)(point)
     assert np.all(np.isfinite(grad)) and np.any(grad != 0)
     own = {"absent": {"absent_level"}, "smooth": {"smooth_intercept", "smooth_slope"},
-           "breakpoint": {"bp_level", "bp_rise"}}
+           "breakpoint": {"bp_level", "bp_gain"}}
     names = {rv.name for rv in model.free_RVs}
     if fit != "mixture":  # a single hypothesis carries none of the others' parameters
         others = set().union(*(v for h, v in own.items() if h != fit))
@@ -71,14 +72,14 @@ def test_numpy_loglik_matches_compiled_model(likelihood):
     for j in range(5):
         point = model.initial_point()
         frac = (draws["bp_tau"][0, j] - inputs.tau_lo) / (inputs.tau_hi - inputs.tau_lo)
-        values = {k: draws[k][0, j] for k in free_params(likelihood) if k not in ("bp_tau", "bp_tau_fraction")}
+        values = {k: draws[k][0, j] for k in free_params(likelihood) if k not in ("bp_tau", "bp_rise", "bp_tau_fraction")}
         values["bp_tau_fraction"] = frac
         for name, v in values.items():
             rv = model[name]
             tr = model.rvs_to_transforms[rv]
             key = f"{name}_{tr.name}__" if tr is not None else name
             point[key] = tr.forward(v).eval() if tr is not None else np.asarray(v)
-        ll = pointwise_loglik({k: np.array([v]) for k, v in values.items()} | {"bp_tau": np.array([draws["bp_tau"][0, j]])},
+        ll = pointwise_loglik({k: np.array([v]) for k, v in values.items()} | {"bp_tau": draws["bp_tau"][0, [j]], "bp_rise": draws["bp_rise"][0, [j]]},
                               inputs, width=SPEC.hypothesis("breakpoint").width, t_nu=SPEC.t_nu)
         expected = special.logsumexp(log_w + np.array([ll[h][0].sum() for h in HYPOTHESES]))
         assert logp(point) == pytest.approx(expected, rel=1e-6, abs=1e-6)
@@ -123,3 +124,15 @@ def test_breakpoint_is_flat_before_and_rises_after():
     m = mean_curves(draws, x, likelihood="beta_binomial", floor=0.0, width=0.1)["breakpoint"][0]
     assert m[0] == pytest.approx(m[1], abs=1e-6)
     assert special.logit(m[3]) - special.logit(m[2]) == pytest.approx(3.0, abs=1e-3)
+
+
+def test_gain_is_what_the_rise_adds_at_the_largest_model():
+    """The prior is on the gain at x_ref; the slope change that achieves it depends on the break."""
+    width = 0.1
+    for tau in (-1.0, 0.0, 1.2):
+        rise = rise_from_gain(4.0, tau, 1.5, width)
+        draws = {"bp_level": np.array([-3.0]), "bp_slope_before": np.array([0.2]), "bp_rise": np.array([rise]),
+                 "bp_tau": np.array([tau]), "ceiling_fraction": np.array([1.0])}
+        eta_ref = special.logit(mean_curves(draws, np.array([1.5]), likelihood="beta_binomial", floor=0.0,
+                                            width=width, hypotheses=("breakpoint",))["breakpoint"][0, 0])
+        assert eta_ref == pytest.approx(-3.0 + 0.2 * (1.5 - tau) + 4.0, abs=1e-6)

@@ -128,7 +128,8 @@ def test_floor_recovered_at_smallest_model(break_fits, spec):
         t, inputs = r["truth"], r["inputs"]
         x0 = np.array([inputs.x.min()])
         fitted = float(np.median(_breakpoint_mean(r["fit"].draws, x0, inputs, width)))
-        true = t["floor"] + (t["ceiling"] - t["floor"]) * special.expit(t["level"])
+        eta0 = t["level"] + t["slope_before"] * (inputs.x.min() + inputs.center - t["tau"])
+        true = t["floor"] + (t["ceiling"] - t["floor"]) * special.expit(eta0)
         errors.append(abs(fitted - true))
     share = float(np.mean(np.array(errors) <= 0.05))
     print(f"\n[recovery] level at the smallest model within 0.05: {share:.1%}")

@@ -27,14 +27,14 @@ Fit = Literal["mixture", "absent", "smooth", "breakpoint"]
 PARAMS = {
     "absent": ("absent_level",),
     "smooth": ("smooth_intercept", "smooth_slope"),
-    "breakpoint": ("bp_level", "bp_slope_before", "bp_rise", "bp_tau"),
+    "breakpoint": ("bp_level", "bp_slope_before", "bp_gain", "bp_rise", "bp_tau"),
 }
 NUISANCE = {"beta_binomial": ("ceiling_fraction", "concentration"), "beta": ("ceiling_fraction", "precision"),
             "student_t": ("sigma",)}
 DATA_NAMES = {
-    "beta_binomial": ("x", "k", "n", "floor", "tau_lo", "tau_hi", "log_w"),
-    "beta": ("x", "y", "floor", "tau_lo", "tau_hi", "log_w"),
-    "student_t": ("x", "y", "tau_lo", "tau_hi", "log_w"),
+    "beta_binomial": ("x", "k", "n", "floor", "tau_lo", "tau_hi", "x_ref", "log_w"),
+    "beta": ("x", "y", "floor", "tau_lo", "tau_hi", "x_ref", "log_w"),
+    "student_t": ("x", "y", "tau_lo", "tau_hi", "x_ref", "log_w"),
 }
 BETA_EPS = 1e-3  # bounded continuous scores are clipped to [eps, 1 - eps] for the beta likelihood
 EXCLUDED = -1e4  # log weight that switches a hypothesis off (exp underflows to exactly 0)
@@ -42,7 +42,11 @@ EXCLUDED = -1e4  # log weight that switches a hypothesis off (exp underflows to 
 
 @dataclass(frozen=True, kw_only=True)
 class CurveInputs:
-    """A curve on the model's scale: centred x, the response, the break's admissible range."""
+    """A curve on the model's scale: centred x, the response, the break's admissible range.
+
+    `x_ref` is the largest model of the whole curve (centred): the breakpoint hypothesis' `gain` is
+    the log-odds its rise adds there, so subsets (leave-future-out, LOO refits) keep it.
+    """
 
     likelihood: Likelihood
     x: np.ndarray  # log10 scale minus `center`
@@ -55,22 +59,23 @@ class CurveInputs:
     floor: float
     tau_lo: float
     tau_hi: float
+    x_ref: float
 
     def subset(self, keep: np.ndarray, *, tau_range: tuple[float, float] | None = None) -> CurveInputs:
         """The same curve restricted to the points in `keep` (leave-future-out training data)."""
         lo, hi = tau_range if tau_range is not None else (self.tau_lo, self.tau_hi)
         return CurveInputs(likelihood=self.likelihood, x=self.x[keep], center=self.center, k=self.k[keep],
                            n=self.n[keep], y=self.y[keep], y_loc=self.y_loc, y_scale=self.y_scale,
-                           floor=self.floor, tau_lo=lo, tau_hi=hi)
+                           floor=self.floor, tau_lo=lo, tau_hi=hi, x_ref=self.x_ref)
 
     def data(self, log_weights: tuple[float, float, float] | np.ndarray, *, fit: Fit = "mixture"
              ) -> dict[str, np.ndarray]:
         """The `pm.Data` values of the model for this likelihood and fit."""
         every = {"x": self.x, "k": self.k, "n": self.n, "y": self.y, "floor": np.asarray(self.floor),
                  "tau_lo": np.asarray(self.tau_lo), "tau_hi": np.asarray(self.tau_hi),
-                 "log_w": np.asarray(log_weights, float)}
+                 "x_ref": np.asarray(self.x_ref), "log_w": np.asarray(log_weights, float)}
         names = [n for n in DATA_NAMES[self.likelihood]
-                 if not (n == "log_w" and fit != "mixture") and not (n.startswith("tau_") and fit in ("absent", "smooth"))]
+                 if not (n == "log_w" and fit != "mixture") and not ((n.startswith("tau_") or n == "x_ref") and fit in ("absent", "smooth"))]
         return {name: every[name] for name in names}
 
 
@@ -89,17 +94,17 @@ def curve_inputs(curve: Curve, spec: ModelSpec) -> CurveInputs:
     if curve.likelihood == "beta_binomial":
         return CurveInputs(likelihood="beta_binomial", x=x - center, center=center, k=curve.k.astype(np.int64),
                            n=curve.n.astype(np.int64), y=zeros, y_loc=0.0, y_scale=1.0, floor=curve.floor,
-                           tau_lo=lo, tau_hi=hi)
+                           tau_lo=lo, tau_hi=hi, x_ref=xs[-1])
     if curve.likelihood == "beta":
         y = np.clip(curve.y, BETA_EPS, 1 - BETA_EPS)
         return CurveInputs(likelihood="beta", x=x - center, center=center, k=zeros.astype(np.int64),
                            n=zeros.astype(np.int64), y=y, y_loc=0.0, y_scale=1.0,
-                           floor=min(curve.floor, 1 - 10 * BETA_EPS), tau_lo=lo, tau_hi=hi)
+                           floor=min(curve.floor, 1 - 10 * BETA_EPS), tau_lo=lo, tau_hi=hi, x_ref=xs[-1])
     loc, scale = float(np.mean(curve.y)), float(np.std(curve.y))
     scale = scale if scale > 0 else 1.0
     return CurveInputs(likelihood="student_t", x=x - center, center=center, k=zeros.astype(np.int64),
                        n=zeros.astype(np.int64), y=(curve.y - loc) / scale, y_loc=loc, y_scale=scale, floor=0.0,
-                       tau_lo=lo, tau_hi=hi)
+                       tau_lo=lo, tau_hi=hi, x_ref=xs[-1])
 
 
 # ------------------------------------------------------------------------------ mean functions
@@ -116,6 +121,16 @@ def eta_breakpoint(x, level, slope_before, rise, tau, width, *, softplus):
 
 def _np_softplus(z):
     return np.logaddexp(0.0, z)
+
+
+def rise_from_gain(gain, tau, x_ref, width, *, softplus=_np_softplus):
+    """The slope change that adds `gain` log-odds at `x_ref`, the largest model (the prior is on gain).
+
+    Putting the prior on what the rise achieves inside the data, not on its slope, is what makes
+    the breakpoint hypothesis "a rise that shows": a curve flat to its last model cannot be fitted
+    by a break with a negligible rise past the data, so flat curves go to `absent`.
+    """
+    return gain / (width * softplus((x_ref - tau) / width))
 
 
 def mean_curves(draws: dict[str, np.ndarray], x: np.ndarray, *, likelihood: Likelihood, floor: float,
@@ -203,9 +218,11 @@ def build_model(likelihood: Likelihood, spec: ModelSpec, *, fit: Fit = "mixture"
             bp = spec.hypothesis("breakpoint")
             b_lvl = _rv("bp_level", bp.prior("level", student_t=is_t))
             b_s1 = _rv("bp_slope_before", bp.prior("slope_before", student_t=is_t))
-            b_rise = _rv("bp_rise", bp.prior("rise", student_t=is_t))
+            b_gain = _rv("bp_gain", bp.prior("gain", student_t=is_t))
             b_frac = _rv("bp_tau_fraction", bp.prior("tau_fraction", student_t=is_t))
             tau = pm.Deterministic("bp_tau", data["tau_lo"] + (data["tau_hi"] - data["tau_lo"]) * b_frac)
+            b_rise = pm.Deterministic("bp_rise", rise_from_gain(b_gain, tau, data["x_ref"], bp.width,
+                                                                softplus=pt.softplus))
             etas["breakpoint"] = eta_breakpoint(x, b_lvl, b_s1, b_rise, tau, bp.width, softplus=pt.softplus)
         if is_t:
             sigma = _rv("sigma", spec.shared_prior("t_sigma"))
@@ -235,7 +252,7 @@ def _template(likelihood: Likelihood) -> CurveInputs:
     n = np.full(6, 100, np.int64)
     return CurveInputs(likelihood=likelihood, x=x, center=0.0, k=np.array([1, 2, 2, 10, 40, 70], np.int64), n=n,
                        y=np.array([0.02, 0.03, 0.02, 0.1, 0.4, 0.7]), y_loc=0.0, y_scale=1.0, floor=0.0,
-                       tau_lo=x[1], tau_hi=x[4])
+                       tau_lo=x[1], tau_hi=x[4], x_ref=x[-1])
 
 
 def weights_for(fit: Fit, spec: ModelSpec) -> np.ndarray:
@@ -246,7 +263,7 @@ def weights_for(fit: Fit, spec: ModelSpec) -> np.ndarray:
 
 
 def free_params(likelihood: Likelihood, fit: Fit = "mixture") -> tuple[str, ...]:
-    """Parameters stored per draw (bp_tau is the Deterministic; its fraction is kept for evidence)."""
+    """Parameters stored per draw (bp_tau and bp_rise are Deterministics; bp_tau_fraction is kept for evidence)."""
     names = HYPOTHESES if fit == "mixture" else (fit,)
     nuisance = NUISANCE[likelihood]
     if names == ("absent",):  # absent has no ceiling

@@ -16,7 +16,7 @@ import numpy as np
 from arviz_stats.base import array_stats
 from scipy import special, stats
 
-from phasefit.hypotheses import NUISANCE, CurveInputs, pointwise_loglik
+from phasefit.hypotheses import NUISANCE, CurveInputs, pointwise_loglik, rise_from_gain
 from phasefit.specs import ModelSpec, Prior
 
 # the free parameters of each hypothesis, and which spec prior each one uses
@@ -24,7 +24,7 @@ OWN = {
     "absent": (("absent_level", "absent", "level"),),
     "smooth": (("smooth_intercept", "smooth", "intercept"), ("smooth_slope", "smooth", "slope")),
     "breakpoint": (("bp_level", "breakpoint", "level"), ("bp_slope_before", "breakpoint", "slope_before"),
-                   ("bp_rise", "breakpoint", "rise"), ("bp_tau_fraction", "breakpoint", "tau_fraction")),
+                   ("bp_gain", "breakpoint", "gain"), ("bp_tau_fraction", "breakpoint", "tau_fraction")),
 }
 SHARED_PRIOR = {"ceiling_fraction": "ceiling_fraction", "concentration": "concentration",
                 "precision": "beta_precision", "sigma": "t_sigma"}
@@ -100,6 +100,8 @@ def log_marginal_likelihood(draws: dict[str, np.ndarray], inputs: CurveInputs, h
         log_target += _log_prior(v, pr) + log_jac
     if hypothesis == "breakpoint":
         values["bp_tau"] = inputs.tau_lo + (inputs.tau_hi - inputs.tau_lo) * values["bp_tau_fraction"]
+        values["bp_rise"] = rise_from_gain(values["bp_gain"], values["bp_tau"], inputs.x_ref,
+                                           spec.hypothesis("breakpoint").width)
     ll = pointwise_loglik(values, inputs, width=spec.hypothesis("breakpoint").width, t_nu=spec.t_nu,
                           hypotheses=(hypothesis,))[hypothesis].sum(-1)
     log_ratio = np.where(np.isfinite(ll), log_target + ll - log_q, -np.inf)

@@ -7,7 +7,8 @@ for this model family because the hierarchical prior only replaces per-curve pri
     p(y_c | pi, psi) = sum_h pi_h m_ch R_ch(psi),   m_ch = Z_ch, the per-curve marginal likelihood
     R_c,bp(psi) = E_{theta ~ p(theta | y_c, bp)} [ p(theta | psi) / p0(theta) ],  R_c,absent = R_c,smooth = 1
 
-where theta = (tau, log rise) of the breakpoint hypothesis, p0 their per-curve prior, and
+where theta = (tau, log rise) of the breakpoint hypothesis, p0 their per-curve prior (implied by the
+priors on tau and on the gain at the largest model), and
 p(theta | psi): tau ~ Normal(mu_task + delta_family, sd) truncated to the curve's admissible range,
 log rise ~ Normal(m_task, sd). The expectation is a Monte Carlo average over the curve's
 breakpoint-fit draws. Learning pi is the answer to multiple comparisons: in a suite of mostly smooth
@@ -88,9 +89,12 @@ def fit_population(curves: CurveSet, results: Sequence[CurveResult], spec: Model
         t = flat_tau[idx]
         lr = np.log(d["bp_rise"].reshape(-1)[idx])
         frac = np.clip((t - inputs.tau_lo) / (inputs.tau_hi - inputs.tau_lo), 1e-9, 1 - 1e-9)
-        fp, rp = bp.prior("tau_fraction"), bp.prior("rise")
+        fp, gp = bp.prior("tau_fraction"), bp.prior("gain")
+        # log gain = log rise + log L(tau) with L = w softplus((x_ref - tau) / w): given tau, the
+        # per-curve prior of log rise is the gain prior's normal at that point (unit Jacobian)
+        log_len = np.log(bp.width * np.logaddexp(0.0, (inputs.x_ref - t) / bp.width))
         lp = (stats.beta.logpdf(frac, fp["alpha"], fp["beta"]) - np.log(inputs.tau_hi - inputs.tau_lo)
-              + stats.norm.logpdf(lr, rp["mu"], rp["sigma"]))
+              + stats.norm.logpdf(lr + log_len, gp["mu"], gp["sigma"]))
         tau.append(t + inputs.center)
         logr.append(lr)
         logp0.append(lp)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from phasefit.hypotheses import CurveInputs, mean_curves
+from phasefit.hypotheses import CurveInputs, mean_curves, rise_from_gain
 from phasefit.specs import ModelSpec, Prior
 
 
@@ -34,10 +34,11 @@ def prior_draws(spec: ModelSpec, inputs: CurveInputs, *, draws: int, seed: int) 
         "smooth_slope": sample_prior(s.prior("slope", student_t=is_t), draws, rng),
         "bp_level": sample_prior(b.prior("level", student_t=is_t), draws, rng),
         "bp_slope_before": sample_prior(b.prior("slope_before", student_t=is_t), draws, rng),
-        "bp_rise": sample_prior(b.prior("rise", student_t=is_t), draws, rng),
+        "bp_gain": sample_prior(b.prior("gain", student_t=is_t), draws, rng),
     }
     frac = sample_prior(b.prior("tau_fraction", student_t=is_t), draws, rng)
     out["bp_tau"] = inputs.tau_lo + (inputs.tau_hi - inputs.tau_lo) * frac
+    out["bp_rise"] = rise_from_gain(out["bp_gain"], out["bp_tau"], inputs.x_ref, b.width)
     if is_t:
         out["sigma"] = sample_prior(spec.shared_prior("t_sigma"), draws, rng)
     else:

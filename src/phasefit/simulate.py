@@ -1,10 +1,12 @@
 """Simulated scaling curves with known truth, for recovery and calibration checks.
 
-The generator is deliberately not the fitted model: breaks are sharp hinges (not softplus), slopes,
-floors, ceilings and model grids are drawn from ranges wider than the priors' bulk, and between-model
-noise is added on the logit scale (prompt/run noise) before binomial sampling of items.
-Kinds: `breakpoint` (flat, then a rise inside the data), `smooth` (one log-odds slope, including
-steep sigmoids), `flat` (at the floor throughout).
+Parameters are drawn from uniform ranges inside the bulk of the documented priors (so calibration
+of P(breakpoint) can be checked), but the generator is not the fitted model: breaks are sharp
+hinges (not softplus), model grids are irregular, and between-model noise is added on the logit
+scale (prompt/run noise) before binomial sampling of items, where the model assumes beta-binomial.
+Kinds: `breakpoint` (a plateau 0.7-18% of the way above the floor with a small drift, then a rise
+that adds 2-8 log-odds by the largest model), `smooth` (one log-odds slope 0.3-4.5 per decade,
+including steep sigmoids in p), `flat` (0.2-3% above the floor throughout).
 """
 
 from __future__ import annotations
@@ -30,24 +32,20 @@ def simulate_curve(kind: Kind, *, rng: np.random.Generator, n_points: int, n_ite
     ceiling = rng.uniform(0.7, 1.0)
     truth: dict = {"kind": kind, "floor": floor, "ceiling": ceiling, "noise": noise, "tau": np.nan}
     if kind == "breakpoint":
-        # at least 2 models before and after the break; the rise must reach well above the floor
-        # and the largest model must be at least halfway up (eta >= 0): the rise shows in the data
-        last_before = x[-3] if n_points >= 5 else x[-2]
-        while True:
-            level, slope = rng.uniform(-6.0, -3.5), rng.uniform(2.5, 6.0)
-            tau_max = min(last_before, x[-1] + level / slope)
-            if tau_max > x[1]:
-                break
-        tau = rng.uniform(x[1], tau_max)
-        eta = level + slope * np.maximum(x - tau, 0.0)
-        truth |= {"tau": tau, "level": level, "slope_after": slope}
+        # at least 2 models before and after the break; a plateau between barely and clearly above
+        # the floor with a small drift (slope_before); the largest model gains 2-8 log-odds over it
+        tau = rng.uniform(x[1], x[-3] if n_points >= 5 else x[-2])
+        level, drift, gain = rng.uniform(-5.0, -1.5), rng.uniform(-0.25, 0.25), rng.uniform(2.0, 8.0)
+        slope = gain / (x[-1] - tau)
+        eta = level + drift * (x - tau) + slope * np.maximum(x - tau, 0.0)
+        truth |= {"tau": tau, "level": level, "slope_before": drift, "gain": gain, "slope_after": drift + slope}
     elif kind == "smooth":
-        slope = rng.uniform(0.6, 3.0)  # up to steep sigmoids in p (smooth in log-odds)
+        slope = rng.uniform(0.3, 4.5)  # up to steep sigmoids in p (smooth in log-odds)
         mid = rng.uniform(x[0] + 0.3 * span, x[-1] + 0.3 * span)
         eta = slope * (x - mid)
         truth |= {"slope": slope, "mid": mid}
     else:
-        eta = np.full_like(x, rng.uniform(-7.0, -5.0))
+        eta = np.full_like(x, rng.uniform(-6.0, -3.5))
     eta = eta + rng.normal(0.0, noise, len(x))
     p = floor + (ceiling - floor) * special.expit(eta)
     k = rng.binomial(n_items, p)

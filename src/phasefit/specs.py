@@ -31,7 +31,7 @@ _DIST_PARAMS = {
 _REQUIRED_PRIORS = {
     "absent": ("level",),
     "smooth": ("intercept", "slope"),
-    "breakpoint": ("level", "slope_before", "rise", "tau_fraction"),
+    "breakpoint": ("level", "slope_before", "gain", "tau_fraction"),
 }
 
 
