@@ -24,6 +24,7 @@ benchmarks/results/.work-simulation/, so an interrupted run resumes.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import json
 import math
@@ -252,7 +253,8 @@ def diagnostics_md(d: dict, population: dict | None, heading: str = "Diagnostics
             "more than 2 binomial SDs above the floor (otherwise the hinge is, within binomial noise, one "
             "logit-linear line through the post-break points); mean p_emergent "
             f"{_fmt(d['bp_mean_p_plateau_visible'])} where it is visible, {_fmt(d['bp_mean_p_plateau_hidden'])} where "
-            f"not. Spearman of p_emergent with the plateau's z {_fmt(d['spearman_p_vs_plateau_z_bp'], 2)}, with the "
+            f"not; AUC {_fmt(d['auc_plateau_visible'])} with only those breakpoint curves as positives. "
+            f"Spearman of p_emergent with the plateau's z {_fmt(d['spearman_p_vs_plateau_z_bp'], 2)}, with the "
             f"true post-break slope {_fmt(d['spearman_p_vs_slope_bp'], 2)} (breakpoint curves), with the true slope "
             f"{_fmt(d['spearman_p_vs_slope_smooth'], 2)} (smooth curves); true slopes: breakpoint "
             f"{d['true_slope_range_bp'][0]:.1f}-{d['true_slope_range_bp'][1]:.1f}, smooth "
@@ -274,7 +276,8 @@ def markdown(res: dict) -> str:
              "(other benchmarks may share the machine; timings are indicative).", "",
              "Versions: " + ", ".join(f"{k} {v}" for k, v in res["versions"].items()) + ".", "",
              f"Settings: `simulation_suite({s['curves']}, seed={s['suite_seed']})` (kinds in rotation: breakpoint, "
-             f"smooth, flat; 5-10 points, n_items 100-2000, floors 0/0.25/0.5, logit noise 0/0.15/0.3); default "
+             f"smooth, flat, parameters drawn from the spec's priors, sharp hinges, logit noise 0/0.15/0.3 in place "
+             f"of the beta-binomial; 5-10 points, n_items 100-2000, floors 0/0.25/0.5; `phasefit.simulate`); default "
              f"spec ({s['spec_source']}) with backend {s['backend']}, {s['chains']} chains x {s['draws']} draws, "
              f"tune {s['tune']}, target_accept {s['target_accept']}, sampler seed {s['sampler_seed']}; verdict "
              f"thresholds emergent >= {s['verdict']['emergent']}, smooth <= {s['verdict']['smooth']}, "
@@ -477,7 +480,10 @@ def diagnostics(table: pd.DataFrame, *, p_col: str, tau_cols: tuple[str, str, st
         ok = np.isfinite(a) & np.isfinite(b)
         return float(stats.spearmanr(a[ok], b[ok]).statistic) if ok.sum() > 2 else float("nan")
 
+    negatives = table[table["kind"] != "breakpoint"]
+    visible = pd.concat([bp[vis], negatives])
     return {
+        "auc_plateau_visible": auc(visible[p_col].to_numpy(float), (visible["kind"] == "breakpoint").to_numpy()),
         "bp_share_plateau_visible": float(vis.mean()),
         "bp_mean_p_plateau_visible": float(bp.loc[vis, p_col].mean()) if vis.any() else float("nan"),
         "bp_mean_p_plateau_hidden": float(bp.loc[~vis, p_col].mean()) if (~vis).any() else float("nan"),
@@ -501,6 +507,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--chains", type=int, default=None)
     ap.add_argument("--quick", action="store_true", help="12 curves, 300 draws, 300 tune; writes simulation_quick.*")
     ap.add_argument("--no-results-md", action="store_true", help="do not touch benchmarks/RESULTS.md")
+    ap.add_argument("--no-population", action="store_true",
+                    help="skip the population stage (its pooled values are scored beside the per-curve ones)")
     args = ap.parse_args(argv)
     if args.quick:
         args.curves = args.curves or 12
@@ -514,6 +522,8 @@ def main(argv: list[str] | None = None) -> int:
     design = data.groupby("task").agg(n_items=("n_items", "first"))
     curves = load_curves(data)
     spec = load_spec().with_sampler(draws=args.draws, tune=args.tune, chains=args.chains)
+    if args.no_population:
+        spec = dataclasses.replace(spec, population=dataclasses.replace(spec.population, enabled=False))
     print(f"simulation benchmark: {len(curves)} curves, {spec.sampler.chains} chains x {spec.sampler.draws} draws, "
           f"tune {spec.sampler.tune}", file=sys.stderr, flush=True)
     work = RESULTS / ".work-simulation"

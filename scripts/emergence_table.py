@@ -24,6 +24,12 @@ ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "case-studies" / "emergence-table.md"
 # BIG-bench breakthroughness above this counts as a "breakthrough" curve for the comparison
 B_HIGH = 10.0
+P_SHOW = 0.7  # inconclusive curves listed in the table from this P(breakpoint) on
+N_DISAGREE = 30  # high-breakthroughness curves listed where the verdict is not emergent
+
+
+def _condition(c) -> str:
+    return "" if pd.isna(c) or c in ("", "default") else f" ({c})"
 
 
 def _sci(v: float) -> str:
@@ -82,29 +88,36 @@ def write(v: pd.DataFrame, *, names: list[str], seconds: float) -> None:
     ]
     for ds, row in counts.iterrows():
         lines.append(f"| {ds} | " + " | ".join(str(row.get(c, 0)) for c in order) + f" | {row.sum()} |")
-    lines += ["", "## Emergent and inconclusive curves, with the break (Wei et al. Table 1 style)", "",
+    show = v[(v["verdict"] == "emergent") | ((v["verdict"] == "inconclusive") & (v["p_emergent"] >= P_SHOW))]
+    lines += ["", "## Emergent curves, and inconclusive ones leaning breakpoint (Wei et al. Table 1 style)", "",
+              f"Every `emergent` curve and every `inconclusive` one with P(breakpoint) >= {P_SHOW:g} "
+              f"({len(show)} of {len(v)} curves; all verdicts are in `all_verdicts.csv` of the run). "
               "Break: the breakpoint hypothesis' break as training FLOPs and parameters, median [5%, 95%].", "",
-              "| task | metric | family | verdict | P(breakpoint) | break FLOPs | break params | LFO: largest model "
-              "predicted? | breakthroughness |", "|---|---|---|---|---:|---|---|---|---:|"]
-    show = v[v["verdict"].isin(["emergent", "inconclusive"])].sort_values(["verdict", "p_emergent"],
-                                                                           ascending=[True, False])
+              "| dataset | task | metric | family | verdict | P(breakpoint) | break FLOPs | break params | LFO: largest "
+              "model predicted? | breakthroughness |", "|---|---|---|---|---|---:|---|---|---|---:|"]
+    show = show.sort_values(["verdict", "p_emergent"], ascending=[True, False])
     for r in show.itertuples():
         lfo = "" if pd.isna(r.lfo_largest_in_pi90) else ("yes" if r.lfo_largest_in_pi90 else "**no**")
         lines.append(
-            f"| {r.task} | {r.metric} | {r.family} | {r.verdict} | {r.p_emergent:.2f} | "
+            f"| {r.dataset} | {r.task} | {r.metric}{_condition(r.condition)} | {r.family} | {r.verdict} | {r.p_emergent:.2f} | "
             f"{_sci(r.break_flops_median)} [{_sci(r.break_flops_q05)}, {_sci(r.break_flops_q95)}] | "
             f"{_params(r.break_params_median)} [{_params(r.break_params_q05)}, {_params(r.break_params_q95)}] | "
             f"{lfo} | {r.breakthroughness:.1f} |")
     high_b = v["breakthroughness"] >= B_HIGH
     a = v[high_b & ~v["verdict"].isin(["emergent"])]
     b = v[~high_b & (v["verdict"] == "emergent")]
+    by_verdict = a["verdict"].value_counts().to_dict()
     lines += ["", "## Where phasefit and breakthroughness disagree", "",
               f"Breakthroughness B >= {B_HIGH:g} (most of the improvement in a few steps) but not `emergent`: "
-              f"{len(a)} curves; `emergent` with B < {B_HIGH:g}: {len(b)} curves.", "",
-              "| task | metric | family | B | verdict | P(breakpoint) | P(absent) |", "|---|---|---|---:|---|---:|---:|"]
-    for r in pd.concat([a, b]).itertuples():
-        lines.append(f"| {r.task} | {r.metric} | {r.family} | {r.breakthroughness:.1f} | {r.verdict} | "
-                     f"{r.p_emergent:.2f} | {r.p_absent:.2f} |")
+              f"{len(a)} curves ({', '.join(f'{n} {k}' for k, n in by_verdict.items())}); `emergent` with "
+              f"B < {B_HIGH:g}: {len(b)} curves. Listed: the latter, and the {min(len(a), N_DISAGREE)} of the former "
+              "with the highest B.", "",
+              "| dataset | task | metric | family | B | verdict | P(breakpoint) | P(absent) |",
+              "|---|---|---|---|---:|---|---:|---:|"]
+    listed = pd.concat([b, a.sort_values("breakthroughness", ascending=False).head(N_DISAGREE)])
+    for r in listed.itertuples():
+        lines.append(f"| {r.dataset} | {r.task} | {r.metric}{_condition(r.condition)} | {r.family} | "
+                     f"{r.breakthroughness:.1f} | {r.verdict} | {r.p_emergent:.2f} | {r.p_absent:.2f} |")
     lines += ["", "## Discussion", "", DISCUSSION]
     DOC.write_text("\n".join(lines) + "\n")
 

@@ -80,3 +80,29 @@ def test_prose_reads_like_the_issue_example():
 def test_summary_counts():
     v = pd.DataFrame([_row(), _row(verdict="smooth", p_emergent=0.02), _row(verdict="smooth", p_emergent=0.01)])
     assert summary_text(v).splitlines()[0] == "3 curves: 1 emergent, 0 inconclusive, 2 smooth, 0 absent, 0 failed."
+
+
+def test_an_unconverged_fit_of_a_negligible_hypothesis_does_not_fail_the_curve():
+    from types import SimpleNamespace
+
+    from phasefit.curve_analysis import NEGLIGIBLE, convergence_problems
+    from phasefit.marginal import Evidence
+
+    def fit(ok, reason=""):
+        return SimpleNamespace(diagnostics=SimpleNamespace(ok=ok, reason=reason))
+
+    good, bad = Evidence(log_z=-3.0, log_z_se=0.01, k_hat=0.2), Evidence(log_z=-3.0, log_z_se=0.01, k_hat=0.9)
+    fits = {"absent": fit(True), "smooth": fit(True), "breakpoint": fit(False, "R-hat 1.018 > 1.01")}
+    evidence = {"absent": good, "smooth": good, "breakpoint": good}
+    # negligible and reliable: noted, not a problem
+    problems, notes = convergence_problems(fits, evidence, {"absent": 0.95, "smooth": 0.049, "breakpoint": 1e-4})
+    assert problems == [] and len(notes) == 1 and "R-hat 1.018" in notes[0] and "breakpoint" in notes[0]
+    # the same fit failing for a hypothesis that matters fails the curve
+    problems, notes = convergence_problems(fits, evidence, {"absent": 0.5, "smooth": 0.3, "breakpoint": 0.2})
+    assert problems == ["breakpoint: R-hat 1.018 > 1.01"] and notes == []
+    problems, _ = convergence_problems(fits, evidence, {"absent": 0.5, "smooth": 0.5 - NEGLIGIBLE, "breakpoint": NEGLIGIBLE})
+    assert problems
+    # unreliable evidence always fails, even for an improbable hypothesis
+    evidence["breakpoint"] = bad
+    problems, notes = convergence_problems(fits, evidence, {"absent": 0.95, "smooth": 0.049, "breakpoint": 1e-4})
+    assert "breakpoint: R-hat 1.018 > 1.01" in problems and any("k-hat 0.90" in p for p in problems) and notes == []

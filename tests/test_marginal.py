@@ -10,7 +10,12 @@ from scipy import integrate, special, stats
 
 from phasefit.data import load_curves
 from phasefit.hypotheses import curve_inputs
-from phasefit.marginal import hypothesis_probabilities, log_marginal_likelihood
+from phasefit.marginal import (
+    PROPOSAL_SCALE,
+    _importance_estimate,
+    hypothesis_probabilities,
+    log_marginal_likelihood,
+)
 
 
 def _flat_curve():
@@ -28,6 +33,29 @@ def test_absent_evidence_matches_quadrature():
     inputs = curve_inputs(curve, spec)
     fit = s.fit(inputs, "absent", seed=3)
     ev = log_marginal_likelihood(fit.draws, inputs, "absent", spec, n_proposal=8000, seed=1)
+    assert ev.ok
+    assert ev.log_z == pytest.approx(_absent_log_z_by_quadrature(inputs, spec), abs=0.05)
+    assert ev.log_z_se < 0.05
+
+
+def test_too_narrow_a_proposal_is_widened():
+    """Draws shrunk 7x towards their mean make the first proposal miss the tails (k-hat > 0.7);
+    the wider fallback proposals must recover the exact answer."""
+    s = sampler()
+    spec = s.spec
+    inputs = curve_inputs(_flat_curve(), spec)
+    draws = s.fit(inputs, "absent", seed=3).draws
+    lvl, logc = draws["absent_level"], np.log(draws["concentration"])
+    narrow = {"absent_level": lvl.mean() + (lvl - lvl.mean()) / 7,
+              "concentration": np.exp(logc.mean() + (logc - logc.mean()) / 7)}
+    first = _importance_estimate(narrow, inputs, "absent", spec, n_proposal=8000, seed=1, scale=PROPOSAL_SCALE)
+    assert first.k_hat > 0.7
+    ev = log_marginal_likelihood(narrow, inputs, "absent", spec, n_proposal=8000, seed=1)
+    assert ev.ok
+    assert ev.log_z == pytest.approx(_absent_log_z_by_quadrature(inputs, spec), abs=0.1)
+
+
+def _absent_log_z_by_quadrature(inputs, spec) -> float:
     lp = spec.hypothesis("absent").prior("level")
     cp = spec.shared_prior("concentration")
 
@@ -39,9 +67,7 @@ def test_absent_evidence_matches_quadrature():
                       + stats.norm.logpdf(log_c, cp["mu"], cp["sigma"]))
 
     exact, _ = integrate.dblquad(integrand, cp["mu"] - 8 * cp["sigma"], cp["mu"] + 8 * cp["sigma"], -12, 6)
-    assert ev.ok
-    assert ev.log_z == pytest.approx(np.log(exact), abs=0.05)
-    assert ev.log_z_se < 0.05
+    return float(np.log(exact))
 
 
 def test_probabilities_sum_to_one_and_follow_evidence():

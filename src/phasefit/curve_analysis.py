@@ -23,6 +23,7 @@ from phasefit.specs import HYPOTHESES
 from phasefit.verdicts import decide
 
 QUANTILES = (0.05, 0.5, 0.95)
+NEGLIGIBLE = 0.01  # a hypothesis this improbable cannot move a verdict (thresholds 0.1 / 0.5 / 0.9)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,17 +55,18 @@ def analyse_curve(curve: Curve, sampler: Sampler, *, x_axis: str, lfo_cutoff: fl
     loo_b, ll_b = loo(fits["breakpoint"], inputs, "breakpoint", sampler, seed=seed + 20)
     cmp = compare(loo_s, loo_b)
 
-    tau = fits["breakpoint"].draws["bp_tau"] + inputs.center  # on the analysis axis (log10)
-    tq = np.quantile(tau, QUANTILES)
+    # the break's quantiles only from a converged breakpoint fit (on the analysis axis, log10)
+    tau = fits["breakpoint"].draws["bp_tau"] + inputs.center
+    tq = np.quantile(tau, QUANTILES) if fits["breakpoint"].diagnostics.ok else np.full(3, np.nan)
     if lfo_cutoff is not None:
         cutoff = lfo_cutoff - inputs.center
-    else:  # the median break, moved up if needed so that at least 3 models are there to learn from
-        cutoff = max(float(tq[1] - inputs.center), float(np.sort(inputs.x)[min(2, len(inputs.x) - 1)]))
+    else:  # the median break (else the middle of the range), moved up to leave at least 3 models to learn from
+        median = float(tq[1] - inputs.center) if np.isfinite(tq[1]) else 0.0
+        cutoff = max(median, float(np.sort(inputs.x)[min(2, len(inputs.x) - 1)]))
     lfo = leave_future_out(inputs, cutoff, sampler, seed=seed + 30)
 
     diags = [f.diagnostics for f in fits.values()]
-    problems = [f"{name}: {f.diagnostics.reason}" for name, f in fits.items() if not f.diagnostics.ok]
-    problems += [f"{h} evidence: importance k-hat {e.k_hat:.2f} > {K_HAT_MAX}" for h, e in evidence.items() if not e.ok]
+    problems, notes = convergence_problems(fits, evidence, {"absent": p_absent, "smooth": p_smooth, "breakpoint": p_bp})
     ok = not problems
     reasons = "; ".join(problems)
     verdict = decide(ok=ok, p_absent=p_absent, p_emergent=p_bp, thresholds=spec.verdict)
@@ -81,7 +83,7 @@ def analyse_curve(curve: Curve, sampler: Sampler, *, x_axis: str, lfo_cutoff: fl
         "ess_tail_min": min(d.ess_tail_min for d in diags), "divergences": sum(d.divergences for d in diags),
         "treedepth_share": max(d.treedepth_share for d in diags), "attempts": max(d.attempts for d in diags),
         "loo_refits": cmp.loo_refits, "loo_refits_unconverged": cmp.refits_unconverged,
-        "pareto_k_max": cmp.max_pareto_k, "failure_reason": reasons,
+        "pareto_k_max": cmp.max_pareto_k, "failure_reason": reasons, "notes": "; ".join(notes),
         "lfo_converged": lfo.ok if lfo else np.nan,
         "breakthroughness": baselines.breakthroughness(curve.x, curve.y),
         "linearity": baselines.linearity(curve.x, curve.y),
@@ -97,6 +99,30 @@ def analyse_curve(curve: Curve, sampler: Sampler, *, x_axis: str, lfo_cutoff: fl
             for name, f in fits.items()}
     return CurveResult(index=curve.index, row=row, fits=kept,
                        loglik=thin_to({"smooth": ll_s, "breakpoint": ll_b}, n))
+
+
+def convergence_problems(fits: dict[str, FitResult], evidence: dict, probability: dict[str, float]
+                         ) -> tuple[list[str], list[str]]:
+    """What makes the curve `failed`, and what is only noted.
+
+    The verdict rests on the marginal likelihoods, and an importance-sampling estimate is valid
+    whatever proposal it used as long as its k-hat is good; the posterior draws only shape the
+    proposal. So an unreliable marginal likelihood always fails the curve, and so does a fit that
+    did not converge for a hypothesis that matters. A fit that did not converge for a hypothesis
+    whose probability is below `NEGLIGIBLE` (with reliable evidence) cannot move the verdict: it is
+    noted, and what that fit alone gives (the break's quantiles) is left empty.
+    """
+    problems, notes = [], []
+    for name, f in fits.items():
+        if f.diagnostics.ok:
+            continue
+        if evidence[name].ok and probability[name] < NEGLIGIBLE:
+            notes.append(f"{name} fit not converged ({f.diagnostics.reason}) but P({name}) = "
+                         f"{probability[name]:.1e} < {NEGLIGIBLE}: verdict unaffected")
+        else:
+            problems.append(f"{name}: {f.diagnostics.reason}")
+    problems += [f"{h} evidence: importance k-hat {e.k_hat:.2f} > {K_HAT_MAX}" for h, e in evidence.items() if not e.ok]
+    return problems, notes
 
 
 def break_scale(curve: Curve, tau_q: np.ndarray, x_axis: str) -> dict:

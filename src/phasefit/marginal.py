@@ -31,6 +31,7 @@ SHARED_PRIOR = {"ceiling_fraction": "ceiling_fraction", "concentration": "concen
 K_HAT_MAX = 0.7
 PROPOSAL_DF = 5.0
 PROPOSAL_SCALE = 1.3  # proposal covariance inflation: heavier than the posterior
+FALLBACK_SCALES = (2.5, 5.0)  # wider proposals tried in turn when k-hat is too high
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,12 +85,29 @@ def _log_prior(v: np.ndarray, prior: Prior) -> np.ndarray:
 
 def log_marginal_likelihood(draws: dict[str, np.ndarray], inputs: CurveInputs, hypothesis: str, spec: ModelSpec,
                             *, n_proposal: int = 4000, seed: int) -> Evidence:
-    """Importance-sampling estimate of log Z for one hypothesis from its own posterior draws."""
+    """Importance-sampling estimate of log Z for one hypothesis from its own posterior draws.
+
+    When the Pareto k-hat of the ratios is too high (a posterior with heavier tails or more skew
+    than the proposal), the proposal is widened (`FALLBACK_SCALES`) before giving up; the first
+    reliable estimate is returned, else the one with the smallest k-hat.
+    """
+    best = None
+    for j, scale in enumerate((PROPOSAL_SCALE, *FALLBACK_SCALES)):
+        ev = _importance_estimate(draws, inputs, hypothesis, spec, n_proposal=n_proposal, seed=seed + j, scale=scale)
+        if ev.ok:
+            return ev
+        if best is None or ev.k_hat < best.k_hat:
+            best = ev
+    return best
+
+
+def _importance_estimate(draws: dict[str, np.ndarray], inputs: CurveInputs, hypothesis: str, spec: ModelSpec,
+                         *, n_proposal: int, seed: int, scale: float) -> Evidence:
     priors = _priors(hypothesis, inputs, spec)
     u = np.column_stack([_to_unconstrained(np.asarray(draws[n]).reshape(-1), pr) for n, pr in priors])
     d = u.shape[1]
     mean = u.mean(0)
-    cov = np.atleast_2d(np.cov(u, rowvar=False)) * PROPOSAL_SCALE + 1e-9 * np.eye(d)
+    cov = np.atleast_2d(np.cov(u, rowvar=False)) * scale + 1e-9 * np.eye(d)
     proposal = stats.multivariate_t(loc=mean, shape=cov, df=PROPOSAL_DF, seed=np.random.default_rng(seed))
     z = np.atleast_2d(proposal.rvs(size=n_proposal)).reshape(n_proposal, d)
     log_q = proposal.logpdf(z)

@@ -1,12 +1,14 @@
 """Simulated scaling curves with known truth, for recovery and calibration checks.
 
-Parameters are drawn from uniform ranges inside the bulk of the documented priors (so calibration
-of P(breakpoint) can be checked), but the generator is not the fitted model: breaks are sharp
-hinges (not softplus), model grids are irregular, and between-model noise is added on the logit
-scale (prompt/run noise) before binomial sampling of items, where the model assumes beta-binomial.
-Kinds: `breakpoint` (a plateau 0.7-18% of the way above the floor with a small drift, then a rise
-that adds 2-8 log-odds by the largest model), `smooth` (one log-odds slope 0.3-4.5 per decade,
-including steep sigmoids in p), `flat` (0.2-3% above the floor throughout).
+Each kind's parameters are drawn from the priors of the spec (the bundled models/default.toml
+unless given), so that P(breakpoint | data) can be checked for calibration: a posterior probability
+is calibrated with respect to the distribution the data come from, and the one it is built for is
+its prior. The generating *mechanism* is deliberately not the fitted model: breaks are sharp hinges
+(not softplus joints), model grids are irregular, and between-model noise is added on the logit
+scale (prompt and run noise) before binomial sampling of items, where the model assumes a
+beta-binomial. Kinds: `breakpoint` (a plateau with a small drift, then a rise that adds `gain`
+log-odds by the largest model), `smooth` (one log-odds trend; steep sigmoids in p included),
+`flat` (a constant level at most 12% of the way above the floor: the prior of `absent` below -2).
 """
 
 from __future__ import annotations
@@ -17,35 +19,48 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from phasefit.predictive import sample_prior
+from phasefit.specs import ModelSpec, load_spec
+
 Kind = Literal["breakpoint", "smooth", "flat"]
 KINDS: tuple[Kind, ...] = ("breakpoint", "smooth", "flat")
+FLAT_MAX_LEVEL = -2.0  # log-odds: "flat at the floor" keeps the absent prior's draws below this
 
 
 def simulate_curve(kind: Kind, *, rng: np.random.Generator, n_points: int, n_items: int, floor: float,
-                   noise: float = 0.0, name: str = "sim") -> tuple[pd.DataFrame, dict]:
+                   noise: float = 0.0, name: str = "sim", spec: ModelSpec | None = None
+                   ) -> tuple[pd.DataFrame, dict]:
     """One curve in the input contract, and its truth (break in log10 FLOPs for breakpoint curves)."""
+    spec = spec if spec is not None else load_spec()
+
+    def draw(hypothesis: str, parameter: str) -> float:
+        return float(sample_prior(spec.hypothesis(hypothesis).prior(parameter), 1, rng)[0])
+
     lo = rng.uniform(19.0, 21.0)
     span = rng.uniform(2.5, 4.0)
     x = np.sort(lo + span * np.concatenate([[0.0, 1.0], rng.uniform(0.05, 0.95, n_points - 2)]))
     while np.min(np.diff(x)) < 0.1:  # distinct model sizes
         x = np.sort(lo + span * np.concatenate([[0.0, 1.0], rng.uniform(0.05, 0.95, n_points - 2)]))
-    ceiling = rng.uniform(0.7, 1.0)
+    ceiling = floor + (1 - floor) * float(sample_prior(spec.shared_prior("ceiling_fraction"), 1, rng)[0])
     truth: dict = {"kind": kind, "floor": floor, "ceiling": ceiling, "noise": noise, "tau": np.nan}
     if kind == "breakpoint":
-        # at least 2 models before and after the break; a plateau between barely and clearly above
-        # the floor with a small drift (slope_before); the largest model gains 2-8 log-odds over it
-        tau = rng.uniform(x[1], x[-3] if n_points >= 5 else x[-2])
-        level, drift, gain = rng.uniform(-5.0, -1.5), rng.uniform(-0.25, 0.25), rng.uniform(2.0, 8.0)
+        # the break between the second-smallest and second-largest model (the model's admissible range)
+        tau = x[1] + (x[-2] - x[1]) * draw("breakpoint", "tau_fraction")
+        level, drift, gain = draw("breakpoint", "level"), draw("breakpoint", "slope_before"), draw("breakpoint", "gain")
         slope = gain / (x[-1] - tau)
         eta = level + drift * (x - tau) + slope * np.maximum(x - tau, 0.0)
         truth |= {"tau": tau, "level": level, "slope_before": drift, "gain": gain, "slope_after": drift + slope}
     elif kind == "smooth":
-        slope = rng.uniform(0.3, 4.5)  # up to steep sigmoids in p (smooth in log-odds)
-        mid = rng.uniform(x[0] + 0.3 * span, x[-1] + 0.3 * span)
-        eta = slope * (x - mid)
-        truth |= {"slope": slope, "mid": mid}
+        center = 0.5 * (x[0] + x[-1])
+        intercept, slope = draw("smooth", "intercept"), draw("smooth", "slope")
+        eta = intercept + slope * (x - center)
+        truth |= {"slope": slope, "intercept": intercept, "center": center}
     else:
-        eta = np.full_like(x, rng.uniform(-6.0, -3.5))
+        level = draw("absent", "level")
+        while level > FLAT_MAX_LEVEL:
+            level = draw("absent", "level")
+        eta = np.full_like(x, level)
+        truth |= {"level": level}
     eta = eta + rng.normal(0.0, noise, len(x))
     p = floor + (ceiling - floor) * special.expit(eta)
     k = rng.binomial(n_items, p)
@@ -58,19 +73,23 @@ def simulate_curve(kind: Kind, *, rng: np.random.Generator, n_points: int, n_ite
     return df, truth
 
 
-def simulation_suite(n_curves: int, *, seed: int, kinds: tuple[Kind, ...] = KINDS) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """A mixed suite: kinds in rotation; 5-10 points, n_items 100-2000, floors 0/0.25/0.5, some noise.
+def simulation_suite(n_curves: int, *, seed: int, kinds: tuple[Kind, ...] = KINDS, spec: ModelSpec | None = None
+                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A mixed suite: kinds in rotation (the default prior weights, 1/3 each); 5-10 points, n_items
+    100-2000, floors 0/0.25/0.5, logit noise 0/0.15/0.3.
 
     Returns the data table (one task per curve, named sim_0000, ...) and the truth table.
     """
     rng = np.random.default_rng(seed)
+    spec = spec if spec is not None else load_spec()
     frames, truths = [], []
     for i in range(n_curves):
         kind = kinds[i % len(kinds)]
         name = f"sim_{i:04d}"
         df, truth = simulate_curve(
             kind, rng=rng, n_points=int(rng.integers(5, 11)), n_items=int(rng.choice([100, 250, 500, 1000, 2000])),
-            floor=float(rng.choice([0.0, 0.25, 0.5])), noise=float(rng.choice([0.0, 0.0, 0.15, 0.3])), name=name)
+            floor=float(rng.choice([0.0, 0.25, 0.5])), noise=float(rng.choice([0.0, 0.0, 0.15, 0.3])), name=name,
+            spec=spec)
         frames.append(df)
         truths.append({"task": name, **truth})
     return pd.concat(frames, ignore_index=True), pd.DataFrame(truths)

@@ -20,7 +20,7 @@ VERDICT_COLUMNS = (
     # extras
     "p_absent", "p_smooth", "p_emergent_pooled", "likelihood", "lfo_largest_in_pi90", "lfo_cutoff",
     "lfo_converged", "loo_refits", "loo_refits_unconverged", "pareto_k_max", "ess_tail_min", "treedepth_share",
-    "attempts", "failure_reason",
+    "attempts", "failure_reason", "notes",
 )
 
 
