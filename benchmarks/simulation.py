@@ -33,7 +33,6 @@ import platform
 import re
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -47,10 +46,14 @@ from phasefit.simulate import simulation_suite
 from phasefit.specs import load_spec
 from phasefit.verdicts import decide
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from compile_once import write_results_md  # noqa: E402  (the RESULTS.md section writer, between markers)
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 RESULTS_MD = ROOT / "benchmarks" / "RESULTS.md"
 SECTION = "## Simulation: verdict accuracy and calibration"
+START, END = "<!-- simulation:start -->", "<!-- simulation:end -->"
 BINS = (0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0)
 TARGETS = {
     "auc": 0.95, "precision": 0.90, "fpr": 0.05, "flat_emergent": 0, "calibration_tol": 0.10, "coverage": 0.85,
@@ -276,8 +279,7 @@ def markdown(res: dict) -> str:
              "(other benchmarks may share the machine; timings are indicative).", "",
              "Versions: " + ", ".join(f"{k} {v}" for k, v in res["versions"].items()) + ".", "",
              f"Settings: `simulation_suite({s['curves']}, seed={s['suite_seed']})` (kinds in rotation: breakpoint, "
-             f"smooth, flat, parameters drawn from the spec's priors, sharp hinges, logit noise 0/0.15/0.3 in place "
-             f"of the beta-binomial; 5-10 points, n_items 100-2000, floors 0/0.25/0.5; `phasefit.simulate`); default "
+             f"smooth, flat, parameters and beta-binomial over-dispersion drawn from the spec's priors, sharp hinges; 5-10 points, n_items 100-2000, floors 0/0.25/0.5; `phasefit.simulate`); default "
              f"spec ({s['spec_source']}) with backend {s['backend']}, {s['chains']} chains x {s['draws']} draws, "
              f"tune {s['tune']}, target_accept {s['target_accept']}, sampler seed {s['sampler_seed']}; verdict "
              f"thresholds emergent >= {s['verdict']['emergent']}, smooth <= {s['verdict']['smooth']}, "
@@ -352,26 +354,6 @@ def markdown(res: dict) -> str:
     if res.get("notes"):
         lines += ["", *res["notes"]]
     return "\n".join(lines) + "\n"
-
-
-def replace_section(text: str, section: str) -> str:
-    """Replace our section (from its heading to the next `## ` heading) or append it."""
-    start = text.find(SECTION)
-    if start < 0:
-        return text.rstrip("\n") + "\n\n" + section if text.strip() else section
-    nxt = re.search(r"^## ", text[start + len(SECTION):], flags=re.M)
-    end = start + len(SECTION) + nxt.start() if nxt else len(text)
-    tail = text[end:]
-    return text[:start] + section + ("\n" + tail if tail else "")
-
-
-def write_results_md(section: str) -> None:
-    text = RESULTS_MD.read_text(encoding="utf-8") if RESULTS_MD.exists() else "# Benchmark results\n"
-    new = replace_section(text, section)
-    with tempfile.NamedTemporaryFile("w", dir=RESULTS_MD.parent, delete=False, encoding="utf-8") as f:
-        f.write(new)
-    os.chmod(f.name, 0o644)
-    os.replace(f.name, RESULTS_MD)
 
 
 def _jsonable(o):
@@ -565,7 +547,7 @@ def main(argv: list[str] | None = None) -> int:
     table.to_csv(RESULTS / f"{stem}_curves.csv", index=False)
     section = markdown(res)
     if not args.quick and not args.no_results_md:
-        write_results_md(section)
+        write_results_md(section, START, END)
     print(section)
     return 0
 
