@@ -547,7 +547,7 @@ def main(argv: list[str] | None = None) -> int:
     table.to_csv(RESULTS / f"{stem}_curves.csv", index=False)
     section = markdown(res)
     if not args.quick and not args.no_results_md:
-        write_results_md(section, START, END)
+        write_results_md(f"{START}\n{section.rstrip()}\n{END}\n", START, END)
     print(section)
     return 0
 
