@@ -29,9 +29,15 @@ def sampler() -> Sampler:
     return Sampler(tiny_spec())
 
 
+# typical, clearly shaped curves of each kind (a visible plateau and break; a steady rise; at the floor)
+TYPICAL = {"breakpoint": {"level": -3.0, "slope_before": 0.0, "gain": 6.0, "tau_fraction": 0.5},
+           "smooth": {"intercept": -0.5, "slope": 1.5}, "flat": {"level": -4.5}}
+
+
 def sim_frame(kinds=("breakpoint", "smooth"), *, seed=3, n_points=6, n_items=500, floor=0.0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    frames = [simulate_curve(k, rng=rng, n_points=n_points, n_items=n_items, floor=floor, name=f"t{i}_{k}")[0]
+    frames = [simulate_curve(k, rng=rng, n_points=n_points, n_items=n_items, floor=floor, name=f"t{i}_{k}",
+                             params=TYPICAL[k] | {"ceiling_fraction": 0.9})[0]
               for i, k in enumerate(kinds)]
     return pd.concat(frames, ignore_index=True)
 

@@ -26,7 +26,9 @@ def test_one_compile_serves_every_curve_and_fit(curves):
             r = s.fit(inputs, fit, seed=1)
             assert all(v.shape == (2, 150) for v in r.draws.values())
     # each hypothesis compiled exactly once, whatever the number of curves
-    assert sorted(s.compile_seconds) == ["beta_binomial/absent", "beta_binomial/breakpoint", "beta_binomial/smooth"]
+    # (other likelihoods may have been compiled by earlier tests of the session's shared sampler)
+    assert sorted(k for k in s.compile_seconds if k.startswith("beta_binomial/")) == [
+        "beta_binomial/absent", "beta_binomial/breakpoint", "beta_binomial/smooth"]
 
 
 def test_seeded_fits_reproduce_exactly(curves):

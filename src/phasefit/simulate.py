@@ -31,15 +31,22 @@ FLAT_MAX_LEVEL = -2.0  # log-odds: "flat at the floor" keeps the absent prior's 
 
 def simulate_curve(kind: Kind, *, rng: np.random.Generator, n_points: int, n_items: int, floor: float,
                    noise: float = 0.0, concentration: float | None = None, name: str = "sim",
-                   spec: ModelSpec | None = None) -> tuple[pd.DataFrame, dict]:
+                   spec: ModelSpec | None = None, params: dict[str, float] | None = None
+                   ) -> tuple[pd.DataFrame, dict]:
     """One curve in the input contract, and its truth (break in log10 FLOPs for breakpoint curves).
 
     `noise` is a between-model sd on the logit scale; `concentration` makes the counts
     beta-binomial (each model's success probability drawn from Beta(p c, (1 - p) c)), None binomial.
+    `params` fixes parameters instead of drawing them from the priors: `level`, `slope_before`,
+    `gain`, `tau_fraction` (breakpoint), `intercept`, `slope` (smooth), `level` (flat),
+    `ceiling_fraction`.
     """
     spec = spec if spec is not None else load_spec()
+    fixed = params or {}
 
     def draw(hypothesis: str, parameter: str) -> float:
+        if parameter in fixed:
+            return float(fixed[parameter])
         return float(sample_prior(spec.hypothesis(hypothesis).prior(parameter), 1, rng)[0])
 
     lo = rng.uniform(19.0, 21.0)
@@ -47,7 +54,8 @@ def simulate_curve(kind: Kind, *, rng: np.random.Generator, n_points: int, n_ite
     x = np.sort(lo + span * np.concatenate([[0.0, 1.0], rng.uniform(0.05, 0.95, n_points - 2)]))
     while np.min(np.diff(x)) < 0.1:  # distinct model sizes
         x = np.sort(lo + span * np.concatenate([[0.0, 1.0], rng.uniform(0.05, 0.95, n_points - 2)]))
-    ceiling = floor + (1 - floor) * float(sample_prior(spec.shared_prior("ceiling_fraction"), 1, rng)[0])
+    fraction = fixed.get("ceiling_fraction", float(sample_prior(spec.shared_prior("ceiling_fraction"), 1, rng)[0]))
+    ceiling = floor + (1 - floor) * fraction
     truth: dict = {"kind": kind, "floor": floor, "ceiling": ceiling, "noise": noise,
                    "concentration": np.nan if concentration is None else concentration, "tau": np.nan}
     if kind == "breakpoint":
