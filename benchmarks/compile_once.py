@@ -125,9 +125,9 @@ def rss_mib() -> float:
 
 
 def summarise_fit(fit, draws, stats, spec) -> dict:
-    from phasefit.inference import _checked_params, diagnose
+    from phasefit.inference import _checked, diagnose
 
-    checked = {k: draws[k] for k in _checked_params(fit, draws)}
+    checked = _checked(draws)
     d = diagnose(checked, stats, spec, attempts=1)
     return {
         "rhat_max": d.rhat_max, "ess_bulk_min": d.ess_bulk_min, "ess_tail_min": d.ess_tail_min,
