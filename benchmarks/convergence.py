@@ -18,7 +18,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from rich.progress import (
     BarColumn,
@@ -30,11 +29,11 @@ from rich.progress import (
 )
 
 from phasefit import datasets
-from phasefit.curve_analysis import convergence_problems, curve_seed
+from phasefit.curve_analysis import convergence_problems, curve_seed, fit_hypotheses
 from phasefit.data import load_curves
 from phasefit.hypotheses import curve_inputs
 from phasefit.inference import Sampler
-from phasefit.marginal import K_HAT_MAX, hypothesis_probabilities, log_marginal_likelihood
+from phasefit.marginal import K_HAT_MAX
 from phasefit.specs import HYPOTHESES, load_spec
 
 HERE = Path(__file__).parent
@@ -94,19 +93,16 @@ def main() -> None:
             start = time.perf_counter()
             row = {"dataset": name, "task": c.task, "metric": c.metric, "family": c.family, "condition": c.condition,
                    "n_points": c.n_points, "likelihood": c.likelihood}
-            reasons, fits, evidence = [], {}, {}
-            for j, h in enumerate(HYPOTHESES):
-                fits[h] = fit = sampler.fit(inputs, h, seed=seed + j)
-                evidence[h] = ev = log_marginal_likelihood(fit.draws, inputs, h, spec, seed=seed + 40 + j)
-                d = fit.diagnostics
+            fits, evidence, probability = fit_hypotheses(inputs, sampler, seed=seed)  # as the pipeline does
+            reasons = []
+            for h in HYPOTHESES:
+                d, ev = fits[h].diagnostics, evidence[h]
                 row |= {f"{h}_rhat": d.rhat_max, f"{h}_ess_bulk": d.ess_bulk_min, f"{h}_ess_tail": d.ess_tail_min,
                         f"{h}_divergences": d.divergences, f"{h}_attempts": d.attempts, f"{h}_k_hat": ev.k_hat}
                 if not d.ok:
                     reasons.append(f"{h}: {d.reason}")
                 if not ev.ok:
                     reasons.append(f"{h} evidence k-hat {ev.k_hat:.2f} > {K_HAT_MAX}")
-            probability = dict(zip(HYPOTHESES, hypothesis_probabilities(evidence, np.asarray(spec.log_weights())),
-                                   strict=True))
             problems, _ = convergence_problems(fits, evidence, probability)  # what the pipeline marks `failed`
             row |= {"ok": not reasons, "reason": "; ".join(reasons), "verdict_ok": not problems,
                     "verdict_reason": "; ".join(problems), "seconds": time.perf_counter() - start}

@@ -16,9 +16,9 @@ import numpy as np
 from phasefit import baselines
 from phasefit.data import Curve
 from phasefit.evidence import compare, leave_future_out, loo
-from phasefit.hypotheses import curve_inputs
+from phasefit.hypotheses import CurveInputs, curve_inputs
 from phasefit.inference import FitResult, Sampler, thin_to
-from phasefit.marginal import K_HAT_MAX, hypothesis_probabilities, log_marginal_likelihood
+from phasefit.marginal import K_HAT_MAX, Evidence, hypothesis_probabilities, log_marginal_likelihood
 from phasefit.specs import HYPOTHESES
 from phasefit.verdicts import decide
 
@@ -46,10 +46,8 @@ def analyse_curve(curve: Curve, sampler: Sampler, *, x_axis: str, lfo_cutoff: fl
     spec = sampler.spec
     seed = curve_seed(curve, spec.sampler.seed)
     inputs = curve_inputs(curve, spec)
-    fits = {h: sampler.fit(inputs, h, seed=seed + j) for j, h in enumerate(HYPOTHESES)}
-    evidence = {h: log_marginal_likelihood(fits[h].draws, inputs, h, spec, seed=seed + 40 + j)
-                for j, h in enumerate(HYPOTHESES)}
-    p_absent, p_smooth, p_bp = (float(p) for p in hypothesis_probabilities(evidence, np.asarray(spec.log_weights())))
+    fits, evidence, probability = fit_hypotheses(inputs, sampler, seed=seed)
+    p_absent, p_smooth, p_bp = (probability[h] for h in HYPOTHESES)
 
     loo_s, ll_s = loo(fits["smooth"], inputs, "smooth", sampler, seed=seed + 10)
     loo_b, ll_b = loo(fits["breakpoint"], inputs, "breakpoint", sampler, seed=seed + 20)
@@ -66,7 +64,7 @@ def analyse_curve(curve: Curve, sampler: Sampler, *, x_axis: str, lfo_cutoff: fl
     lfo = leave_future_out(inputs, cutoff, sampler, seed=seed + 30)
 
     diags = [f.diagnostics for f in fits.values()]
-    problems, notes = convergence_problems(fits, evidence, {"absent": p_absent, "smooth": p_smooth, "breakpoint": p_bp})
+    problems, notes = convergence_problems(fits, evidence, probability)
     ok = not problems
     reasons = "; ".join(problems)
     verdict = decide(ok=ok, p_absent=p_absent, p_emergent=p_bp, thresholds=spec.verdict)
@@ -101,7 +99,18 @@ def analyse_curve(curve: Curve, sampler: Sampler, *, x_axis: str, lfo_cutoff: fl
                        loglik=thin_to({"smooth": ll_s, "breakpoint": ll_b}, n))
 
 
-def convergence_problems(fits: dict[str, FitResult], evidence: dict, probability: dict[str, float]
+def fit_hypotheses(inputs: CurveInputs, sampler: Sampler, *, seed: int
+                   ) -> tuple[dict[str, FitResult], dict[str, Evidence], dict[str, float]]:
+    """Each hypothesis fitted alone, its marginal likelihood, and P(h | data) with the spec's weights."""
+    spec = sampler.spec
+    fits = {h: sampler.fit(inputs, h, seed=seed + j) for j, h in enumerate(HYPOTHESES)}
+    evidence = {h: log_marginal_likelihood(fits[h].draws, inputs, h, spec, seed=seed + 40 + j)
+                for j, h in enumerate(HYPOTHESES)}
+    p = hypothesis_probabilities(evidence, np.asarray(spec.log_weights()))
+    return fits, evidence, {h: float(v) for h, v in zip(HYPOTHESES, p, strict=True)}
+
+
+def convergence_problems(fits: dict[str, FitResult], evidence: dict[str, Evidence], probability: dict[str, float]
                          ) -> tuple[list[str], list[str]]:
     """What makes the curve `failed`, and what is only noted.
 
