@@ -51,7 +51,6 @@ from compile_once import write_results_md  # noqa: E402  (the RESULTS.md section
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-RESULTS_MD = ROOT / "benchmarks" / "RESULTS.md"
 SECTION = "## Simulation: verdict accuracy and calibration"
 START, END = "<!-- simulation:start -->", "<!-- simulation:end -->"
 BINS = (0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0)
@@ -328,9 +327,7 @@ def markdown(res: dict) -> str:
         mu, alt = res["metrics_alternative"], res["alternative"]
         pop = res.get("population") or {}
         what = ("the population stage's pooled p_emergent and break quantiles, reported beside the per-curve "
-                "verdicts (pooled verdicts here: pooled p_emergent with the per-curve P(absent))"
-                if alt == "pooled" else "the per-curve (unpooled) probabilities, before the population stage "
-                "replaced them")
+                "verdicts (pooled verdicts here: pooled p_emergent with the per-curve P(absent))")
         lines += ["", f"### The same targets on {alt} evidence", "",
                   f"Scored on {what}. Population stage: converged {pop.get('ok')}, learned rates "
                   f"{pop.get('rates_mean')} (true shares {m['n_flat'] / m['n_curves']:.3f} absent/flat, "
@@ -371,41 +368,17 @@ def _jsonable(o):
 # --------------------------------------------------------------------------------------- main
 
 
-def _tree_probabilities(analysis) -> pd.DataFrame | None:
-    """Per-curve (unpooled) P(absent) and P(breakpoint) from the DataTree, where this version keeps them."""
-    tree = analysis.posterior
-    for group, var, reduce in (("evidence", "probability", False), ("posterior", "hypothesis_probability", True)):
-        if group in tree.children and var in tree[group].dataset:
-            da = tree[group].dataset[var]
-            if reduce:
-                da = da.mean(("chain", "draw"))
-            return pd.DataFrame({"task": da["task"].values, "p_absent_tree": da.sel(hypothesis="absent").values,
-                                 "p_emergent_tree": da.sel(hypothesis="breakpoint").values})
-    return None
-
-
-def _alternative(table: pd.DataFrame, analysis, spec) -> str | None:
-    """Add *_alt columns: the evidence beside the one the verdicts use, and its verdicts.
-
-    Newer pipelines decide on per-curve evidence and report the population stage's pooled values
-    beside it (`p_emergent_pooled`, `tau_*_pooled`); older ones replaced per-curve values by pooled
-    ones and kept `p_emergent_unpooled`. Returns "pooled", "unpooled" or None (no population stage).
+def _alternative(table: pd.DataFrame, spec) -> str | None:
+    """Add *_alt columns: the population stage's pooled evidence beside the per-curve one the verdicts
+    use (`p_emergent_pooled`, `tau_*_pooled`), and the verdicts it would give. Returns "pooled", or None
+    when no population stage ran.
     """
-    if "p_emergent_pooled" in table and np.isfinite(table["p_emergent_pooled"].to_numpy(float)).any():
-        label = "pooled"
-        table["p_emergent_alt"] = table["p_emergent_pooled"]
-        # P(absent) pooled is not exported: the absent decision of the pooled verdict uses the per-curve one
-        table["p_absent_alt"] = table["p_absent_pooled"] if "p_absent_pooled" in table else table["p_absent"]
-    elif "p_emergent_unpooled" in table and "pooled" in table and table["pooled"].astype(bool).any():
-        label = "unpooled"
-        table["p_emergent_alt"] = table["p_emergent_unpooled"]
-        tree = _tree_probabilities(analysis)
-        if tree is not None:
-            table["p_absent_alt"] = table[["task"]].merge(tree, on="task", how="left")["p_absent_tree"].to_numpy()
-        else:
-            table["p_absent_alt"] = table["p_absent"]
-    else:
+    if "p_emergent_pooled" not in table or not np.isfinite(table["p_emergent_pooled"].to_numpy(float)).any():
         return None
+    label = "pooled"
+    table["p_emergent_alt"] = table["p_emergent_pooled"]
+    # P(absent) pooled is not exported: the absent decision of the pooled verdict uses the per-curve one
+    table["p_absent_alt"] = table["p_absent_pooled"] if "p_absent_pooled" in table else table["p_absent"]
     for q in ("q05", "median", "q95"):
         col = f"tau_{q}_{label}"
         table[f"tau_{q}_alt"] = table[col] if col in table else table[f"tau_{q}"]
@@ -421,13 +394,13 @@ def _alternative(table: pd.DataFrame, analysis, spec) -> str | None:
 
 
 def per_curve_table(analysis, truth: pd.DataFrame, design: pd.DataFrame, spec) -> tuple[pd.DataFrame, str | None]:
-    """Verdicts + truth + design per curve, and the evidence beside the verdicts' (pooled/unpooled)."""
+    """Verdicts + truth + design per curve, and the pooled evidence beside the verdicts' (if any)."""
     params = analysis.parameters
     keep = ["task"] + [c for c in params.columns if c.startswith("tau_") and c not in analysis.verdicts.columns]
     table = (analysis.verdicts.merge(params[keep], on="task", how="left", validate="one_to_one")
              .merge(truth, on="task", how="left", validate="one_to_one")
              .merge(design, left_on="task", right_index=True, how="left"))
-    alt = _alternative(table, analysis, spec)
+    alt = _alternative(table, spec)
     for q in ("q05", "median", "q95"):
         table[f"log10_break_{q}"] = np.log10(table[f"break_flops_{q}"].to_numpy(float))
     tau = table["tau"].to_numpy(float)
@@ -537,7 +510,7 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": time.perf_counter() - t0, "pipeline_seconds": pipeline_seconds, "fitted_this_run": fresh,
         "timing_history": timing,
         "compile_seconds": {k: round(v, 1) for k, v in analysis.run["compile_seconds"].items()},
-        "population": analysis.run.get("population"), "verdicts_use": "pooled" if alt == "unpooled" else "per-curve",
+        "population": analysis.run.get("population"), "verdicts_use": "per-curve",
         "alternative": alt, "metrics": metrics, "metrics_alternative": metrics_alt,
     }
     res["targets"] = targets(metrics)

@@ -5,7 +5,7 @@ unless given), so that P(breakpoint | data) can be checked for calibration: a po
 is calibrated with respect to the distribution the data come from, and the one it is built for is
 its prior. `simulation_suite` also draws the over-dispersion of the counts (beta-binomial
 concentration) from its prior: a model that allows for over-dispersion the data do not have is
-under-confident (with binomial counts, curves at P(breakpoint) 0.3-0.5 were breakpoints 70% of the
+under-confident (with binomial counts, curves at P(breakpoint) 0.3-0.5 were breakpoints 56% of the
 time). What still differs from the fitted model: breaks are sharp hinges (not softplus joints) and
 model grids are irregular; `simulate_curve` can add between-model noise on the logit scale instead
 (the recovery tests do). Kinds: `breakpoint` (a plateau with a small drift, then a rise that adds `gain`
