@@ -62,8 +62,8 @@ def select_curves(n: int):
     in curve order (8 points each, one per task). With n > len(A): all of A, then the first
     n - len(A) of B; otherwise ceil(n/2) of A and floor(n/2) of B.
     """
-    import phasefit.datasets as ds
-    from phasefit.data import load_curves
+    import phasefit.data.datasets as ds
+    from phasefit.data.curves import load_curves
 
     obs = [c for c in load_curves(ds.load("obsscaling_emergent"))
            if c.likelihood == "beta_binomial" and c.n_points >= 5]
@@ -125,7 +125,7 @@ def rss_mib() -> float:
 
 
 def summarise_fit(fit, draws, stats, spec) -> dict:
-    from phasefit.inference import _checked, diagnose
+    from phasefit.inference.sampler import _checked, diagnose
 
     checked = _checked(draws)
     d = diagnose(checked, stats, spec, attempts=1)
@@ -148,8 +148,8 @@ def run_side(side: str, args) -> dict:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from phasefit.hypotheses import build_model, curve_inputs, free_params
-    from phasefit.specs import load_spec
+    from phasefit.models.hypotheses import build_model, curve_inputs, free_params
+    from phasefit.models.spec import load_spec
 
     logging.getLogger("pymc").setLevel(logging.ERROR)
     t_start = time.perf_counter()
@@ -164,7 +164,7 @@ def run_side(side: str, args) -> dict:
     setup: dict = {}
 
     if side == "phasefit":
-        from phasefit.inference import Sampler
+        from phasefit.inference.sampler import Sampler
 
         t0 = time.perf_counter()
         sampler = Sampler(spec)

@@ -28,13 +28,13 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from phasefit import datasets
-from phasefit.curve_analysis import convergence_problems, curve_seed, fit_hypotheses
-from phasefit.data import load_curves
-from phasefit.hypotheses import curve_inputs
-from phasefit.inference import Sampler
-from phasefit.marginal import K_HAT_MAX
-from phasefit.specs import HYPOTHESES, load_spec
+from phasefit.data import datasets
+from phasefit.analyses.curve import convergence_problems, curve_seed, fit_hypotheses
+from phasefit.data.curves import load_curves
+from phasefit.models.hypotheses import curve_inputs
+from phasefit.inference.sampler import Sampler
+from phasefit.evidence.marginal import K_HAT_MAX
+from phasefit.models.spec import HYPOTHESES, load_spec
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))

@@ -60,9 +60,9 @@ def main(argv=None) -> int:
     warnings.filterwarnings("ignore")
     import nutpie
 
-    from phasefit.hypotheses import curve_inputs, weights_for
-    from phasefit.inference import Sampler
-    from phasefit.specs import load_spec
+    from phasefit.models.hypotheses import curve_inputs, weights_for
+    from phasefit.inference.sampler import Sampler
+    from phasefit.models.spec import load_spec
 
     spec = load_spec()
     s = spec.sampler

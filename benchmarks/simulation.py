@@ -1,7 +1,7 @@
 """Simulation benchmark: verdict accuracy and calibration of phasefit against known truth.
 
-Runs `phasefit.pipeline.fit` on `simulation_suite(N, seed)` (breakpoint, smooth and flat curves in
-rotation; see `phasefit.simulate`) and scores the verdict table against the truth:
+Runs `phasefit.runner.local.fit` on `simulation_suite(N, seed)` (breakpoint, smooth and flat curves in
+rotation; see `phasefit.models.simulate`) and scores the verdict table against the truth:
 
 - AUC (rank-based, Mann-Whitney) of p_emergent and of BIG-bench breakthroughness for separating
   breakpoint curves from smooth + flat ones (also elpd_diff, stacking weight, -lfo_elpd_diff);
@@ -40,11 +40,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from phasefit import pipeline
-from phasefit.data import load_curves
-from phasefit.simulate import simulation_suite
-from phasefit.specs import load_spec
-from phasefit.verdicts import decide
+from phasefit.runner import local as pipeline
+from phasefit.data.curves import load_curves
+from phasefit.models.simulate import simulation_suite
+from phasefit.models.spec import load_spec
+from phasefit.evidence.verdicts import decide
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from compile_once import write_results_md  # noqa: E402  (the RESULTS.md section writer, between markers)
@@ -278,7 +278,7 @@ def markdown(res: dict) -> str:
              "(other benchmarks may share the machine; timings are indicative).", "",
              "Versions: " + ", ".join(f"{k} {v}" for k, v in res["versions"].items()) + ".", "",
              f"Settings: `simulation_suite({s['curves']}, seed={s['suite_seed']})` (kinds in rotation: breakpoint, "
-             f"smooth, flat, parameters and beta-binomial over-dispersion drawn from the spec's priors, sharp hinges; 5-10 points, n_items 100-2000, floors 0/0.25/0.5; `phasefit.simulate`); default "
+             f"smooth, flat, parameters and beta-binomial over-dispersion drawn from the spec's priors, sharp hinges; 5-10 points, n_items 100-2000, floors 0/0.25/0.5; `phasefit.models.simulate`); default "
              f"spec ({s['spec_source']}) with backend {s['backend']}, {s['chains']} chains x {s['draws']} draws, "
              f"tune {s['tune']}, target_accept {s['target_accept']}, sampler seed {s['sampler_seed']}; verdict "
              f"thresholds emergent >= {s['verdict']['emergent']}, smooth <= {s['verdict']['smooth']}, "

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Curate the bundled real datasets of `phasefit.datasets` from the tidy source CSVs.
+"""Curate the bundled real datasets of `phasefit.data.datasets` from the tidy source CSVs.
 
 Usage (from the repository root)::
 

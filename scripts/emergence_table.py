@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from phasefit import datasets
-from phasefit.data import load_curves
-from phasefit.pipeline import fit_to_directory
-from phasefit.verdicts import format_params, format_sci
+from phasefit.data import datasets
+from phasefit.data.curves import load_curves
+from phasefit.runner.local import fit_to_directory
+from phasefit.evidence.verdicts import format_params, format_sci
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "case-studies" / "emergence-table.md"

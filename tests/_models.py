@@ -8,10 +8,10 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from phasefit.data import load_curves
-from phasefit.inference import Sampler
-from phasefit.simulate import simulate_curve
-from phasefit.specs import DiagnosticsSpec, load_spec
+from phasefit.data.curves import load_curves
+from phasefit.inference.sampler import Sampler
+from phasefit.models.simulate import simulate_curve
+from phasefit.models.spec import DiagnosticsSpec, load_spec
 
 
 @lru_cache(maxsize=1)

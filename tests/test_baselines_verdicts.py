@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from phasefit.baselines import CLIP, breakthroughness, linearity
-from phasefit.specs import VerdictSpec
-from phasefit.verdicts import decide, describe, summary_text
+from phasefit.evidence.baselines import CLIP, breakthroughness, linearity
+from phasefit.models.spec import VerdictSpec
+from phasefit.evidence.verdicts import decide, describe, summary_text
 
 
 def test_breakthroughness_hand_computed():
@@ -85,8 +85,8 @@ def test_summary_counts():
 def test_an_unconverged_fit_of_a_negligible_hypothesis_does_not_fail_the_curve():
     from types import SimpleNamespace
 
-    from phasefit.curve_analysis import NEGLIGIBLE, convergence_problems
-    from phasefit.marginal import Evidence
+    from phasefit.analyses.curve import NEGLIGIBLE, convergence_problems
+    from phasefit.evidence.marginal import Evidence
 
     def fit(ok, reason=""):
         return SimpleNamespace(diagnostics=SimpleNamespace(ok=ok, reason=reason))

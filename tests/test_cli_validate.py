@@ -10,7 +10,7 @@ import pytest
 
 import phasefit
 from phasefit.cli import main
-from phasefit.data import load_curves
+from phasefit.data.curves import load_curves
 
 
 def run(argv: list[str], capsys) -> tuple[int, str, str]:
@@ -119,7 +119,7 @@ def test_validate_without_data_argument(capsys):
 
 def _bundled(name: str):
     try:
-        from phasefit import datasets
+        from phasefit.data import datasets
     except ImportError:
         return None
     try:
@@ -132,7 +132,7 @@ def test_validate_bundled_dataset(capsys):
     info = _bundled("obsscaling_emergent")
     if info is None:
         pytest.skip("bundled dataset obsscaling_emergent not available")
-    from phasefit import datasets
+    from phasefit.data import datasets
 
     cs = load_curves(datasets.load("obsscaling_emergent"))
     code, out, err = run(["validate", "dataset:obsscaling_emergent"], capsys)

@@ -11,7 +11,7 @@ import pytest
 import xarray as xr
 
 import phasefit
-from phasefit.data import CurveSet, load_curves, read_table
+from phasefit.data.curves import CurveSet, load_curves, read_table
 
 FLOPS = [1e20, 1e21, 1e22, 1e23, 1e24]
 PARAMS = [1e8, 3e8, 1e9, 3e9, 1e10]

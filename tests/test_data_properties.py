@@ -11,7 +11,7 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from phasefit.data import CURVE_KEY, CurveSet, load_curves
+from phasefit.data.curves import CURVE_KEY, CurveSet, load_curves
 
 # a load costs ~60 ms plus a few ms per curve; 30 examples keep this file at ~20 s
 SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])

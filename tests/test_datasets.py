@@ -15,13 +15,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import phasefit.datasets as ds
+import phasefit.data.datasets as ds
 from phasefit.errors import DatasetNotFound
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 SCRIPT = REPO / "scripts" / "curate_datasets.py"
-DATA_DIR = Path(str(resources.files("phasefit.datasets").joinpath("data")))
+DATA_DIR = Path(str(resources.files("phasefit.data.datasets").joinpath("data")))
 
 EXPECTED = {"obsscaling_emergent", "obsscaling_bbh", "obsscaling_standard", "pythia_suite",
             "bloom_xglm", "ukp_emergence"}  # pythia_checkpoints is optional (size limit)

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from _models import sampler
 
-from phasefit.data import load_curves
-from phasefit.evidence import compare, leave_future_out, logmeanexp, loo
-from phasefit.hypotheses import curve_inputs
+from phasefit.data.curves import load_curves
+from phasefit.evidence.loo import compare, leave_future_out, logmeanexp, loo
+from phasefit.models.hypotheses import curve_inputs
 
 
 def _curve(y, n=2000):

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from scipy import special
 
-from phasefit.data import load_curves
-from phasefit.hypotheses import (
+from phasefit.data.curves import load_curves
+from phasefit.models.hypotheses import (
     EXCLUDED,
     build_model,
     curve_inputs,
@@ -19,8 +19,8 @@ from phasefit.hypotheses import (
     rise_from_gain,
     weights_for,
 )
-from phasefit.predictive import posterior_predictive, prior_draws
-from phasefit.specs import HYPOTHESES, load_spec
+from phasefit.models.predictive import posterior_predictive, prior_draws
+from phasefit.models.spec import HYPOTHESES, load_spec
 
 SPEC = load_spec()
 LIKELIHOODS = ("beta_binomial", "beta", "student_t")

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from _models import sampler, sim_curves, tiny_spec
 
-from phasefit.hypotheses import curve_inputs
-from phasefit.inference import Sampler, diagnose, thin_to
-from phasefit.specs import DiagnosticsSpec, RetrySpec
+from phasefit.models.hypotheses import curve_inputs
+from phasefit.inference.sampler import Sampler, diagnose, thin_to
+from phasefit.models.spec import DiagnosticsSpec, RetrySpec
 
 
 @pytest.fixture(scope="module")

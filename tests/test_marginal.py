@@ -8,9 +8,9 @@ import pytest
 from _models import sampler
 from scipy import integrate, special, stats
 
-from phasefit.data import load_curves
-from phasefit.hypotheses import curve_inputs
-from phasefit.marginal import (
+from phasefit.data.curves import load_curves
+from phasefit.models.hypotheses import curve_inputs
+from phasefit.evidence.marginal import (
     PROPOSAL_SCALE,
     _importance_estimate,
     hypothesis_probabilities,
@@ -71,7 +71,7 @@ def _absent_log_z_by_quadrature(inputs, spec) -> float:
 
 
 def test_probabilities_sum_to_one_and_follow_evidence():
-    from phasefit.marginal import Evidence
+    from phasefit.evidence.marginal import Evidence
     ev = {"absent": Evidence(log_z=-10.0, log_z_se=0.0, k_hat=0.1),
           "smooth": Evidence(log_z=-5.0, log_z_se=0.0, k_hat=0.1),
           "breakpoint": Evidence(log_z=-5.0 + np.log(3), log_z_se=0.0, k_hat=0.1)}

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 from _models import sampler, sim_curves, sim_frame, tiny_spec
 
-import phasefit.pipeline as pipeline
+import phasefit.runner.local as pipeline
 from phasefit.cli import main
-from phasefit.posterior import load_tree
-from phasefit.verdicts import VERDICT_COLUMNS
+from phasefit.results.posterior import load_tree
+from phasefit.evidence.verdicts import VERDICT_COLUMNS
 
 DESIGN_COLUMNS = ("task, metric, family, condition, n_points, x_axis, p_emergent, elpd_diff, elpd_diff_se, "
                   "stacking_weight_breakpoint, lfo_elpd_diff, verdict, break_flops_median, break_flops_q05, "
@@ -82,7 +82,7 @@ def test_posterior_tree_groups_and_labels(analysis, tmp_path):
     assert set(post.data_vars) >= {"absent_level", "smooth_slope", "bp_tau"}
     ll = tree["log_likelihood"].dataset["breakpoint"]
     assert ll.sizes["curve"] == 2 and np.isfinite(ll.isel(curve=0, point=0)).all()
-    from phasefit.posterior import save_tree
+    from phasefit.results.posterior import save_tree
     path = save_tree(tree, tmp_path / "posterior.nc")
     back = load_tree(path)
     for group in tree.children:
@@ -174,7 +174,7 @@ retries = []
 @pytest.fixture(autouse=True)
 def _spec_files(tmp_path):
     """Custom spec files name hypothesis TOMLs relative to themselves: copy the bundled ones."""
-    from phasefit.specs import default_spec_path
+    from phasefit.models.spec import default_spec_path
     for name in ("absent.toml", "smooth.toml", "breakpoint.toml"):
         (tmp_path / name).write_text((default_spec_path().parent / name).read_text())
 
@@ -199,8 +199,8 @@ def test_population_rates_learn_from_a_suite():
     """Five curves whose evidence favours smooth, one breakpoint: the learned rates follow."""
     from dataclasses import replace as dc_replace
 
-    from phasefit.curve_analysis import analyse_curve
-    from phasefit.population import fit_population
+    from phasefit.analyses.curve import analyse_curve
+    from phasefit.analyses.population import fit_population
 
     curves = sim_curves(("smooth",) * 5 + ("breakpoint",), seed=21)
     s = sampler()

@@ -1,6 +1,6 @@
 """Recovery on simulated curves with known truth (slow: `pytest -q -m slow tests/test_recovery_slow.py`).
 
-The generator (`phasefit.simulate`) is deliberately not the fitted model: breaks are sharp hinges,
+The generator (`phasefit.models.simulate`) is deliberately not the fitted model: breaks are sharp hinges,
 parameters are drawn from ranges wider than the priors' bulk and logit-scale noise is added between
 models. Each fit uses the default spec (4 chains, its draws/tune/target_accept and retries); one
 `Sampler` is compiled once for the module and only the data are swapped.
@@ -23,12 +23,12 @@ import pandas as pd
 import pytest
 from scipy import special, stats
 
-from phasefit import pipeline
-from phasefit.data import load_curves
-from phasefit.hypotheses import curve_inputs, mean_curves
-from phasefit.inference import Sampler
-from phasefit.simulate import simulate_curve, simulation_suite
-from phasefit.specs import load_spec
+from phasefit.runner import local as pipeline
+from phasefit.data.curves import load_curves
+from phasefit.models.hypotheses import curve_inputs, mean_curves
+from phasefit.inference.sampler import Sampler
+from phasefit.models.simulate import simulate_curve, simulation_suite
+from phasefit.models.spec import load_spec
 
 N_BREAK = 60
 N_SMOOTH = 40

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from scipy import special, stats
 
-from phasefit.data import load_curves
-from phasefit.simulate import FLAT_MAX_LEVEL, simulate_curve, simulation_suite
-from phasefit.specs import load_spec
+from phasefit.data.curves import load_curves
+from phasefit.models.simulate import FLAT_MAX_LEVEL, simulate_curve, simulation_suite
+from phasefit.models.spec import load_spec
 
 
 @pytest.fixture(scope="module")

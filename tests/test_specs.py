@@ -8,7 +8,7 @@ import math
 import pytest
 
 from phasefit.errors import SpecError
-from phasefit.specs import HYPOTHESES, default_spec_path, load_spec
+from phasefit.models.spec import HYPOTHESES, default_spec_path, load_spec
 
 
 def test_default_spec():

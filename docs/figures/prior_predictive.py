@@ -19,9 +19,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 import phasefit  # noqa: E402
-from phasefit.hypotheses import curve_inputs, mean_curves  # noqa: E402
-from phasefit.predictive import prior_draws  # noqa: E402
-from phasefit.specs import HYPOTHESES, load_spec  # noqa: E402
+from phasefit.models.hypotheses import curve_inputs, mean_curves  # noqa: E402
+from phasefit.models.predictive import prior_draws  # noqa: E402
+from phasefit.models.spec import HYPOTHESES, load_spec  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 N_CURVES = 50

@@ -1,4 +1,9 @@
-"""phasefit: Bayesian evidence for emergent vs smooth scaling of language-model abilities."""
+"""phasefit: Bayesian evidence for emergent vs smooth scaling of language-model abilities.
+
+The public API: `load_curves` (validate a table into curves), `datasets` (bundled real data),
+`load_spec` (model specs), `fit` / `fit_to_directory` (the analysis), `load_tree` (a written
+posterior) and the typed errors. The layers behind it are described in ARCHITECTURE.md.
+"""
 
 from importlib.metadata import PackageNotFoundError, version
 
@@ -7,7 +12,11 @@ try:
 except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0+unknown"
 
-from phasefit.data import CurveSet, load_curves  # noqa: E402
-from phasefit.errors import DataError, DatasetNotFound, PhasefitError  # noqa: E402
+from phasefit.data import CurveSet, datasets, load_curves  # noqa: E402
+from phasefit.errors import DataError, DatasetNotFound, PhasefitError, SpecError  # noqa: E402
+from phasefit.models.spec import load_spec  # noqa: E402
+from phasefit.results.posterior import load_tree  # noqa: E402
+from phasefit.runner.local import Analysis, fit, fit_to_directory  # noqa: E402
 
-__all__ = ["CurveSet", "DataError", "DatasetNotFound", "PhasefitError", "__version__", "load_curves"]
+__all__ = ["Analysis", "CurveSet", "DataError", "DatasetNotFound", "PhasefitError", "SpecError", "__version__",
+           "datasets", "fit", "fit_to_directory", "load_curves", "load_spec", "load_tree"]

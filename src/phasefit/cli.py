@@ -78,8 +78,8 @@ def _fit_options(p: argparse.ArgumentParser) -> None:
 
 def _load(args):
     """Validate the whole source (errors keep their file/line), then keep the requested curves."""
-    from phasefit import datasets
-    from phasefit.data import load_curves
+    from phasefit.data import datasets
+    from phasefit.data.curves import load_curves
 
     source = args.data
     if isinstance(source, str) and source.startswith("dataset:"):
@@ -127,11 +127,11 @@ def _cmd_validate(args, console: Console) -> int:
 
 
 def _cmd_datasets(args, console: Console) -> int:
-    from phasefit import datasets
+    from phasefit.data import datasets
 
     if args.datasets_command == "export":
         df = datasets.load(args.name)
-        from phasefit.outputs import write_table_atomic
+        from phasefit.results.files import write_table_atomic
 
         write_table_atomic(df, Path(args.out))
         console.print(f"wrote {len(df)} rows of {args.name} to {args.out}")
@@ -148,7 +148,7 @@ def _cmd_datasets(args, console: Console) -> int:
 
 
 def _cmd_fit(args, console: Console) -> int:
-    from phasefit.pipeline import fit_to_directory
+    from phasefit.runner.local import fit_to_directory
 
     curves = _load(args)
     fit_to_directory(curves, out=Path(args.out), models=args.models, backend=args.backend, chains=args.chains,
@@ -158,7 +158,7 @@ def _cmd_fit(args, console: Console) -> int:
 
 
 def _cmd_demo(args, console: Console) -> int:
-    from phasefit.pipeline import run_demo
+    from phasefit.runner.local import run_demo
 
     run_demo(out=Path(args.out), draws=args.draws, tune=args.tune, chains=args.chains, console=console)
     return 0

@@ -4,7 +4,7 @@ Each hypothesis is its own small model (only its parameters and its likelihood),
 run and likelihood family; every curve, leave-future-out subset and exact LOO refit is swapped in
 as data (`pm.Data`), since parameter shapes never depend on the data. A three-hypothesis mixture
 with the indicator marginalised (weights as data) is also available (`fit="mixture"`), but the
-pipeline gets P(h | y) from marginal likelihoods instead (phasefit.marginal explains why). The
+pipeline gets P(h | y) from marginal likelihoods instead (phasefit.evidence.marginal explains why). The
 mean functions and log likelihoods are also written for NumPy (`mean_curves`, `pointwise_loglik`)
 so pointwise log likelihoods of any draw, held-out points included, need no compiled graph.
 """
@@ -19,8 +19,8 @@ import pymc as pm
 import pytensor.tensor as pt
 from scipy import special, stats
 
-from phasefit.data import Curve, Likelihood
-from phasefit.specs import HYPOTHESES, ModelSpec, Prior
+from phasefit.data.curves import Curve, Likelihood
+from phasefit.models.spec import HYPOTHESES, ModelSpec, Prior
 
 Fit = Literal["mixture", "absent", "smooth", "breakpoint"]
 # parameter names by hypothesis (mixture models carry all of them)

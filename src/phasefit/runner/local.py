@@ -32,15 +32,15 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from phasefit.curve_analysis import CurveResult, analyse_curve
-from phasefit.data import CURVE_KEY, CurveSet
+from phasefit.analyses.curve import CurveResult, analyse_curve
+from phasefit.data.curves import CURVE_KEY, CurveSet
 from phasefit.errors import PhasefitError
-from phasefit.inference import Sampler
-from phasefit.outputs import write_atomic, write_json_atomic, write_table_atomic
-from phasefit.population import PopulationResult, fit_population
-from phasefit.posterior import build_tree, save_tree
-from phasefit.specs import ModelSpec, load_spec
-from phasefit.verdicts import VERDICT_COLUMNS, describe, summary_text
+from phasefit.inference.sampler import Sampler
+from phasefit.results.files import write_atomic, write_json_atomic, write_table_atomic
+from phasefit.analyses.population import PopulationResult, fit_population
+from phasefit.results.posterior import build_tree, save_tree
+from phasefit.models.spec import ModelSpec, load_spec
+from phasefit.evidence.verdicts import VERDICT_COLUMNS, describe, summary_text
 
 PARAMETER_COLUMNS = ("task", "metric", "family", "condition", "x_axis", "tau_median", "tau_q05", "tau_q95",
                      "break_flops_median", "break_flops_q05", "break_flops_q95", "break_params_median",
@@ -248,8 +248,8 @@ DEMO_TASKS = ("arithmetic_2da", "arithmetic_3ds", "word_unscrambling", "ipa_tran
 
 def demo_curves() -> CurveSet:
     """The demo subset: ObsScaling's emergent-capability tasks across families (bundled real data)."""
-    from phasefit import datasets
-    from phasefit.data import load_curves
+    from phasefit.data import datasets
+    from phasefit.data.curves import load_curves
 
     df = datasets.load("obsscaling_emergent")
     df = df[df["task"].isin(DEMO_TASKS) & (df["metric"] != "bleu")]

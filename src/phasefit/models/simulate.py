@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from phasefit.predictive import sample_prior
-from phasefit.specs import ModelSpec, load_spec
+from phasefit.models.predictive import sample_prior
+from phasefit.models.spec import ModelSpec, load_spec
 
 Kind = Literal["breakpoint", "smooth", "flat"]
 KINDS: tuple[Kind, ...] = ("breakpoint", "smooth", "flat")

@@ -16,10 +16,10 @@ import arviz_stats as azs
 import numpy as np
 import xarray as xr
 
-from phasefit.data import Likelihood
+from phasefit.data.curves import Likelihood
 from phasefit.errors import SamplingError
-from phasefit.hypotheses import CurveInputs, Fit, build_model, free_params, weights_for
-from phasefit.specs import HYPOTHESES, ModelSpec
+from phasefit.models.hypotheses import CurveInputs, Fit, build_model, free_params, weights_for
+from phasefit.models.spec import HYPOTHESES, ModelSpec
 
 MAX_TREEDEPTH = 10
 

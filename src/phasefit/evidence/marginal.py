@@ -16,8 +16,8 @@ import numpy as np
 from arviz_stats.base import array_stats
 from scipy import special, stats
 
-from phasefit.hypotheses import NUISANCE, CurveInputs, pointwise_loglik, rise_from_gain
-from phasefit.specs import ModelSpec, Prior
+from phasefit.models.hypotheses import NUISANCE, CurveInputs, pointwise_loglik, rise_from_gain
+from phasefit.models.spec import ModelSpec, Prior
 
 # the free parameters of each hypothesis, and which spec prior each one uses
 OWN = {

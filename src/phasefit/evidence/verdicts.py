@@ -7,7 +7,7 @@ from typing import Literal
 
 import pandas as pd
 
-from phasefit.specs import VerdictSpec
+from phasefit.models.spec import VerdictSpec
 
 Verdict = Literal["failed", "absent", "emergent", "smooth", "inconclusive"]
 

@@ -99,7 +99,7 @@ class VerdictSpec:
 
 @dataclass(frozen=True)
 class PopulationSpec:
-    """Hyperpriors of the partial-pooling stage (see phasefit.population)."""
+    """Hyperpriors of the partial-pooling stage (see phasefit.analyses.population)."""
 
     enabled: bool = True
     draws_per_curve: int = 200
@@ -153,7 +153,7 @@ class ModelSpec:
 
 
 def default_spec_path() -> Path:
-    return Path(str(resources.files("phasefit") / "models" / "default.toml"))
+    return Path(str(resources.files("phasefit.models") / "toml" / "default.toml"))
 
 
 def load_spec(path: str | Path | None = None) -> ModelSpec:

@@ -16,8 +16,8 @@ import numpy as np
 import xarray as xr
 from scipy import special
 
-from phasefit.hypotheses import CurveInputs, pointwise_loglik
-from phasefit.inference import FitResult, Sampler
+from phasefit.models.hypotheses import CurveInputs, pointwise_loglik
+from phasefit.inference.sampler import FitResult, Sampler
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -145,7 +145,7 @@ def leave_future_out(inputs: CurveInputs, cutoff_centred: float, sampler: Sample
 def _in_predictive_interval(result: FitResult, inputs: CurveInputs, i: int, sampler: Sampler, *, seed: int,
                             prob: float = 0.9) -> bool:
     """Is point i inside the central `prob` posterior predictive interval of the smooth fit?"""
-    from phasefit.predictive import posterior_predictive
+    from phasefit.models.predictive import posterior_predictive
 
     sims = posterior_predictive(result.draws, inputs, "smooth", sampler.spec, point=i, seed=seed)
     obs = inputs.k[i] if inputs.likelihood == "beta_binomial" else inputs.y[i]

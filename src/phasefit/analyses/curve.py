@@ -1,7 +1,7 @@
 """Analyse one curve: the fits, the evidence and the verdict row, in one picklable record.
 
 Fits (all through the one compiled model of the curve's likelihood): each hypothesis alone (absent,
-smooth, breakpoint), whose marginal likelihoods give P(hypothesis | data) (phasefit.marginal) and
+smooth, breakpoint), whose marginal likelihoods give P(hypothesis | data) (phasefit.evidence.marginal) and
 whose pointwise log likelihoods give LOO and stacking; and smooth and breakpoint on the smaller
 models only (leave-future-out).
 """
@@ -13,14 +13,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from phasefit import baselines
-from phasefit.data import Curve
-from phasefit.evidence import compare, leave_future_out, loo
-from phasefit.hypotheses import CurveInputs, curve_inputs
-from phasefit.inference import FitResult, Sampler, thin_to
-from phasefit.marginal import K_HAT_MAX, Evidence, hypothesis_probabilities, log_marginal_likelihood
-from phasefit.specs import HYPOTHESES
-from phasefit.verdicts import decide
+from phasefit.evidence import baselines
+from phasefit.data.curves import Curve
+from phasefit.evidence.loo import compare, leave_future_out, loo
+from phasefit.models.hypotheses import CurveInputs, curve_inputs
+from phasefit.inference.sampler import FitResult, Sampler, thin_to
+from phasefit.evidence.marginal import K_HAT_MAX, Evidence, hypothesis_probabilities, log_marginal_likelihood
+from phasefit.models.spec import HYPOTHESES
+from phasefit.evidence.verdicts import decide
 
 QUANTILES = (0.05, 0.5, 0.95)
 NEGLIGIBLE = 0.01  # a hypothesis this improbable cannot move a verdict (thresholds 0.1 / 0.5 / 0.9)

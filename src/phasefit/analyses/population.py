@@ -27,11 +27,11 @@ import pymc as pm
 import pytensor.tensor as pt
 from scipy import special, stats
 
-from phasefit.curve_analysis import CurveResult
-from phasefit.data import CurveSet
-from phasefit.hypotheses import curve_inputs
-from phasefit.inference import Diagnostics, sample_model
-from phasefit.specs import HYPOTHESES, ModelSpec, Prior
+from phasefit.analyses.curve import CurveResult
+from phasefit.data.curves import CurveSet
+from phasefit.models.hypotheses import curve_inputs
+from phasefit.inference.sampler import Diagnostics, sample_model
+from phasefit.models.spec import HYPOTHESES, ModelSpec, Prior
 
 HYPER_DRAWS_FOR_CURVES = 200  # hyper-posterior draws used to reweight each curve's draws
 SD_FLOOR = 0.25  # decades (break) / log units (rise): smallest curve-level spread the population allows

@@ -16,13 +16,13 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from phasefit.curve_analysis import CurveResult
-from phasefit.data import CurveSet
-from phasefit.hypotheses import PARAMS, curve_inputs
-from phasefit.outputs import write_atomic
-from phasefit.population import PopulationResult
-from phasefit.predictive import prior_draws
-from phasefit.specs import HYPOTHESES, ModelSpec
+from phasefit.analyses.curve import CurveResult
+from phasefit.data.curves import CurveSet
+from phasefit.models.hypotheses import PARAMS, curve_inputs
+from phasefit.results.files import write_atomic
+from phasefit.analyses.population import PopulationResult
+from phasefit.models.predictive import prior_draws
+from phasefit.models.spec import HYPOTHESES, ModelSpec
 
 FITS = HYPOTHESES
 PRIOR_DRAWS = 500

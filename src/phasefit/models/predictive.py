@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from phasefit.hypotheses import CurveInputs, mean_curves, rise_from_gain
-from phasefit.specs import ModelSpec, Prior
+from phasefit.models.hypotheses import CurveInputs, mean_curves, rise_from_gain
+from phasefit.models.spec import ModelSpec, Prior
 
 
 def sample_prior(prior: Prior, size: int, rng: np.random.Generator) -> np.ndarray:

@@ -1,6 +1,6 @@
 """Bundled real scaling-curve datasets (third-party evaluation results, curated).
 
->>> import phasefit.datasets as ds
+>>> import phasefit.data.datasets as ds
 >>> ds.list_datasets()[["name", "rows", "curves", "licence"]]  # doctest: +SKIP
 >>> df = ds.load("obsscaling_emergent")
 
