@@ -17,7 +17,7 @@ done; \
 echo "no Python >= 3.12 found (install one, e.g. 'pyenv install 3.12')" >&2; exit 1
 endef
 
-.PHONY: venv demo test test-slow lint bench clean
+.PHONY: venv demo test test-slow lint typecheck bench bench-accuracy clean
 
 $(STAMP): pyproject.toml
 	@PYBIN=$$( $(find_python) ) || exit 1; \
@@ -37,11 +37,21 @@ test: $(STAMP)
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow
 
+# ruff (style, imports), import-linter (the layer arrows of ARCHITECTURE.md), mypy (make typecheck)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/lint-imports
+	@$(MAKE) --no-print-directory typecheck
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
 
 bench: $(STAMP)
 	$(PY) benchmarks/compile_once.py
+
+bench-accuracy: $(STAMP)
+	$(PY) benchmarks/accuracy.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info

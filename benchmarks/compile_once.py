@@ -7,7 +7,7 @@ own: log weight 0 on it and `EXCLUDED` on the others), this runs
             and call `pm.sample(..., nuts_sampler="nutpie")`, which compiles the model on every call;
 * phasefit: one `phasefit.inference.Sampler(spec)`: the model is compiled once per likelihood family,
             then every fit only swaps data (`CompiledModel.with_data`) and samples
-            (`Sampler._sample`, i.e. exactly one sampling run per fit, no retries).
+            (`Sampler.sample`, i.e. exactly one sampling run per fit, no retries).
 
 Both sides use the spec's sampler settings (4 chains, 1000 draws after 500 tuning steps,
 target_accept 0.95 unless overridden) and run in separate subprocesses (this script re-invokes
@@ -28,12 +28,9 @@ unless `--write-results` is given).
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import math
 import os
-import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -43,12 +40,21 @@ from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-RESULTS_DIR = HERE / "results"
-RESULTS_MD = HERE / "RESULTS.md"
+from _common import (
+    RESULTS_DIR,
+    RESULTS_MD,
+    loadavg,
+    machine,
+    markers,
+    now,
+    rss_mib,
+    versions,
+    write_json,
+    write_results_md,
+)
+
 FITS = ("smooth", "breakpoint")
-START = "<!-- compile_once:start -->"
-END = "<!-- compile_once:end -->"
+START, END = markers("compile_once")
 
 
 # --------------------------------------------------------------------------- curve selection
@@ -120,12 +126,9 @@ class Timers:
         return c, s
 
 
-def rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
-
-
 def summarise_fit(fit, draws, stats, spec) -> dict:
-    from phasefit.inference.sampler import _checked, diagnose
+    from phasefit.inference.diagnostics import diagnose
+    from phasefit.inference.sampler import _checked
 
     checked = _checked(draws)
     d = diagnose(checked, stats, spec, attempts=1)
@@ -148,7 +151,7 @@ def run_side(side: str, args) -> dict:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from phasefit.models.hypotheses import build_model, curve_inputs, free_params
+    from phasefit.models.curve_model import build_model, curve_inputs, stored_names
     from phasefit.models.spec import load_spec
 
     logging.getLogger("pymc").setLevel(logging.ERROR)
@@ -184,8 +187,8 @@ def run_side(side: str, args) -> dict:
                 t0 = time.perf_counter()
                 if side == "naive":
                     # what a user writes today: a fresh model with this curve's data, then pm.sample
-                    names = free_params(curve.likelihood, fit)
-                    model = build_model(curve.likelihood, spec, fit=fit, template=curve_inputs(curve, spec))
+                    names = stored_names(fit, curve.likelihood, spec)
+                    model = build_model(fit, curve.likelihood, spec, template=curve_inputs(curve, spec))
                     with model:
                         idata = pm.sample(draws=draws, tune=tune, chains=chains, cores=chains, random_seed=seed,
                                           target_accept=target_accept, nuts_sampler="nutpie", progressbar=False)
@@ -193,13 +196,15 @@ def run_side(side: str, args) -> dict:
                     post, st = idata.posterior, idata.sample_stats
                     out = {k: np.asarray(post[k].values, float) for k in names if k in post}
                     stats = {"diverging": st["diverging"].values}
-                    if "maxdepth_reached" in st:
-                        stats["maxdepth_reached"] = st["maxdepth_reached"].values
+                    if "maxdepth_reached" in st:  # nutpie's name
+                        stats["reached_max_treedepth"] = st["maxdepth_reached"].values
+                    elif "reached_max_treedepth" in st:
+                        stats["reached_max_treedepth"] = st["reached_max_treedepth"].values
                     elif "tree_depth" in st:
-                        stats["maxdepth_reached"] = st["tree_depth"].values >= 10
+                        stats["reached_max_treedepth"] = st["tree_depth"].values >= 10
                 else:
-                    out, stats = sampler._sample(curve_inputs(curve, spec), fit, seed=seed,
-                                                 target_accept=target_accept, tune=tune, draws=draws)
+                    out, stats = sampler.sample(curve_inputs(curve, spec), fit, seed=seed,
+                                                target_accept=target_accept, tune=tune, draws=draws)
                     wall = time.perf_counter() - t0
                 comp, samp = timers.take()
                 rec = {"curve": i, "fit": fit, "wall": wall, "compile": comp, "sample": samp,
@@ -207,9 +212,9 @@ def run_side(side: str, args) -> dict:
                 calls.append(rec)
                 progress.advance(task)
             c = [r for r in calls if r["curve"] == i]
+            comp, samp = sum(r["compile"] for r in c), sum(r["sample"] for r in c)
             progress.console.log(f"{side} curve {i + 1}/{len(curves)}: {sum(r['wall'] for r in c):.2f} s "
-                                 f"(compile {sum(r['compile'] for r in c):.2f}, sample {sum(r['sample'] for r in c):.2f}) "
-                                 f"rss {rss_mib():.0f} MiB")
+                                 f"(compile {comp:.2f}, sample {samp:.2f}) rss {rss_mib():.0f} MiB")
     return {
         "side": side, "calls": calls, "setup": setup, "pid": os.getpid(),
         "total_seconds": time.perf_counter() - t_start,
@@ -218,37 +223,11 @@ def run_side(side: str, args) -> dict:
         "settings": {"chains": chains, "draws": draws, "tune": tune, "target_accept": target_accept,
                      "cores": chains, "backend": "nutpie/numba"},
         "curves": [curve_id(d, c) for d, c in curves],
-        "loadavg_end": os.getloadavg(),
+        "loadavg_end": loadavg(),
     }
 
 
 # ------------------------------------------------------------------------------------- reporting
-
-
-def machine() -> dict:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    ram = "unknown"
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                ram = f"{int(line.split()[1]) / 1024**2:.1f} GiB"
-    except OSError:
-        pass
-    return {"nproc": os.cpu_count(), "affinity": len(os.sched_getaffinity(0)), "cpu": cpu, "ram": ram,
-            "python": platform.python_version(), "platform": platform.platform()}
-
-
-def versions() -> dict:
-    from importlib.metadata import version
-
-    return {p: version(p) for p in ("pymc", "nutpie", "pytensor", "numpy", "numba")}
 
 
 def side_summary(res: dict, n_curves: int) -> dict:
@@ -390,7 +369,8 @@ def markdown(report: dict) -> str:
         "(both sides sample the same model with different seeds, so differences are Monte Carlo noise).",
     ]
     lines += ["", "<details><summary>Per-curve wall time (s), smooth + breakpoint fit</summary>", "",
-              "| # | curve | naive | of which compile | phasefit | of which sampling |", "|---:|---|---:|---:|---:|---:|"]
+              "| # | curve | naive | of which compile | phasefit | of which sampling |",
+              "|---:|---|---:|---:|---:|---:|"]
     for k, row in enumerate(report["per_curve"]):
         a, b = row["naive"], row["phasefit"]
         lines.append(f"| {k + 1} | {row['curve']} | {sum(a[x]['wall'] for x in FITS):.2f} | "
@@ -401,17 +381,6 @@ def markdown(report: dict) -> str:
         lines += ["", *report["notes"]]
     lines += [END, ""]
     return "\n".join(lines)
-
-
-def write_results_md(section: str, start: str = START, end: str = END) -> None:
-    """Replace the section between the `start` and `end` markers of RESULTS.md (append it if absent)."""
-    text = RESULTS_MD.read_text() if RESULTS_MD.exists() else "# Benchmark results\n\n"
-    if start in text and end in text:
-        a, b = text.index(start), text.index(end) + len(end)
-        text = text[:a] + section.rstrip("\n") + text[b:]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS_MD.write_text(text)
 
 
 # ------------------------------------------------------------------------------------------ main
@@ -443,7 +412,7 @@ def main(argv=None) -> int:
     for k, (d, c) in enumerate(curves):
         print(f"  {k + 1:3d}. {curve_id(d, c)}")
     sys.stdout.flush()
-    loadavg_start = os.getloadavg()
+    loadavg_start = loadavg()
     results = {}
     passthrough = ["--curves", str(args.curves)]
     for opt in ("draws", "tune"):
@@ -464,7 +433,7 @@ def main(argv=None) -> int:
     json_name = "compile_once_quick.json" if args.quick else "compile_once.json"
     command = "benchmarks/compile_once.py " + " ".join(a for a in (argv if argv is not None else sys.argv[1:]))
     report = {
-        "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "date": now(),
         "command": command.strip(),
         "machine": machine(),
         "versions": versions(),
@@ -473,7 +442,7 @@ def main(argv=None) -> int:
         "curves": results["phasefit"]["curves"],
         "json_name": json_name,
         "loadavg_start": loadavg_start,
-        "loadavg_end": os.getloadavg(),
+        "loadavg_end": loadavg(),
         "summary": summary,
         "speedup": {"amortised": n["per_curve_amortised"] / f["per_curve_amortised"],
                     "steady_state": n["per_curve_loop_mean"] / f["per_curve_loop_mean"]},
@@ -488,11 +457,10 @@ def main(argv=None) -> int:
         ],
         "raw": {side: {k: v for k, v in results[side].items() if k != "calls"} for side in results},
     }
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    (RESULTS_DIR / json_name).write_text(json.dumps(report, indent=1))
+    write_json(RESULTS_DIR / json_name, report, indent=1)
     print_table(report)
     if not args.quick or args.write_results:
-        write_results_md(markdown(report))
+        write_results_md(markdown(report), START, END)
         print(f"wrote {RESULTS_DIR / json_name} and {RESULTS_MD}")
     else:
         print(f"wrote {RESULTS_DIR / json_name} (RESULTS.md untouched: --quick)")

@@ -13,10 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import sys
 import time
-from pathlib import Path
 
 import pandas as pd
 from rich.progress import (
@@ -28,20 +25,18 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from phasefit.data import datasets
 from phasefit.analyses.curve import convergence_problems, curve_seed, fit_hypotheses
+from phasefit.data import datasets
 from phasefit.data.curves import load_curves
-from phasefit.models.hypotheses import curve_inputs
-from phasefit.inference.sampler import Sampler
 from phasefit.evidence.marginal import K_HAT_MAX
+from phasefit.inference.sampler import Sampler
+from phasefit.models.curve_model import curve_inputs
 from phasefit.models.spec import HYPOTHESES, load_spec
 
-HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE))
-from compile_once import write_results_md  # noqa: E402  (the RESULTS.md section writer, between markers)
+from _common import RESULTS_DIR, machine, markers, write_json, write_results_md
 
-START, END = "<!-- convergence:start -->", "<!-- convergence:end -->"
-RESULTS = HERE / "results"
+START, END = markers("convergence")
+RESULTS = RESULTS_DIR
 
 
 def select(names: list[str], *, shots: str | None) -> list:
@@ -77,8 +72,8 @@ def main() -> None:
         todo = todo[: args.limit]
     rows = []
     t0 = time.perf_counter()
-    cols = (TextColumn("convergence"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
-            TextColumn("{task.description}"))
+    cols = (TextColumn("convergence"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            TimeRemainingColumn(), TextColumn("{task.description}"))
     with Progress(*cols) as bar:
         task = bar.add_task("", total=len(todo))
         for name, c in todo:
@@ -117,16 +112,17 @@ def main() -> None:
     share = float(df["ok"].mean())
     verdict_share = float(df["verdict_ok"].mean())
     attempts = df[[f"{h}_attempts" for h in HYPOTHESES]].max(axis=1)
+    mach = machine()
     summary = {
         "curves": len(df), "converged": int(df["ok"].sum()), "share": share, "target": 0.98,
         "not_failed": int(df["verdict_ok"].sum()), "not_failed_share": verdict_share,
         "retried_curves": int((attempts > 1).sum()), "seconds_total": round(time.perf_counter() - t0, 1),
         "median_seconds_per_curve": float(df["seconds"].median()), "datasets": args.datasets,
         "pythia_condition": args.pythia_condition, "metric": args.metric,
-        "machine": {"cpus": _cpus(), "cpu": _cpu_model(), "python": platform.python_version()},
+        "machine": {**mach, "cpus": mach["nproc"] or 0},
         "date": time.strftime("%Y-%m-%d"), "by_dataset": df.groupby("dataset")["ok"].agg(["size", "mean"]).to_dict(),
     }
-    (RESULTS / "convergence.json").write_text(json.dumps(summary, indent=2))
+    write_json(RESULTS / "convergence.json", summary)
     failed = df[~df["ok"]]
     lines = [
         "## Convergence on bundled real data", "",
@@ -143,27 +139,12 @@ def main() -> None:
     ]
     if len(failed):
         lines += ["Curves with a fit that did not pass, and whether the pipeline marks them `failed`:", "",
-                  "| dataset | task | metric | family | condition | reason | `failed` |", "|---|---|---|---|---|---|---|"]
+                  "| dataset | task | metric | family | condition | reason | `failed` |",
+                  "|---|---|---|---|---|---|---|"]
         lines += [f"| {r.dataset} | {r.task} | {r.metric} | {r.family} | {r.condition} | {r.reason} | "
                   f"{'no' if r.verdict_ok else 'yes'} |" for r in failed.itertuples()]
     write_results_md("\n".join([START, *lines, END]) + "\n", START, END)
     print("\n".join(lines))
-
-
-def _cpus() -> int:
-    import os
-
-    return os.cpu_count() or 0
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ compiled model (`Sampler.compiled("beta_binomial")`), this times
 * `nutpie.sample` with 10 tuning steps + 10 draws (the fixed cost of starting a run: threads,
   initial points, trace conversion),
 * the same full run with `cores=2` instead of `cores=chains`,
-* `Sampler._sample` end to end (what compile_once.py times).
+* `Sampler.sample` end to end (what compile_once.py times).
 
     .venv/bin/python benchmarks/profile_sampling.py [--curves 4]
 
@@ -20,29 +20,15 @@ section of `benchmarks/RESULTS.md`.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
-import os
-import sys
-import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from compile_once import (  # noqa: E402
-    FITS,
-    RESULTS_DIR,
-    curve_id,
-    machine,
-    select_curves,
-    versions,
-    write_results_md,
-)
+from _common import RESULTS_DIR, Stopwatch, loadavg, machine, markers, now, versions, write_json, write_results_md
+from compile_once import FITS, curve_id, select_curves
 
-START = "<!-- profile_sampling:start -->"
-END = "<!-- profile_sampling:end -->"
+START, END = markers("profile_sampling")
 
 
 def n_steps(tree) -> int:
@@ -60,39 +46,40 @@ def main(argv=None) -> int:
     warnings.filterwarnings("ignore")
     import nutpie
 
-    from phasefit.models.hypotheses import curve_inputs, weights_for
     from phasefit.inference.sampler import Sampler
+    from phasefit.models.curve_model import curve_inputs
     from phasefit.models.spec import load_spec
 
     spec = load_spec()
     s = spec.sampler
     sampler = Sampler(spec)
     compiled = {fit: sampler.compiled("beta_binomial", fit) for fit in FITS}
-    loadavg_start = os.getloadavg()
+    loadavg_start = loadavg()
     rows = []
     for i, (dataset, curve) in enumerate(select_curves(50)[: args.curves]):
         inputs = curve_inputs(curve, spec)
         for j, fit in enumerate(FITS):
             seed = s.seed + 1000 * i + j
-            data = inputs.data(weights_for(fit, spec), fit=fit)
-            t0 = time.perf_counter()
-            for _ in range(100):
-                m = compiled[fit].with_data(**data)
-            swap = (time.perf_counter() - t0) / 100
+            known = {var.name for var in compiled[fit].shared_var_keys}  # as Sampler.sample swaps data
+            data = {k: v for k, v in inputs.data().items() if k in known}
+            with Stopwatch() as t:
+                for _ in range(100):
+                    m = compiled[fit].with_data(**data)
+            swap = t.seconds / 100
             common = {"chains": s.chains, "seed": seed, "target_accept": s.target_accept, "progress_bar": False}
-            t0 = time.perf_counter()
-            tr = nutpie.sample(m, draws=s.draws, tune=s.tune, cores=s.chains, save_warmup=True, **common)
-            full = time.perf_counter() - t0
+            with Stopwatch() as t:
+                tr = nutpie.sample(m, draws=s.draws, tune=s.tune, cores=s.chains, save_warmup=True, **common)
+            full = t.seconds
             steps = n_steps(tr)
-            t0 = time.perf_counter()
-            nutpie.sample(m, draws=10, tune=10, cores=s.chains, save_warmup=False, **common)
-            tiny = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            nutpie.sample(m, draws=s.draws, tune=s.tune, cores=2, save_warmup=True, **common)
-            full_2 = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            sampler._sample(inputs, fit, seed=seed, target_accept=s.target_accept, tune=s.tune, draws=s.draws)
-            end_to_end = time.perf_counter() - t0
+            with Stopwatch() as t:
+                nutpie.sample(m, draws=10, tune=10, cores=s.chains, save_warmup=False, **common)
+            tiny = t.seconds
+            with Stopwatch() as t:
+                nutpie.sample(m, draws=s.draws, tune=s.tune, cores=2, save_warmup=True, **common)
+            full_2 = t.seconds
+            with Stopwatch() as t:
+                sampler.sample(inputs, fit, seed=seed, target_accept=s.target_accept, tune=s.tune, draws=s.draws)
+            end_to_end = t.seconds
             row = {"curve": curve_id(dataset, curve), "fit": fit, "with_data_s": swap, "sample_s": full,
                    "leapfrog_steps": steps, "us_per_step": 1e6 * full / steps,
                    "tiny_run_s": tiny, "sample_cores2_s": full_2, "_sample_s": end_to_end}
@@ -106,13 +93,12 @@ def main(argv=None) -> int:
 
     summary = {k: mean(k) for k in ("with_data_s", "sample_s", "leapfrog_steps", "us_per_step", "tiny_run_s",
                                     "sample_cores2_s", "_sample_s")}
-    report = {"date": dt.datetime.now().astimezone().isoformat(timespec="seconds"), "machine": machine(),
+    report = {"date": now(), "machine": machine(),
               "versions": versions(), "settings": {"chains": s.chains, "draws": s.draws, "tune": s.tune,
                                                    "target_accept": s.target_accept},
               "compile_seconds": sum(sampler.compile_seconds.values()),
-              "loadavg_start": loadavg_start, "loadavg_end": os.getloadavg(), "summary": summary, "rows": rows}
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    (RESULTS_DIR / "profile_sampling.json").write_text(json.dumps(report, indent=1))
+              "loadavg_start": loadavg_start, "loadavg_end": loadavg(), "summary": summary, "rows": rows}
+    write_json(RESULTS_DIR / "profile_sampling.json", report, indent=1)
     m_ = report["machine"]
     section = "\n".join([
         START,
@@ -132,7 +118,7 @@ def main(argv=None) -> int:
         f"| wall time per leapfrog step (all chains) | {summary['us_per_step']:.1f} us |",
         f"| `nutpie.sample` with 10 + 10 draws (fixed cost of a run) | {summary['tiny_run_s']:.3f} s |",
         f"| `nutpie.sample`, cores = 2 | {summary['sample_cores2_s']:.2f} s |",
-        f"| `Sampler._sample` end to end | {summary['_sample_s']:.2f} s |",
+        f"| `Sampler.sample` end to end | {summary['_sample_s']:.2f} s |",
         f"| compile, once | {report['compile_seconds']:.2f} s |",
         END,
         "",

@@ -4,7 +4,7 @@ Runs `phasefit.runner.local.fit` on `simulation_suite(N, seed)` (breakpoint, smo
 rotation; see `phasefit.models.simulate`) and scores the verdict table against the truth:
 
 - AUC (rank-based, Mann-Whitney) of p_emergent and of BIG-bench breakthroughness for separating
-  breakpoint curves from smooth + flat ones (also elpd_diff, stacking weight, -lfo_elpd_diff);
+  breakpoint curves from smooth + flat ones (also elpd_diff, stacking weight, lfo_elpd_diff);
 - precision of `emergent` verdicts, their false-positive rate on smooth + flat, flat curves called
   emergent;
 - calibration of p_emergent (bins [0,.1) [.1,.3) [.3,.5) [.5,.7) [.7,.9) [.9,1]): mean p, observed
@@ -29,8 +29,6 @@ import datetime as dt
 import json
 import math
 import os
-import platform
-import re
 import subprocess
 import sys
 import time
@@ -40,19 +38,18 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from phasefit.runner import local as pipeline
 from phasefit.data.curves import load_curves
+from phasefit.evidence.verdicts import decide
 from phasefit.models.simulate import simulation_suite
 from phasefit.models.spec import load_spec
-from phasefit.evidence.verdicts import decide
+from phasefit.runner import local as pipeline
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from compile_once import write_results_md  # noqa: E402  (the RESULTS.md section writer, between markers)
+from _common import RESULTS_DIR, ROOT, loadavg, markers, write_json, write_results_md
+from _common import machine as machine_info
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
+RESULTS = RESULTS_DIR
 SECTION = "## Simulation: verdict accuracy and calibration"
-START, END = "<!-- simulation:start -->", "<!-- simulation:end -->"
+START, END = markers("simulation")
 BINS = (0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0)
 TARGETS = {
     "auc": 0.95, "precision": 0.90, "fpr": 0.05, "flat_emergent": 0, "calibration_tol": 0.10, "coverage": 0.85,
@@ -112,8 +109,9 @@ def score(table: pd.DataFrame, *, p_col: str = "p_emergent", verdict_col: str = 
     emergent = (verdict == "emergent").to_numpy()
     failed = (verdict == "failed").to_numpy()
     p = table[p_col].to_numpy(float)
-    out: dict = {"n_curves": len(table), "n_breakpoint": int(bp.sum()), "n_smooth": int((table["kind"] == "smooth").sum()),
-                 "n_flat": int((table["kind"] == "flat").sum()), "p_column": p_col, "verdict_column": verdict_col}
+    out: dict = {"n_curves": len(table), "n_breakpoint": int(bp.sum()),
+                 "n_smooth": int((table["kind"] == "smooth").sum()), "n_flat": int((table["kind"] == "flat").sum()),
+                 "p_column": p_col, "verdict_column": verdict_col}
     bt = table["breakthroughness"].to_numpy(float)
     out["auc"] = {
         "p_emergent": auc(p, bp),
@@ -122,7 +120,7 @@ def score(table: pd.DataFrame, *, p_col: str = "p_emergent", verdict_col: str = 
         "breakthroughness_converged_only": auc(bt[~failed], bp[~failed]),
         "elpd_diff": auc(table["elpd_diff"].to_numpy(float), bp),
         "stacking_weight_breakpoint": auc(table["stacking_weight_breakpoint"].to_numpy(float), bp),
-        "minus_lfo_elpd_diff": auc(-table["lfo_elpd_diff"].to_numpy(float), bp),
+        "lfo_elpd_diff": auc(table["lfo_elpd_diff"].to_numpy(float), bp),  # breakpoint - smooth
         "linearity": auc(table["linearity"].to_numpy(float), bp),
     }
     n_em = int(emergent.sum())
@@ -158,11 +156,13 @@ def targets(m: dict) -> list[dict]:
     worst = max((r["abs_diff"] for r in cal), default=float("nan"))
     rows = [
         ("AUC(p_emergent) >= 0.95", m["auc"]["p_emergent"], m["auc"]["p_emergent"] >= TARGETS["auc"]),
-        ("AUC(p_emergent) > AUC(breakthroughness)", f"{m['auc']['p_emergent']:.3f} vs {m['auc']['breakthroughness']:.3f}",
+        ("AUC(p_emergent) > AUC(breakthroughness)",
+         f"{m['auc']['p_emergent']:.3f} vs {m['auc']['breakthroughness']:.3f}",
          m["auc"]["p_emergent"] > m["auc"]["breakthroughness"]),
         ("precision of emergent >= 0.9", m["precision"], m["precision"] >= TARGETS["precision"]),
         ("FPR of emergent on smooth+flat <= 5%", m["fpr"], m["fpr"] <= TARGETS["fpr"]),
-        ("flat curves called emergent == 0", m["flat_called_emergent"], m["flat_called_emergent"] == TARGETS["flat_emergent"]),
+        ("flat curves called emergent == 0", m["flat_called_emergent"],
+         m["flat_called_emergent"] == TARGETS["flat_emergent"]),
         ("calibration: every non-empty bin within 0.1", f"worst |diff| {worst:.3f}",
          all(r["within_tol"] for r in cal)),
         ("break 90% interval coverage >= 85% (bp called emergent)", m["coverage"]["share"],
@@ -175,20 +175,7 @@ def targets(m: dict) -> list[dict]:
 
 
 def machine() -> dict:
-    cpu = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        cpu = platform.processor()
-    ram = float("nan")
-    try:
-        kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))
-        ram = round(kb / 1024**2, 1)
-    except (OSError, AttributeError):
-        pass
+    """The machine (benchmarks/_common.py) and the code: git commit, uncommitted files under src/."""
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
                                 check=False).stdout.strip()
@@ -206,9 +193,8 @@ def machine() -> dict:
     if not code.startswith(str(ROOT / "src")):  # a snapshot (e.g. `git archive HEAD src`) on PYTHONPATH
         commit = os.environ.get("PHASEFIT_CODE_COMMIT", f"? (phasefit imported from {code})")
         dirty = []
-    return {"nproc": os.cpu_count(), "cpu": cpu, "ram_gib": ram, "platform": platform.platform(),
-            "git_commit": commit, "src_uncommitted": dirty, "phasefit_path": code,
-            "loadavg_at_end": list(os.getloadavg())}
+    return {**machine_info(), "git_commit": commit, "src_uncommitted": dirty, "phasefit_path": code,
+            "loadavg_at_end": loadavg()}
 
 
 # ----------------------------------------------------------------------------------- writing
@@ -231,7 +217,8 @@ def timing_md(res: dict) -> str:
     fitted = sum(h["fitted"] for h in hist)
     secs = sum(h["pipeline_seconds"] for h in hist if h["fitted"])
     text = (f"Timing: this run fitted {res['fitted_this_run']} curves and resumed the rest from checkpoints "
-            f"(wall {res['seconds']:.0f} s, pipeline {res['pipeline_seconds']:.0f} s, compile {res['compile_seconds']}).")
+            f"(wall {res['seconds']:.0f} s, pipeline {res['pipeline_seconds']:.0f} s, "
+            f"compile {res['compile_seconds']}).")
     if fitted:
         text += (f" Fitting runs of this spec and suite: {fitted} curves in {secs:.0f} s of pipeline time "
                  f"({secs / fitted:.1f} s per curve incl. LOO refits, leave-future-out and the population stage; "
@@ -245,7 +232,7 @@ def record_timing(work: Path, run: dict, *, fitted: int, seconds: float) -> list
     path = work / f"timing-{run['spec_hash']}-{run['data_hash'].split(':')[-1][:16]}.json"
     hist = json.loads(path.read_text()) if path.exists() else []
     hist.append({"date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"), "fitted": fitted,
-                 "pipeline_seconds": round(seconds, 1), "loadavg": list(os.getloadavg())})
+                 "pipeline_seconds": round(seconds, 1), "loadavg": loadavg()})
     path.write_text(json.dumps(hist, indent=1) + "\n")
     return hist
 
@@ -271,32 +258,38 @@ def markdown(res: dict) -> str:
     m, s, mach = res["metrics"], res["settings"], res["machine"]
     lines = [SECTION, "",
              f"Run {res['date']} by `benchmarks/simulation.py` (git {mach['git_commit']}"
-             + (f" with uncommitted changes to {len(mach['src_uncommitted'])} files under src/" if mach["src_uncommitted"] else "")
+             + (f" with uncommitted changes to {len(mach['src_uncommitted'])} files under src/"
+                if mach["src_uncommitted"] else "")
              + "); "
              f"{mach['nproc']} cores ({mach['cpu']}), {mach['ram_gib']} GiB RAM, {mach['platform']}. "
              f"Load average at the end {', '.join(f'{x:.1f}' for x in mach['loadavg_at_end'])} "
              "(other benchmarks may share the machine; timings are indicative).", "",
              "Versions: " + ", ".join(f"{k} {v}" for k, v in res["versions"].items()) + ".", "",
              f"Settings: `simulation_suite({s['curves']}, seed={s['suite_seed']})` (kinds in rotation: breakpoint, "
-             f"smooth, flat, parameters and beta-binomial over-dispersion drawn from the spec's priors, sharp hinges; 5-10 points, n_items 100-2000, floors 0/0.25/0.5; `phasefit.models.simulate`); default "
+             "smooth, flat, parameters and beta-binomial over-dispersion drawn from the spec's priors, sharp "
+             "hinges; 5-10 points, n_items 100-2000, floors 0/0.25/0.5; `phasefit.models.simulate`); default "
              f"spec ({s['spec_source']}) with backend {s['backend']}, {s['chains']} chains x {s['draws']} draws, "
              f"tune {s['tune']}, target_accept {s['target_accept']}, sampler seed {s['sampler_seed']}; verdict "
              f"thresholds emergent >= {s['verdict']['emergent']}, smooth <= {s['verdict']['smooth']}, "
-             f"absent >= {s['verdict']['absent']}; verdicts from {res['verdicts_use']} evidence.", "", timing_md(res), "",
+             f"absent >= {s['verdict']['absent']}; verdicts from {res['verdicts_use']} evidence.", "",
+             timing_md(res), "",
              "Positives are the breakpoint curves, negatives smooth + flat. Per-curve table: "
-             f"`benchmarks/results/{res['stem']}_curves.csv`; all numbers: `benchmarks/results/{res['stem']}.json`.", "",
+             f"`benchmarks/results/{res['stem']}_curves.csv`; all numbers: "
+             f"`benchmarks/results/{res['stem']}.json`.", "",
              "| target | value | result |", "|---|---|---|"]
     for t in res["targets"]:
         lines.append(f"| {t['target']} | {_fmt(t['value'])} | {'PASS' if t['pass'] else 'FAIL'} |")
     a = m["auc"]
-    lines += ["", f"Curves: {m['n_curves']} ({m['n_breakpoint']} breakpoint, {m['n_smooth']} smooth, {m['n_flat']} flat); "
+    lines += ["", f"Curves: {m['n_curves']} ({m['n_breakpoint']} breakpoint, {m['n_smooth']} smooth, "
+              f"{m['n_flat']} flat); "
               f"failed {m['share_failed']:.1%} ({m['failed_by_kind'] or 'none'}).", "",
               "| score | AUC (all curves) | AUC (converged only) |", "|---|---|---|",
               f"| p_emergent | {_fmt(a['p_emergent'])} | {_fmt(a['p_emergent_converged_only'])} |",
-              f"| breakthroughness (BIG-bench) | {_fmt(a['breakthroughness'])} | {_fmt(a['breakthroughness_converged_only'])} |",
+              f"| breakthroughness (BIG-bench) | {_fmt(a['breakthroughness'])} | "
+              f"{_fmt(a['breakthroughness_converged_only'])} |",
               f"| elpd_diff (LOO, breakpoint - smooth) | {_fmt(a['elpd_diff'])} | |",
               f"| stacking weight of breakpoint | {_fmt(a['stacking_weight_breakpoint'])} | |",
-              f"| -lfo_elpd_diff (leave-future-out) | {_fmt(a['minus_lfo_elpd_diff'])} | |",
+              f"| lfo_elpd_diff (leave-future-out, breakpoint - smooth) | {_fmt(a['lfo_elpd_diff'])} | |",
               f"| linearity (BIG-bench) | {_fmt(a['linearity'])} | |", "",
               f"`emergent` verdicts: {m['n_emergent']}; precision {_fmt(m['precision'])}, recall {_fmt(m['recall'])}, "
               f"false positives {m['n_false_emergent']} (FPR {_fmt(m['fpr'])}), flat called emergent "
@@ -331,7 +324,8 @@ def markdown(res: dict) -> str:
         lines += ["", f"### The same targets on {alt} evidence", "",
                   f"Scored on {what}. Population stage: converged {pop.get('ok')}, learned rates "
                   f"{pop.get('rates_mean')} (true shares {m['n_flat'] / m['n_curves']:.3f} absent/flat, "
-                  f"{m['n_smooth'] / m['n_curves']:.3f} smooth, {m['n_breakpoint'] / m['n_curves']:.3f} breakpoint).", "",
+                  f"{m['n_smooth'] / m['n_curves']:.3f} smooth, "
+                  f"{m['n_breakpoint'] / m['n_curves']:.3f} breakpoint).", "",
                   "| target | value | result |", "|---|---|---|"]
         for t in res["targets_alternative"]:
             lines.append(f"| {t['target']} | {_fmt(t['value'])} | {'PASS' if t['pass'] else 'FAIL'} |")
@@ -351,18 +345,6 @@ def markdown(res: dict) -> str:
     if res.get("notes"):
         lines += ["", *res["notes"]]
     return "\n".join(lines) + "\n"
-
-
-def _jsonable(o):
-    if isinstance(o, dict):
-        return {str(k): _jsonable(v) for k, v in o.items()}
-    if isinstance(o, list | tuple):
-        return [_jsonable(v) for v in o]
-    if isinstance(o, np.generic):
-        o = o.item()
-    if isinstance(o, float) and not math.isfinite(o):
-        return None
-    return o
 
 
 # --------------------------------------------------------------------------------------- main
@@ -406,8 +388,8 @@ def per_curve_table(analysis, truth: pd.DataFrame, design: pd.DataFrame, spec) -
     tau = table["tau"].to_numpy(float)
     with np.errstate(invalid="ignore"):
         bp = np.isfinite(tau)
-        table["tau_in_break_ci90"] = np.where(bp & np.isfinite(table["log10_break_q05"]),
-                                              (table["log10_break_q05"] <= tau) & (tau <= table["log10_break_q95"]), np.nan)
+        in_break = (table["log10_break_q05"] <= tau) & (tau <= table["log10_break_q95"])
+        table["tau_in_break_ci90"] = np.where(bp & np.isfinite(table["log10_break_q05"]), in_break, np.nan)
         table["tau_in_tau_ci90"] = np.where(bp, (table["tau_q05"] <= tau) & (tau <= table["tau_q95"]), np.nan)
     expected = {"breakpoint": "emergent", "smooth": "smooth", "flat": "absent"}
     table["expected_verdict"] = table["kind"].map(expected)
@@ -455,7 +437,8 @@ def diagnostics(table: pd.DataFrame, *, p_col: str, tau_cols: tuple[str, str, st
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--curves", type=int, default=None, help="number of simulated curves (default 300; 12 with --quick)")
+    ap.add_argument("--curves", type=int, default=None,
+                    help="number of simulated curves (default 300; 12 with --quick)")
     ap.add_argument("--seed", type=int, default=2024, help="simulation_suite seed")
     ap.add_argument("--draws", type=int, default=None, help="draws per chain (default: the spec's)")
     ap.add_argument("--tune", type=int, default=None, help="tuning steps per chain (default: the spec's)")
@@ -515,8 +498,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     res["targets"] = targets(metrics)
     res["targets_alternative"] = targets(metrics_alt) if metrics_alt else None
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{stem}.json").write_text(json.dumps(_jsonable(res), indent=2) + "\n", encoding="utf-8")
+    write_json(RESULTS / f"{stem}.json", res)
     table.to_csv(RESULTS / f"{stem}_curves.csv", index=False)
     section = markdown(res)
     if not args.quick and not args.no_results_md:

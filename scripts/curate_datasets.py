@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SOURCE = ROOT.parent / "shared" / "data"
 DEFAULT_OUT = ROOT / "src" / "phasefit" / "datasets" / "data"
 
-#: the curve key of DESIGN §2 (plus `model`, the point within a curve)
+#: the curve key of docs/data-format.md (plus `model`, the point within a curve)
 CURVE_KEY = ["task", "metric", "family", "condition"]
 #: the largest gzip file we bundle for the optional checkpoint dataset
 CHECKPOINTS_MAX_BYTES = 3_000_000

@@ -54,6 +54,23 @@ def test_verdict_rule(ok, pa, pe, expected):
     assert decide(ok=ok, p_absent=pa, p_emergent=pe, thresholds=T) == expected
 
 
+def test_a_curve_that_never_leaves_its_floor_is_absent_not_smooth():
+    # ipa_transliterate, Pythia: 0 at every model, p_absent 0.42 and p_smooth 0.56 was `smooth`
+    assert decide(ok=True, p_absent=0.42, p_emergent=0.02, thresholds=T, p_above_floor=0.1) == "absent"
+    assert decide(ok=True, p_absent=0.42, p_emergent=0.02, thresholds=T, p_above_floor=0.9) == "smooth"
+
+
+def test_evidence_agreement_names_what_disagrees():
+    from phasefit.evidence.verdicts import agreement
+
+    # arithmetic_2da, Pythia: emergent (0.93) while LOO favours smooth (elpd_diff -3.6 +- 5.4): within 1 SE
+    assert agreement(verdict="emergent", elpd_diff=-3.6, elpd_diff_se=5.4, lfo_elpd_diff=14.6) == "agree"
+    assert agreement(verdict="emergent", elpd_diff=-6.0, elpd_diff_se=2.0, lfo_elpd_diff=14.6) == "LOO disagrees"
+    assert agreement(verdict="smooth", elpd_diff=-1.0, elpd_diff_se=1.0, lfo_elpd_diff=5.0) == \
+        "leave-future-out disagrees"
+    assert agreement(verdict="inconclusive", elpd_diff=9.0, elpd_diff_se=1.0, lfo_elpd_diff=-9.0) == ""
+
+
 def test_thresholds_are_options():
     strict = VerdictSpec(emergent=0.99, smooth=0.01, absent=0.9)
     assert decide(ok=True, p_absent=0.0, p_emergent=0.95, thresholds=strict) == "inconclusive"
@@ -69,12 +86,16 @@ def _row(**kw):
 
 def test_prose_reads_like_the_issue_example():
     text = describe(_row())
-    assert text.startswith("arithmetic_3ds, Pythia, acc: emergent (P = 0.98); break at 2.1e21 FLOPs [1.2e21, 3.0e21],"
-                           " 1.9B params [1.3B, 2.6B]")
+    assert text.startswith("arithmetic_3ds, Pythia, acc: emergent (P(emergent) = 0.98); break at 2.1e21 FLOPs "
+                           "[1.2e21, 3.0e21], 1.9B params [1.3B, 2.6B]")
+    # the probability printed is named, and no break is printed where the break is not favoured
+    inconclusive = describe(_row(verdict="inconclusive", p_emergent=0.18))
+    assert "P(emergent) = 0.18" in inconclusive and "break" not in inconclusive
+    assert "LOO disagrees" in describe(_row(evidence_agreement="LOO disagrees"))
     assert "outside the smooth extrapolation" in text
     assert describe(_row(verdict="failed", failure_reason="mixture: R-hat 1.05 > 1.01")).endswith(
         "failed (mixture: R-hat 1.05 > 1.01)")
-    assert "stays at its floor" in describe(_row(verdict="absent", p_absent=0.8))
+    assert "P(absent) = 0.80; never credibly above its floor" in describe(_row(verdict="absent", p_absent=0.8))
 
 
 def test_summary_counts():

@@ -17,11 +17,11 @@ def test_compile_once_summarises_a_fit():
     import compile_once
 
     rng = np.random.default_rng(0)
-    draws = {"bp_level": rng.normal(size=(4, 500)), "bp_tau_fraction": rng.uniform(size=(4, 500))}
-    stats = {"diverging": np.zeros((4, 500), bool)}
+    draws = {"level": rng.normal(size=(4, 500)), "tau_fraction": rng.uniform(size=(4, 500))}
+    stats = {"diverging": np.zeros((4, 500), bool), "reached_max_treedepth": np.zeros((4, 500), bool)}
     out = compile_once.summarise_fit(None, draws, stats, load_spec())
-    assert out["ok"] and out["divergences"] == 0
-    assert set(out["mean"]) == {"bp_level"}  # the break's fraction duplicates bp_tau and is left out
+    assert out["ok"] and out["divergences"] == 0 and out["treedepth_share"] == 0
+    assert set(out["mean"]) == {"level"}  # the break's fraction duplicates tau and is left out
 
 
 @pytest.mark.parametrize("name", ["compile_once", "convergence", "profile_sampling", "simulation"])

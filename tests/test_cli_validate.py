@@ -58,10 +58,14 @@ def test_validate_prints_curve_counts(suite_csv: Path, capsys):
     assert "dropped: 1 curves, 1 points" in out
     assert "1 curves: 3 distinct flops values, fewer than 4" in out
     assert "1 points: no train_flops" in out
-    # the table: one row per (task, metric, family) with curve counts and point ranges
-    assert re.search(r"arith\s*│\s*acc\s*│\s*A\s*│\s*2\s*│\s*5\s*│\s*6", out), out
-    assert re.search(r"arith\s*│\s*acc\s*│\s*B\s*│\s*1\s*│\s*4\s*│\s*4", out), out
-    assert re.search(r"wordplay\s*│\s*exact_match\s*│\s*A\s*│\s*1\s*│\s*5\s*│\s*5", out), out
+    # the table: one row per (task, metric, family) with curve counts, points per curve (fewest-most),
+    # conditions, the range of the scale and the likelihood
+    assert re.search(r"arith\s*│\s*acc\s*│\s*A\s*│\s*2\s*│\s*5-6\s*│\s*\(none\), cot\s*│\s*1e20 – 1e25\s*│"
+                     r"\s*beta_binomial\s*│", out), out
+    assert re.search(r"arith\s*│\s*acc\s*│\s*B\s*│\s*1\s*│\s*4\s*│\s*\(none\)\s*│\s*1e21 – 1e25\s*│", out), out
+    assert re.search(r"wordplay\s*│\s*exact_match\s*│\s*A\s*│\s*1\s*│\s*5\s*│", out), out
+    assert re.search(r"task\s*┃\s*metric\s*┃\s*family\s*┃\s*curves\s*┃\s*points\s*┃\s*conditions\s*┃\s*FLOPs range\s*┃"
+                     r"\s*likelihood", out), out
 
 
 def test_validate_options_change_the_counts(suite_csv: Path, capsys):
@@ -147,3 +151,77 @@ def test_validate_unknown_dataset(capsys):
         pytest.skip("bundled datasets not available")
     code, _, err = run(["validate", "dataset:no_such_dataset"], capsys)
     assert code == 2 and err.startswith("phasefit: error:") and err.count("\n") == 1
+
+
+# ------------------------------------------------------------------ validate's columns; nothing to fit
+
+
+def _one_line_error(code: int, out: str, err: str) -> str:
+    assert code == 2 and out == "", out
+    assert err.startswith("phasefit: error: ") and err.count("\n") == 1 and "Traceback" not in err, err
+    return err.removeprefix("phasefit: error: ").rstrip("\n")
+
+
+def test_validate_params_range_and_mixed_likelihoods(tmp_path: Path, capsys):
+    df = pd.concat([_curve("arith", "A", 4), _curve("arith", "A", 5, condition="cot").drop(columns="n_items")])
+    path = tmp_path / "mixed.csv"
+    df.to_csv(path, index=False)
+    code, out, _ = run(["validate", str(path), "--x", "params"], capsys)
+    assert code == 0
+    assert re.search(r"params range\s*┃", out), out
+    assert re.search(r"arith\s*│\s*acc\s*│\s*A\s*│\s*2\s*│\s*4-5\s*│\s*\(none\), cot\s*│\s*1e8 – 1e12\s*│"
+                     r"\s*(beta_binomial 1, beta 1|beta 1, beta_binomial 1)\s*│", out), out
+
+
+def test_validate_refuses_a_table_without_fittable_curves(tmp_path: Path, capsys):
+    path = tmp_path / "short.csv"
+    pd.concat([_curve("arith", "A", 3), _curve("arith", "B", 2)]).to_csv(path, index=False)
+    msg = _one_line_error(*run(["validate", str(path)], capsys))
+    assert msg == (f"{path}: no curve to fit: all 2 curves have fewer than 4 distinct flops values "
+                   "(the longest has 3; --min-points 4)")
+    assert len(load_curves(path)) == 0  # the API still returns the empty CurveSet
+
+
+def test_min_points_that_leaves_nothing_is_an_error(suite_csv: Path, capsys):
+    msg = _one_line_error(*run(["validate", str(suite_csv), "--min-points", "7"], capsys))
+    assert "no curve to fit: all 5 curves have fewer than 7 distinct flops values (the longest has 6; " \
+           "--min-points 7); 1 rows have no train_flops" in msg
+
+
+def test_fit_refuses_nothing_to_fit_before_writing(suite_csv: Path, tmp_path: Path, capsys):
+    out_dir = tmp_path / "out"
+    msg = _one_line_error(*run(["fit", str(suite_csv), "--min-points", "9", "--out", str(out_dir)], capsys))
+    assert "no curve to fit" in msg and not out_dir.exists()
+    msg = _one_line_error(*run(["fit", str(suite_csv), "--task", "arihtm", "--out", str(out_dir)], capsys))
+    assert msg.endswith("no curves with task 'arihtm' (did you mean 'arith'?)") and not out_dir.exists()
+
+
+@pytest.mark.parametrize(("option", "value", "expect"), [
+    ("--task", "arithmetc", "no curves with task 'arithmetc' (did you mean 'arithmetic_2da'?)"),
+    ("--task", "WordPlay", "no curves with task 'WordPlay' (did you mean 'wordplay'?)"),
+    ("--metric", "exact_mach", "no curves with metric 'exact_mach' (did you mean 'exact_match'?)"),
+    ("--family", "a", "no curves with family 'a' (did you mean 'A'?)"),
+    ("--task", "tiny", "no curves with task 'tiny' (its curves were dropped: too few points)"),
+    ("--family", "zzz", "no curves with family 'zzz' (there are: 'A', 'B')"),
+])
+def test_filters_that_match_nothing_suggest_names(tmp_path: Path, capsys, option, value, expect):
+    parts = [_curve("arithmetic_2da", "A", 5), _curve("wordplay", "B", 4, metric="exact_match"),
+             _curve("tiny", "A", 3)]
+    path = tmp_path / "named.csv"
+    pd.concat(parts).to_csv(path, index=False)
+    msg = _one_line_error(*run(["validate", str(path), option, value], capsys))
+    assert msg == f"{path}: {expect}"
+
+
+def test_filters_that_exclude_each_other(suite_csv: Path, capsys):
+    msg = _one_line_error(*run(["validate", str(suite_csv), "--task", "wordplay", "--family", "B"], capsys))
+    assert "no curves left after --task/--metric/--family filters" in msg
+
+
+def test_params_only_table_on_the_flops_axis_suggests_params(tmp_path: Path, capsys):
+    path = tmp_path / "params.csv"
+    _curve("arith", "A", 5).drop(columns="train_flops").to_csv(path, index=False)
+    msg = _one_line_error(*run(["validate", str(path)], capsys))
+    assert "no row has a value in column 'train_flops'" in msg and "--x params" in msg
+    code, out, _ = run(["validate", str(path), "--x", "params"], capsys)
+    assert code == 0 and "1 curves in" in out

@@ -1,4 +1,4 @@
-"""`load_curves` on valid input: the derived quantities every model relies on (DESIGN §2–3)."""
+"""`load_curves` on valid input: the derived quantities every model relies on (docs/data-format.md)."""
 
 from __future__ import annotations
 

@@ -137,6 +137,24 @@ CASES = [
     Case("empty-parquet", b"", ("file is empty",), filename="data.parquet"),
     Case("truncated-csv-gz", gzip.compress(_csv().encode())[:30], ("cannot be read",), filename="data.csv.gz"),
     Case("not-gzip-csv-gz", _csv().encode(), ("cannot be read", "gzip"), filename="data.csv.gz"),
+    # unit mistakes that pass every range check: log10 scales, percentages, the wrong axis
+    Case("flops-as-log10", _csv([r.replace(",1e2", ",2") for r in ROWS]),
+         ("'20'", "every train_flops value is below 100", "looks like log10", "raw FLOPs"), 2, "train_flops"),
+    Case("params-as-log10", _csv([r.replace(",1e8,", ",8,").replace(",1e9,", ",9.0,").replace(",1e10,", ",10,")
+                                  .replace(",1e11,", ",11,") for r in ROWS]),
+         ("'8'", "every params value is below 20", "looks like log10"), 2, "params"),
+    Case("accuracy-in-percent", _csv([r.replace(",0.", ",") for r in ROWS]),
+         ("'10'", "outside [0, 1]", "(and 3 more rows)", "metric 'acc' looks given in percent",
+          "divide the scores by 100"), 2, "score"),
+    Case("percent-with-chance-silently-continuous",
+         _csv([r.replace(",acc,", ",mmlu,").replace(",100,0", ",,0.25") for r in ROWS])
+         .replace(",0.10,", ",30,").replace(",0.20,", ",41,").replace(",0.30,", ",52,").replace(",0.40,", ",63,"),
+         ("'30'", "above 1 for metric 'mmlu'", "divide the scores by 100"), 2, "score"),
+    Case("f1-in-percent", _csv([r.replace(",acc,", ",f1,").replace(",100,0", ",,0") for r in ROWS])
+         .replace(",0.30,", ",30.5,").replace(",0.40,", ",44,"),
+         ("'30.5'", "above 1 for metric 'f1'", "in percent?"), 4, "score"),
+    Case("params-only-on-the-flops-axis", _drop_column("train_flops"),
+         ("no row has a value in column 'train_flops'", "'params' is given", "--x params", 'x_axis="params"')),
 ]
 
 
@@ -316,3 +334,52 @@ def test_many_bad_rows_are_counted_in_one_line(tmp_path: Path):
     path.write_text(_csv([r.replace(",1e", ",-1e") for r in ROWS]))
     with pytest.raises(DataError, match=r":2: column 'train_flops': '-1e20': must be positive \(and 3 more rows\)$"):
         load_curves(path)
+
+
+# ------------------------------------------------------------------- unit mistakes (log10, percent, axis)
+
+
+def test_accuracy_in_percent_in_a_dataframe_gets_the_hint():
+    df = _frame().drop(columns="n_items").assign(metric="accuracy", score=[25.0, 31.5, 58.0, 100.0])
+    with pytest.raises(DataError) as info:
+        load_curves(df)
+    msg = str(info.value)
+    assert msg.startswith("<DataFrame> row 0: column 'score': '25.0': outside [0, 1]"), msg
+    assert "metric 'accuracy' looks given in percent: divide the scores by 100" in msg and "\n" not in msg
+
+
+def test_one_stray_value_is_not_called_a_percentage():
+    df = _frame().assign(score=[0.02, 0.03, 1.3, 0.48])
+    with pytest.raises(DataError) as info:
+        load_curves(df)
+    assert str(info.value) == ("<DataFrame> row 2: column 'score': '1.3': outside [0, 1] for a discrete (proportion) "
+                               "metric")
+
+
+@pytest.mark.parametrize(("metric", "scores", "extra", "likelihood"), [
+    ("bleu", [0.5, 2.0, 10.0, 25.0], {}, "beta"),  # BLEU/ROUGE in 0-100 are percent by convention
+    ("score", [12.0, 20.0, 31.0, 40.0], {}, "student_t"),  # a neutral name: an unbounded score
+    ("generate_length", [12.0, 20.0, 31.0, 40.0], {}, "student_t"),  # 'rate' inside a word is no proportion
+    ("f1", [12.0, 20.0, 31.0, 40.0], {"metric_kind": "continuous"}, "student_t"),  # an explicit kind wins
+    ("f1", [0.12, 0.2, 0.31, 0.4], {}, "beta"),
+    ("mmlu", [0.3, 0.41, 0.52, 0.63], {"chance": 0.25}, "beta"),
+    ("acc", [0.02, 0.03, 0.2, 0.48], {"n_items": 100}, "beta_binomial"),
+])
+def test_legitimate_scores_still_load(metric, scores, extra, likelihood):
+    df = _frame().drop(columns="n_items").assign(metric=metric, score=scores, **extra)
+    assert load_curves(df).curves["likelihood"].tolist() == [likelihood]
+
+
+def test_scales_in_raw_units_load_on_both_axes():
+    df = _frame().assign(params=[7e7, 4e8, 1.4e9, 1.2e10])  # the smallest real models: well above the limits
+    assert len(load_curves(df)) == len(load_curves(df, x_axis="params")) == 1
+
+
+def test_flops_only_table_on_the_params_axis_suggests_flops():
+    with pytest.raises(DataError, match=r"^<DataFrame>: no row has a value in column 'params' .*--x flops"):
+        load_curves(_frame(), x_axis="params")
+
+
+def test_a_table_without_fittable_curves_is_an_empty_curveset():
+    cs = load_curves(_frame(), min_points=5)  # the API leaves the refusal to its callers (CLI, fit)
+    assert len(cs) == 0 and cs.dropped["level"].tolist() == ["curve"]

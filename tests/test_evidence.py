@@ -9,7 +9,7 @@ from _models import sampler
 
 from phasefit.data.curves import load_curves
 from phasefit.evidence.loo import compare, leave_future_out, logmeanexp, loo
-from phasefit.models.hypotheses import curve_inputs
+from phasefit.models.curve_model import curve_inputs
 
 
 def _curve(y, n=2000):
@@ -31,9 +31,10 @@ def fits():
 
 def test_loo_uses_arviz_and_refits_high_k_points(fits):
     s, inputs, f = fits
-    res, ll = loo(f["breakpoint"], inputs, "breakpoint", s, seed=1)
+    res, ll = loo(f["breakpoint"], inputs, s.spec, refit=s.fit, seed=1)
     assert ll.shape == (2, 150, 8)
-    plain, _ = loo(f["breakpoint"], inputs, "breakpoint", s, seed=1, refit=False)
+    plain, _ = loo(f["breakpoint"], inputs, s.spec, refit=None, seed=1)
+    assert plain.refits == 0
     k = np.asarray(plain.elpd.pareto_k)
     n_bad = int((~(k <= plain.elpd.good_k)).sum())
     assert res.refits == n_bad
@@ -45,8 +46,8 @@ def test_loo_uses_arviz_and_refits_high_k_points(fits):
 
 def test_breakpoint_beats_smooth_on_a_sharp_break(fits):
     s, inputs, f = fits
-    ls, _ = loo(f["smooth"], inputs, "smooth", s, seed=2, refit=False)
-    lb, _ = loo(f["breakpoint"], inputs, "breakpoint", s, seed=3, refit=False)
+    ls, _ = loo(f["smooth"], inputs, s.spec, refit=None, seed=2)
+    lb, _ = loo(f["breakpoint"], inputs, s.spec, refit=None, seed=3)
     c = compare(ls, lb)
     assert c.elpd_diff > 0
     assert c.stacking_weight_breakpoint > 0.5
@@ -57,17 +58,19 @@ def test_smaller_models_do_not_predict_the_emergent_rise():
     s = sampler()
     inputs = curve_inputs(EMERGENT, s.spec)
     cutoff = inputs.x[4] + 0.01  # train on the 5 flat models
-    r = leave_future_out(inputs, cutoff, s, seed=5)
+    r = leave_future_out(inputs, cutoff, s.spec, refit=s.fit, seed=5)
     assert r.n_train == 5 and r.n_test == 3
-    assert r.lfo_elpd_diff < 0
+    assert r.lfo_elpd_diff > 0  # breakpoint minus smooth: the break predicts the larger models better
+    assert r.lfo_elpd_diff == pytest.approx(r.elpd_breakpoint - r.elpd_smooth)
+    assert r.cutoff_x == pytest.approx(cutoff + inputs.center)  # on the analysis axis
     assert not r.largest_in_interval
 
 
 def test_lfo_not_defined_without_enough_training_models():
     s = sampler()
     inputs = curve_inputs(EMERGENT, s.spec)
-    assert leave_future_out(inputs, inputs.x[1], s, seed=1) is None  # 2 training models
-    assert leave_future_out(inputs, inputs.x[-1] + 1, s, seed=1) is None  # nothing to predict
+    assert leave_future_out(inputs, inputs.x[1], s.spec, refit=s.fit, seed=1) is None  # 2 training models
+    assert leave_future_out(inputs, inputs.x[-1] + 1, s.spec, refit=s.fit, seed=1) is None  # nothing to predict
 
 
 def test_logmeanexp():

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from _models import sampler, sim_curves, tiny_spec
 
-from phasefit.models.hypotheses import curve_inputs
-from phasefit.inference.sampler import Sampler, diagnose, thin_to
+from phasefit.inference.diagnostics import diagnose
+from phasefit.inference.sampler import STATS, Sampler, thin_to
+from phasefit.models.curve_model import curve_inputs, stored_names
 from phasefit.models.spec import DiagnosticsSpec, RetrySpec
 
 
@@ -22,9 +23,13 @@ def test_one_compile_serves_every_curve_and_fit(curves):
     s = sampler()
     for curve in curves:
         inputs = curve_inputs(curve, s.spec)
-        for fit in ("absent", "smooth", "breakpoint"):
-            r = s.fit(inputs, fit, seed=1)
+        for hypothesis in ("absent", "smooth", "breakpoint"):
+            r = s.fit(inputs, hypothesis, seed=1)
+            assert r.hypothesis == hypothesis
+            assert tuple(r.draws) == stored_names(hypothesis, inputs.likelihood, s.spec)
             assert all(v.shape == (2, 150) for v in r.draws.values())
+            assert set(r.stats) == set(STATS) and all(v.shape == (2, 150) for v in r.stats.values())
+            assert r.stats["diverging"].dtype == bool and r.stats["reached_max_treedepth"].dtype == bool
     # each hypothesis compiled exactly once, whatever the number of curves
     # (other likelihoods may have been compiled by earlier tests of the session's shared sampler)
     assert sorted(k for k in s.compile_seconds if k.startswith("beta_binomial/")) == [
@@ -37,14 +42,17 @@ def test_seeded_fits_reproduce_exactly(curves):
     a = s.fit(inputs, "breakpoint", seed=11)
     b = s.fit(inputs, "breakpoint", seed=11)
     c = s.fit(inputs, "breakpoint", seed=12)
-    np.testing.assert_array_equal(a.draws["bp_tau"], b.draws["bp_tau"])
-    assert not np.array_equal(a.draws["bp_tau"], c.draws["bp_tau"])
+    np.testing.assert_array_equal(a.draws["tau"], b.draws["tau"])
+    assert not np.array_equal(a.draws["tau"], c.draws["tau"])
+    # the sampled break is on the analysis axis (log10 FLOPs), inside the admissible range
+    lo, hi = inputs.center + inputs.range_lo, inputs.center + inputs.range_hi
+    assert np.all((a.draws["tau"] >= lo - 1e-9) & (a.draws["tau"] <= hi + 1e-9))
 
 
 def test_swapped_data_changes_the_posterior(curves):
     """with_data really swaps: a rising curve and a flat one give different slopes."""
     s = sampler()
-    slopes = [np.median(s.fit(curve_inputs(c, s.spec), "smooth", seed=3).draws["smooth_slope"]) for c in curves]
+    slopes = [np.median(s.fit(curve_inputs(c, s.spec), "smooth", seed=3).draws["slope"]) for c in curves]
     assert slopes[1] > 0.5  # the smooth (rising) curve
     assert abs(slopes[2]) < slopes[1]  # the flat one
 
@@ -67,14 +75,14 @@ def test_diagnose_flags_unmixed_chains():
     rng = np.random.default_rng(0)
     good = {"a": rng.normal(size=(4, 500))}
     bad = {"a": rng.normal(size=(4, 500)) + np.arange(4)[:, None] * 3}
-    stats = {"diverging": np.zeros((4, 500), bool), "maxdepth_reached": np.zeros((4, 500), bool)}
+    stats = {"diverging": np.zeros((4, 500), bool), "reached_max_treedepth": np.zeros((4, 500), bool)}
     spec = tiny_spec()
     assert diagnose(good, stats, spec, attempts=1).ok
     d = diagnose(bad, stats, spec, attempts=1)
     assert not d.ok and "R-hat" in d.reason
     div = dict(stats, diverging=np.ones((4, 500), bool))
     assert "divergences" in diagnose(good, div, spec, attempts=1).reason
-    deep = dict(stats, maxdepth_reached=np.ones((4, 500), bool))
+    deep = dict(stats, reached_max_treedepth=np.ones((4, 500), bool))
     assert "tree depth" in diagnose(good, deep, spec, attempts=1).reason
 
 
@@ -91,15 +99,15 @@ def test_pymc_backend_reuses_a_frozen_model(curves):
     r1 = s.fit(inputs[0], "smooth", seed=1)
     r2 = s.fit(inputs[1], "smooth", seed=1)
     assert list(s.compile_seconds) == ["beta_binomial/smooth"]
-    assert r1.draws["smooth_slope"].shape == (2, 60)
-    assert not np.allclose(r1.draws["smooth_slope"].mean(), r2.draws["smooth_slope"].mean())
+    assert r1.draws["slope"].shape == (2, 60)
+    assert not np.allclose(r1.draws["slope"].mean(), r2.draws["slope"].mean())
 
 
 def test_numpyro_backend_samples_when_installed(curves):
     pytest.importorskip("numpyro")
     spec = tiny_spec().with_sampler(backend="numpyro", draws=60, tune=60)
     r = Sampler(spec).fit(curve_inputs(curves.curve(0), spec), "smooth", seed=1)
-    assert r.draws["smooth_slope"].shape == (2, 60)
+    assert r.draws["slope"].shape == (2, 60)
     assert np.isfinite(r.diagnostics.rhat_max)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,13 +11,13 @@ from _models import sampler
 from scipy import integrate, special, stats
 
 from phasefit.data.curves import load_curves
-from phasefit.models.hypotheses import curve_inputs
 from phasefit.evidence.marginal import (
     PROPOSAL_SCALE,
     _importance_estimate,
     hypothesis_probabilities,
     log_marginal_likelihood,
 )
+from phasefit.models.curve_model import curve_inputs
 
 
 def _flat_curve():
@@ -45,8 +47,8 @@ def test_too_narrow_a_proposal_is_widened():
     spec = s.spec
     inputs = curve_inputs(_flat_curve(), spec)
     draws = s.fit(inputs, "absent", seed=3).draws
-    lvl, logc = draws["absent_level"], np.log(draws["concentration"])
-    narrow = {"absent_level": lvl.mean() + (lvl - lvl.mean()) / 7,
+    lvl, logc = draws["level"], np.log(draws["concentration"])
+    narrow = {"level": lvl.mean() + (lvl - lvl.mean()) / 7,
               "concentration": np.exp(logc.mean() + (logc - logc.mean()) / 7)}
     first = _importance_estimate(narrow, inputs, "absent", spec, n_proposal=8000, seed=1, scale=PROPOSAL_SCALE)
     assert first.k_hat > 0.7
@@ -62,7 +64,7 @@ def _absent_log_z_by_quadrature(inputs, spec) -> float:
     def integrand(level, log_c):
         c = np.exp(log_c)
         p = special.expit(level)
-        ll = stats.betabinom.logpmf(inputs.k, inputs.n, p * c, (1 - p) * c).sum()
+        ll = stats.betabinom.logpmf(inputs.y, inputs.n, p * c, (1 - p) * c).sum()
         return np.exp(ll + stats.norm.logpdf(level, lp["mu"], lp["sigma"])
                       + stats.norm.logpdf(log_c, cp["mu"], cp["sigma"]))
 
@@ -75,7 +77,14 @@ def test_probabilities_sum_to_one_and_follow_evidence():
     ev = {"absent": Evidence(log_z=-10.0, log_z_se=0.0, k_hat=0.1),
           "smooth": Evidence(log_z=-5.0, log_z_se=0.0, k_hat=0.1),
           "breakpoint": Evidence(log_z=-5.0 + np.log(3), log_z_se=0.0, k_hat=0.1)}
-    p = hypothesis_probabilities(ev, np.log(np.full(3, 1 / 3)))
-    assert p.sum() == pytest.approx(1)
-    assert p[2] / p[1] == pytest.approx(3)
+    spec = sampler().spec  # equal prior weights
+    p = hypothesis_probabilities(ev, spec)
+    assert list(p) == list(spec.names)
+    assert sum(p.values()) == pytest.approx(1)
+    assert p["breakpoint"] / p["smooth"] == pytest.approx(3)
+    assert p["smooth"] / p["absent"] == pytest.approx(np.exp(5.0))
+    # the spec's prior weights multiply the evidence
+    weighted = replace(spec, prior_weights=(("absent", 1.0), ("smooth", 2.0), ("breakpoint", 1.0)))
+    q = hypothesis_probabilities(ev, weighted)
+    assert q["breakpoint"] / q["smooth"] == pytest.approx(1.5)
     assert not Evidence(log_z=0.0, log_z_se=0.0, k_hat=0.9).ok

@@ -11,12 +11,14 @@ from _models import sampler, sim_curves, sim_frame, tiny_spec
 
 import phasefit.runner.local as pipeline
 from phasefit.cli import main
-from phasefit.results.posterior import load_tree
 from phasefit.evidence.verdicts import VERDICT_COLUMNS
+from phasefit.results.posterior import load_tree
 
-DESIGN_COLUMNS = ("task, metric, family, condition, n_points, x_axis, p_emergent, elpd_diff, elpd_diff_se, "
+CONTRACT_COLUMNS = ("task, metric, family, condition, n_points, x_axis, p_emergent, elpd_diff, elpd_diff_se, "
                   "stacking_weight_breakpoint, lfo_elpd_diff, verdict, break_flops_median, break_flops_q05, "
-                  "break_flops_q95, break_params_median, break_params_q05, break_params_q95, rhat_max, "
+                  "break_flops_q95, break_params_median, break_params_q05, break_params_q95, "
+                  "onset_flops_median, onset_flops_q05, onset_flops_q95, onset_params_median, onset_params_q05, "
+                  "onset_params_q95, rhat_max, "
                   "ess_bulk_min, divergences, breakthroughness, linearity").split(", ")
 
 
@@ -40,7 +42,7 @@ def analysis():
 
 def test_verdict_table_follows_the_contract(analysis):
     v = analysis.verdicts
-    assert list(v.columns[: len(DESIGN_COLUMNS)]) == DESIGN_COLUMNS
+    assert list(v.columns[: len(CONTRACT_COLUMNS)]) == CONTRACT_COLUMNS
     assert tuple(v.columns) == VERDICT_COLUMNS
     assert len(v) == 2
     assert set(v["verdict"]) <= {"failed", "absent", "emergent", "smooth", "inconclusive"}
@@ -70,24 +72,74 @@ def test_flat_curve_is_not_emergent(analysis):
 
 
 def test_posterior_tree_groups_and_labels(analysis, tmp_path):
+    """One subtree per hypothesis with ArviZ's groups; the points of all curves on one `obs` dim, no padding."""
+    import arviz_stats as azs
+
+    from phasefit.results.posterior import save_tree, select_curve
+
     tree = analysis.posterior
-    for group in ("posterior", "posterior_absent", "posterior_smooth", "posterior_breakpoint", "evidence", "prior",
-                  "log_likelihood", "observed_data", "sample_stats", "diagnostics"):
-        assert group in tree.children, group
-    post = tree["posterior"].dataset
-    assert list(post["task"].values) == list(analysis.verdicts["task"])
+    spec = tiny_spec()
+    assert set(tree.children) >= {*spec.names, "evidence", "diagnostics"}
+    groups = {"posterior", "sample_stats", "log_likelihood", "posterior_predictive", "observed_data",
+              "constant_data", "prior"}
+    v, params = analysis.verdicts, analysis.parameters
+    labels = [f"{r.task}, {r.family}, {r.metric}" + (f" [{r.condition}]" if r.condition else "")
+              for r in v.itertuples()]
+    own = {"absent": {"level", "concentration"},
+           "smooth": {"intercept", "slope", "ceiling_fraction", "concentration"},
+           "breakpoint": {"level", "slope_before", "gain", "tau_fraction", "tau", "rise", "ceiling_fraction",
+                          "concentration"}}
+    const = tree["breakpoint"]["constant_data"].dataset
+    n_points = v["n_points"].to_numpy()
+    for h in spec.names:
+        assert set(tree[h].children) == groups, h
+        post = tree[h]["posterior"].dataset
+        assert set(post.data_vars) == own[h], h
+        assert list(post["curve"].values) == labels
+        assert list(post["task"].values) == list(v["task"])
+        assert post["level" if h != "smooth" else "slope"].dims == ("chain", "draw", "curve")
+        assert dict(post.sizes) == {"chain": 2, "draw": 150, "curve": 2}
+        stats = tree[h]["sample_stats"].dataset
+        assert {"diverging", "reached_max_treedepth", "energy", "tree_depth", "step_size", "n_steps",
+                "lp"} <= set(stats.data_vars)
+        assert stats["diverging"].dtype == bool
+        ll = tree[h]["log_likelihood"].dataset["y"]
+        assert ll.dims == ("chain", "draw", "obs") and ll.sizes["obs"] == n_points.sum()
+        assert np.isfinite(ll).all()  # every point of every curve, nothing padded
+        pp = tree[h]["posterior_predictive"].dataset["y"]
+        assert pp.sizes == ll.sizes and np.isfinite(pp).all()
+        assert set(tree[h]["prior"].dataset.data_vars) == own[h]
+        assert tree[h]["prior"].dataset.sizes["chain"] == 1
+    obs = tree["breakpoint"]["observed_data"].dataset
+    np.testing.assert_array_equal(obs["obs_curve"].values, np.repeat(labels, n_points))
+    assert ((obs["y"] >= 0) & (obs["y"] <= const["n"])).all()  # beta-binomial curves: counts out of n items
+    # the break on the analysis axis (log10 FLOPs), inside each curve's admissible range, as in parameters.csv
+    tau = tree["breakpoint"]["posterior"].dataset["tau"]
+    assert ((tau >= const["range_lo"] - 1e-9) & (tau <= const["range_hi"] + 1e-9)).all()
+    assert (const["range_lo"] > 15).all()  # not centred
+    median = tau.quantile(0.5, dim=("chain", "draw")).values
+    has_tau = params["tau_median"].notna().to_numpy()
+    assert has_tau.any()
+    np.testing.assert_allclose(median[has_tau], params["tau_median"].to_numpy()[has_tau])
     ev = tree["evidence"].dataset
-    assert ev["probability"].sizes["hypothesis"] == 3
+    assert ev["probability"].dims == ("curve", "hypothesis") and list(ev["hypothesis"].values) == list(spec.names)
     np.testing.assert_allclose(ev["probability"].sum("hypothesis"), 1)
-    assert set(post.data_vars) >= {"absent_level", "smooth_slope", "bp_tau"}
-    ll = tree["log_likelihood"].dataset["breakpoint"]
-    assert ll.sizes["curve"] == 2 and np.isfinite(ll.isel(curve=0, point=0)).all()
-    from phasefit.results.posterior import save_tree
+    np.testing.assert_allclose(ev["probability"].sel(hypothesis="breakpoint"), v["p_emergent"])
+    diag = tree["diagnostics"].dataset
+    assert diag["ok"].dims == ("curve", "hypothesis") and diag["rhat_max"].sizes == {"curve": 2, "hypothesis": 3}
+    # one curve cut out for ArviZ
+    one = select_curve(tree, labels[1])
+    assert one["breakpoint"]["log_likelihood"].dataset.sizes["obs"] == n_points[1]
+    assert "curve" not in one["breakpoint"]["posterior"].dataset.dims
+    elpd = azs.loo(one["breakpoint"], pointwise=True, var_name="y")
+    assert np.isfinite(elpd.elpd) and elpd.elpd_i.size == n_points[1]
+    with pytest.raises(KeyError):
+        select_curve(tree, "no such curve")
     path = save_tree(tree, tmp_path / "posterior.nc")
     back = load_tree(path)
-    for group in tree.children:
-        xr_equal = back[group].dataset.equals(tree[group].dataset)
-        assert xr_equal, group
+    assert {node.path for node in back.subtree} == {node.path for node in tree.subtree}
+    for node in tree.subtree:
+        assert back[node.path].dataset.equals(node.dataset), node.path
 
 
 def test_summary_prose(analysis):
@@ -97,8 +149,10 @@ def test_summary_prose(analysis):
 
 
 def test_interrupted_run_resumes_without_refitting(tmp_path, monkeypatch):
+    import phasefit.analyses.fit as fit_stage
+
     curves = sim_curves(("smooth", "flat"), seed=9)
-    real = pipeline.analyse_curve
+    real = fit_stage.analyse_curve
     calls = []
 
     def flaky(curve, *a, **k):
@@ -107,14 +161,14 @@ def test_interrupted_run_resumes_without_refitting(tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return real(curve, *a, **k)
 
-    monkeypatch.setattr(pipeline, "analyse_curve", flaky)
+    monkeypatch.setattr(fit_stage, "analyse_curve", flaky)
     out = tmp_path / "run"
     with pytest.raises(KeyboardInterrupt):
         pipeline.fit_to_directory(curves, out=out, models=tiny_spec(), progress=False)
     assert not (out / "verdicts.csv").exists()
     assert len(list((out / ".phasefit-work").rglob("curve-*.pkl"))) == 1
     calls.clear()
-    monkeypatch.setattr(pipeline, "analyse_curve", lambda c, *a, **k: (calls.append(c.index), real(c, *a, **k))[1])
+    monkeypatch.setattr(fit_stage, "analyse_curve", lambda c, *a, **k: (calls.append(c.index), real(c, *a, **k))[1])
     pipeline.fit_to_directory(curves, out=out, models=tiny_spec(), progress=False)
     assert calls == [1]  # only the unfinished curve
     v = pd.read_csv(out / "verdicts.csv")
@@ -188,11 +242,26 @@ def test_population_stage_pools_curves(analysis):
     assert analysis.run["population"] is not None
     v = analysis.verdicts
     if analysis.run["population"]["ok"]:
-        assert v["p_emergent_pooled"].between(0, 1).all() and len(analysis.tasks) == 2
-        assert list(analysis.tasks.columns) == ["task", "n_curves", "break_flops_median", "break_flops_q05",
-                                                "break_flops_q95"]
+        assert v["p_emergent_pooled"].between(0, 1).all()
     else:
-        assert v["p_emergent_pooled"].isna().all() and len(analysis.tasks) == 0
+        assert v["p_emergent_pooled"].isna().all()
+    # tasks.csv (docs/verdicts.md): one row per task x metric x condition, whether or not the pooling passed
+    tasks = analysis.tasks
+    assert list(tasks.columns) == ["task", "metric", "condition", "n_curves", "n_failed", "p_any_emergent",
+                                   "expected_emergent_families", "n_emergent", "onset_flops_median",
+                                   "onset_flops_q05", "onset_flops_q95", "break_flops_pooled_median",
+                                   "break_flops_pooled_q05", "break_flops_pooled_q95"]
+    assert sorted(tasks["task"]) == sorted(v["task"])  # one curve (family) per task here
+    by_task = v.set_index("task")
+    for t in tasks.itertuples():
+        decided = by_task.loc[t.task, "verdict"] != "failed"
+        assert (t.n_curves, t.n_failed) == ((1, 0) if decided else (0, 1))
+        if decided:  # with one family, P(emergent in any family) is that family's p_emergent
+            assert t.p_any_emergent == pytest.approx(by_task.loc[t.task, "p_emergent"])
+            assert t.expected_emergent_families == pytest.approx(by_task.loc[t.task, "p_emergent"])
+        assert t.n_emergent == int(by_task.loc[t.task, "verdict"] == "emergent")
+        if not analysis.run["population"]["ok"] or t.n_emergent == 0:
+            assert np.isnan(t.break_flops_pooled_median)
 
 
 def test_population_rates_learn_from_a_suite():

@@ -16,19 +16,17 @@ seed is fixed.
 
 from __future__ import annotations
 
-import inspect
-
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import special, stats
 
-from phasefit.runner import local as pipeline
 from phasefit.data.curves import load_curves
-from phasefit.models.hypotheses import curve_inputs, mean_curves
 from phasefit.inference.sampler import Sampler
+from phasefit.models.curve_model import curve_inputs, mean_curve
 from phasefit.models.simulate import simulate_curve, simulation_suite
 from phasefit.models.spec import load_spec
+from phasefit.runner import local as pipeline
 
 N_BREAK = 60
 N_SMOOTH = 40
@@ -67,12 +65,9 @@ def _simulate_and_fit(kind: str, hypothesis: str, n: int, seed: int, sampler: Sa
     return out
 
 
-def _breakpoint_mean(draws: dict, x: np.ndarray, inputs, width: float) -> np.ndarray:
-    """The breakpoint hypothesis' expected response at x for every draw (draws of that fit alone)."""
-    kw = {"likelihood": inputs.likelihood, "floor": inputs.floor, "width": width}
-    if "hypotheses" in inspect.signature(mean_curves).parameters:
-        kw["hypotheses"] = ("breakpoint",)
-    return mean_curves(draws, x, **kw)["breakpoint"]
+def _breakpoint_mean(draws: dict, x: np.ndarray, inputs, spec) -> np.ndarray:
+    """The breakpoint hypothesis' expected response at centred x for every draw (draws of that fit alone)."""
+    return mean_curve("breakpoint", draws, inputs, x, spec)
 
 
 # ----------------------------------------------------------------------------- a. break recovery
@@ -87,7 +82,7 @@ def break_fits(sampler, spec):
 def test_break_location_interval_covers_truth(break_fits):
     covered, misses = [], []
     for r in break_fits:
-        tau = r["fit"].draws["bp_tau"] + r["inputs"].center
+        tau = r["fit"].draws["tau"]  # on the analysis axis (log10 FLOPs)
         lo, hi = np.quantile(tau, [0.05, 0.95])
         ok = lo <= r["truth"]["tau"] <= hi
         covered.append(ok)
@@ -113,7 +108,7 @@ def test_break_fits_converge_without_divergences(break_fits):
 
 @pytest.mark.slow
 def test_post_break_slope_tracks_truth(break_fits):
-    est = [float(np.median(r["fit"].draws["bp_slope_before"] + r["fit"].draws["bp_rise"])) for r in break_fits]
+    est = [float(np.median(r["fit"].draws["slope_before"] + r["fit"].draws["rise"])) for r in break_fits]
     true = [r["truth"]["slope_after"] for r in break_fits]
     rho = stats.spearmanr(est, true).statistic
     print(f"\n[recovery] post-break slope: Spearman {rho:.2f} over {len(est)} curves")
@@ -122,12 +117,11 @@ def test_post_break_slope_tracks_truth(break_fits):
 
 @pytest.mark.slow
 def test_floor_recovered_at_smallest_model(break_fits, spec):
-    width = spec.hypothesis("breakpoint").width
     errors = []
     for r in break_fits:
         t, inputs = r["truth"], r["inputs"]
         x0 = np.array([inputs.x.min()])
-        fitted = float(np.median(_breakpoint_mean(r["fit"].draws, x0, inputs, width)))
+        fitted = float(np.median(_breakpoint_mean(r["fit"].draws, x0, inputs, spec)))
         eta0 = t["level"] + t["slope_before"] * (inputs.x.min() + inputs.center - t["tau"])
         true = t["floor"] + (t["ceiling"] - t["floor"]) * special.expit(eta0)
         errors.append(abs(fitted - true))
@@ -148,7 +142,7 @@ def smooth_fits(sampler, spec):
 def test_smooth_slope_recovered(smooth_fits):
     est, true, covered = [], [], []
     for r in smooth_fits:
-        slope = r["fit"].draws["smooth_slope"]
+        slope = r["fit"].draws["slope"]
         lo, med, hi = np.quantile(slope, [0.05, 0.5, 0.95])
         est.append(med)
         true.append(r["truth"]["slope"])

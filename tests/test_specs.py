@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
+import tomllib
+from pathlib import Path
 
+import pandas as pd
 import pytest
 
-from phasefit.errors import SpecError
-from phasefit.models.spec import HYPOTHESES, default_spec_path, load_spec
+from phasefit.errors import PhasefitError, SpecError
+from phasefit.models.spec import HYPOTHESES, default_spec_path, export_spec, load_spec
 
 
 def test_default_spec():
@@ -70,3 +74,158 @@ def test_custom_spec_changes_priors(tmp_path):
     spec = load_spec(path)
     w = dict(zip(HYPOTHESES, (math.exp(v) for v in spec.log_weights()), strict=True))
     assert w["breakpoint"] == pytest.approx(0.5)
+
+
+# ------------------------------------------------------------------ types, ranges and unknown keys
+
+REPO = Path(__file__).resolve().parents[1]
+RETRY = "{ target_accept = 0.99, tune = 2000, draws = 1000 }"
+
+
+def _edit(old: str, new: str) -> str:
+    assert old in DEFAULT, old
+    return DEFAULT.replace(old, new, 1)
+
+
+@pytest.mark.parametrize(("default", "match"), [
+    (_edit("chains = 4", 'chains = "four"'), r"\[sampler\] chains must be an integer >= 1, got 'four'$"),
+    (_edit("chains = 4", "chains = true"), r"\[sampler\] chains must be an integer >= 1, got True$"),
+    (_edit("chains = 4", "chains = 0"), r"\[sampler\] chains must be an integer >= 1, got 0$"),
+    (_edit("draws = 1000\n", "draws = -5\n"), r"\[sampler\] draws must be an integer >= 1, got -5$"),
+    (_edit("draws = 1000\n", "draws = 1000.0\n"), r"\[sampler\] draws must be an integer >= 1, got 1000.0$"),
+    (_edit("tune = 500 ", "tune = -1 "), r"\[sampler\] tune must be an integer >= 0, got -1$"),
+    (_edit("target_accept = 0.95", "target_accept = 1.0"), r"\[sampler\] target_accept must be a number in \(0, 1\)"),
+    (_edit("target_accept = 0.95", "target_accept = 0"), r"\[sampler\] target_accept must be a number in \(0, 1\)"),
+    (_edit("seed = 20221", "seed = -1"), r"\[sampler\] seed must be an integer >= 0"),
+    (_edit("rhat_max = 1.01", 'rhat_max = "strict"'), r"\[diagnostics\] rhat_max must be a number >= 1, got 'strict'$"),
+    (_edit("rhat_max = 1.01", "rhat_max = 0.99"), r"\[diagnostics\] rhat_max must be a number >= 1, got 0.99$"),
+    (_edit("ess_bulk_min = 400", "ess_bulk_min = -1"), r"\[diagnostics\] ess_bulk_min must be a number >= 0"),
+    (_edit("ess_tail_min = 400", "ess_tail_min = -400"), r"\[diagnostics\] ess_tail_min must be a number >= 0"),
+    (_edit("max_divergences = 0", "max_divergences = 0.5"), r"\[diagnostics\] max_divergences must be an integer"),
+    (_edit("max_treedepth_share = 0.05", "max_treedepth_share = 5"),
+     r"max_treedepth_share must be a number in \[0, 1\]"),
+    (_edit(RETRY, RETRY.replace("tune = 2000", 'tune = "long"')),
+     r"\[diagnostics\] retries\[0\] tune must be an integer >= 0, got 'long'$"),
+    (_edit(RETRY, RETRY.replace("draws = 1000", "draws = 0")), r"retries\[0\] draws must be an integer >= 1, got 0$"),
+    (_edit(RETRY, RETRY.replace("0.99", "1.5")), r"retries\[0\] target_accept must be a number in \(0, 1\)"),
+    (_edit(RETRY, RETRY.replace(", draws = 1000", "")), r"\[diagnostics\] retries\[0\] is missing 'draws'$"),
+    (_edit(RETRY, RETRY.replace("tune =", "tunes =")),
+     r"retries\[0\]: unknown key 'tunes' \(did you mean 'tune'\?\)$"),
+    (_edit(RETRY, "3"), r"\[diagnostics\] retries\[0\] must be a table like"),
+    (re.sub(r"retries = \[.*?\n\]", "retries = 2", DEFAULT, flags=re.S),
+     r"\[diagnostics\] retries must be a list of tables like \{ target_accept = 0.99, tune = 2000, draws = 1000 \}, "
+     r"got 2$"),
+    (_edit("emergent = 0.9 ", "emergent = 1.5 "), r"\[verdict\] emergent must be a number in \(0, 1\), got 1.5$"),
+    (_edit("absent = 0.5 ", "absent = 0 "), r"\[verdict\] absent must be a number in \(0, 1\), got 0$"),
+    (_edit("smooth = 0.1 ", 'smooth = "low" '), r"\[verdict\] smooth must be a number in \(0, 1\)"),
+    (_edit("[sampler]", "[sampeler]"), r": unknown section 'sampeler' \(did you mean 'sampler'\?\)$"),
+    (_edit("[diagnostics]", "[diagnostic]"), r": unknown section 'diagnostic' \(did you mean 'diagnostics'\?\)$"),
+    (_edit("hypotheses = [", "hypothesis = ["), r": unknown key 'hypothesis' \(did you mean 'hypotheses'\?\)$"),
+    (DEFAULT + "\n[extras]\nx = 1\n", r": unknown section 'extras' \(known: diagnostics, hypotheses, "),
+    (_edit("rhat_max = 1.01", "rhat_mx = 1.01"),
+     r"\[diagnostics\] unknown key 'rhat_mx' \(did you mean 'rhat_max'\?\)$"),
+    (_edit("emergent = 0.9 ", "emergant = 0.9 "), r"\[verdict\] unknown key 'emergant' \(did you mean 'emergent'\?\)$"),
+    (_edit("t_nu = 4.0", "t_nuu = 4.0"), r"\[shared\] unknown key 't_nuu' \(did you mean 't_nu'\?\)$"),
+    (_edit("draws_per_curve = 200", "draws_per_curv = 200"),
+     r"\[population\] unknown key 'draws_per_curv' \(did you mean 'draws_per_curve'\?\)$"),
+    (_edit("breakpoint = 1.0", "breakpiont = 1.0"),
+     r"\[prior_weights\] unknown hypothesis 'breakpiont' \(did you mean 'breakpoint'\?\)"),
+    (_edit("breakpoint = 1.0", "breakpoint = true"), r"\[prior_weights\] breakpoint must be a positive number"),
+    ("sampler = 3\n" + DEFAULT.replace("[sampler]", "[sampler_]"), r"\[sampler\] must be a table"),
+])
+def test_spec_values_are_checked(tmp_path, default, match):
+    path = _write(tmp_path, default)
+    with pytest.raises(SpecError, match=match) as err:
+        load_spec(path)
+    msg = str(err.value)
+    assert msg.startswith(f"{path}: ") and "\n" not in msg, msg
+
+
+def test_spec_edge_values_are_accepted(tmp_path):
+    text = (DEFAULT.replace("tune = 500 ", "tune = 0 ").replace("rhat_max = 1.01", "rhat_max = 1")
+            .replace("ess_bulk_min = 400", "ess_bulk_min = 0"))
+    text = re.sub(r"retries = \[.*?\n\]", "retries = []", text, flags=re.S)
+    spec = load_spec(_write(tmp_path, text))
+    assert spec.sampler.tune == 0 and spec.diagnostics.rhat_max == 1 and spec.diagnostics.ess_bulk_min == 0
+    assert spec.diagnostics.retries == ()
+
+
+def test_bad_spec_through_the_cli_is_one_line(tmp_path, capsys):
+    from phasefit.cli import main
+
+    data = tmp_path / "data.csv"
+    pd.DataFrame({"task": "t", "metric": "acc", "family": "f", "model": list("abcd"), "score": [0.1, 0.2, 0.3, 0.4],
+                  "train_flops": [1e20, 1e21, 1e22, 1e23], "n_items": 100}).to_csv(data, index=False)
+    (tmp_path / "spec").mkdir()
+    spec = _write(tmp_path / "spec", _edit("[sampler]", "[sampeler]"))
+    code = main(["fit", str(data), "--models", str(spec), "--out", str(tmp_path / "out"), "--no-progress"])
+    out, err = capsys.readouterr()
+    assert code == 2 and err.count("\n") == 1, err
+    assert err == f"phasefit: error: {spec}: unknown section 'sampeler' (did you mean 'sampler'?)\n"
+
+
+# ------------------------------------------------------------------------------------- export
+
+
+def test_export_spec_writes_a_loadable_copy(tmp_path):
+    path = export_spec(tmp_path / "my-models")
+    assert path == tmp_path / "my-models" / "default.toml"
+    bundled = default_spec_path().parent
+    names = sorted(p.name for p in (tmp_path / "my-models").iterdir())
+    assert names == sorted(["default.toml", *tomllib.loads(DEFAULT)["hypotheses"]])
+    for name in names:
+        assert (path.parent / name).read_bytes() == (bundled / name).read_bytes()
+    spec = load_spec(path)
+    assert spec.to_dict() | {"source": ""} == load_spec().to_dict() | {"source": ""}
+    path.write_text(path.read_text().replace("breakpoint = 1.0", "breakpoint = 2.0"))  # editable
+    assert dict(load_spec(path).prior_weights)["breakpoint"] == 2.0
+
+
+def test_export_spec_refuses_a_non_empty_directory(tmp_path):
+    target = tmp_path / "taken"
+    target.mkdir()
+    (target / "notes.txt").write_text("mine")
+    with pytest.raises(PhasefitError, match=r"taken: exists and is not empty; .*--force") as err:
+        export_spec(target)
+    assert "\n" not in str(err.value) and sorted(p.name for p in target.iterdir()) == ["notes.txt"]
+    (target / "default.toml").write_text("edited")
+    export_spec(target, force=True)  # overwrites the spec's files, leaves the others alone
+    assert (target / "notes.txt").read_text() == "mine"
+    assert (target / "default.toml").read_text() == DEFAULT
+    with pytest.raises(PhasefitError, match="not a directory"):
+        export_spec(target / "notes.txt")
+    assert load_spec(export_spec(tmp_path / "empty-is-fine")).sampler == load_spec().sampler
+    (tmp_path / "empty").mkdir()
+    assert export_spec(tmp_path / "empty").is_file()
+
+
+def test_models_export_and_show_cli(tmp_path, capsys, monkeypatch):
+    from phasefit.cli import main
+
+    monkeypatch.setenv("COLUMNS", "200")
+    target = tmp_path / "copy"
+    assert main(["models", "export", str(target)]) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and f"--models {target / 'default.toml'}" in out
+    assert load_spec(target / "default.toml").sampler == load_spec().sampler
+    assert main(["models", "export", str(target)]) == 2  # not empty now
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("phasefit: error: ") and err.count("\n") == 1 and "--force" in err
+    assert main(["models", "export", str(target), "--force"]) == 0
+    capsys.readouterr()
+    for argv in (["models", "show"], ["models"]):
+        assert main(argv) == 0
+        out, _ = capsys.readouterr()
+        assert f"model spec: {default_spec_path()}" in out
+        for h in HYPOTHESES:
+            assert re.search(rf"│ {h}\s*│ {h}\.toml\s*│ 0\.333\s*│", out), out
+    assert main(["models", "show", "--models", str(target / "default.toml")]) == 0
+    assert f"model spec: {target / 'default.toml'}" in capsys.readouterr().out
+
+
+def test_models_symlink_points_at_the_bundled_specs():
+    link = REPO / "models"
+    assert link.is_symlink(), "the repository's models/ is a symlink to src/phasefit/models/toml"
+    assert link.resolve() == (REPO / "src" / "phasefit" / "models" / "toml").resolve()
+    assert link.resolve() == default_spec_path().parent.resolve()
+    assert (link / "default.toml").is_file()

@@ -19,7 +19,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 import phasefit  # noqa: E402
-from phasefit.models.hypotheses import curve_inputs, mean_curves  # noqa: E402
+from phasefit.models.curve_model import curve_inputs, mean_curve  # noqa: E402
 from phasefit.models.predictive import prior_draws  # noqa: E402
 from phasefit.models.spec import HYPOTHESES, load_spec  # noqa: E402
 
@@ -41,24 +41,23 @@ def template(floor: float) -> pd.DataFrame:
 
 def main() -> None:
     spec = load_spec()
-    width = spec.hypothesis("breakpoint").width
     floors = (0.0, 0.25)
     fig, axes = plt.subplots(len(floors), len(HYPOTHESES), figsize=(10.5, 5.8), sharex=True, sharey=True,
                              constrained_layout=True)
     for row, floor in enumerate(floors):
         curve = next(iter(phasefit.load_curves(template(floor))))
         inputs = curve_inputs(curve, spec)
-        draws = prior_draws(spec, inputs, draws=N_CURVES, seed=SEED + row)
+        rng = np.random.default_rng(SEED + row)
         grid = np.linspace(inputs.x.min() - 0.25, inputs.x.max() + 0.25, 200)
-        mu = mean_curves(draws, grid, likelihood=inputs.likelihood, floor=inputs.floor, width=width)
         for col, h in enumerate(HYPOTHESES):
             ax = axes[row, col]
-            lines = mu[h].reshape(-1, grid.size)
+            draws = prior_draws(h, inputs, spec, draws=N_CURVES, rng=rng)
+            lines = mean_curve(h, draws, inputs, grid, spec).reshape(-1, grid.size)
             ax.plot(grid + inputs.center, lines.T, color=COLOURS[h], alpha=0.35, lw=0.9)
             ax.plot(grid + inputs.center, np.median(lines, axis=0), color="black", lw=1.6, label="median")
             ax.axhline(floor, color="black", ls=":", lw=0.8)
             if h == "breakpoint":  # the break's admissible range
-                ax.axvspan(inputs.tau_lo + inputs.center, inputs.tau_hi + inputs.center, color=COLOURS[h],
+                ax.axvspan(inputs.range_lo + inputs.center, inputs.range_hi + inputs.center, color=COLOURS[h],
                            alpha=0.07, lw=0, label="range of the break")
             ax.plot(inputs.x + inputs.center, np.full(inputs.x.size, -0.03), "|", color="black", ms=7,
                     label="models")

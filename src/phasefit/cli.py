@@ -7,7 +7,10 @@ nothing half-written is left behind.
 from __future__ import annotations
 
 import argparse
+import difflib
+import re
 import sys
+import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,7 +23,22 @@ from phasefit.errors import PhasefitError
 EXIT_USAGE = 2
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's help shows its default: argparse's "(default: X)" is added unless the help says it
+    already (a default that comes from the model spec), or the option is a flag or required."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if "default" in text or action.required or action.nargs == 0 or action.default in (None, argparse.SUPPRESS):
+            return text
+        return super()._get_help_string(action)
+
+
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str):  # one line, exit 2 (argparse's own convention too)
         self.exit(EXIT_USAGE, f"phasefit: error: {message}\n")
 
@@ -34,50 +52,68 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("data", help="CSV/Parquet file, or a bundled dataset as dataset:NAME")
     _data_options(v)
 
-    d = sub.add_parser("datasets", help="bundled real datasets")
+    d = sub.add_parser("datasets", help="bundled real datasets (list, export; default: list)")
     dsub = d.add_subparsers(dest="datasets_command", metavar="ACTION", parser_class=_Parser)
     dsub.add_parser("list", help="list the bundled datasets")
     e = dsub.add_parser("export", help="write a bundled dataset to a CSV or Parquet file")
-    e.add_argument("name")
-    e.add_argument("--out", required=True, help="output file (.csv, .csv.gz or .parquet)")
+    e.add_argument("name", help="a bundled dataset (phasefit datasets list)")
+    e.add_argument("--out", required=True, metavar="FILE", help="output file (.csv, .csv.gz or .parquet), required")
 
     f = sub.add_parser("fit", help="fit the hypotheses to every curve and write verdicts")
     f.add_argument("data", help="CSV/Parquet file, or a bundled dataset as dataset:NAME")
-    f.add_argument("--out", required=True, help="output directory")
+    f.add_argument("--out", required=True, metavar="DIR", help="output directory, required")
     _data_options(f)
     _fit_options(f)
 
     m = sub.add_parser("demo", help="run the main job on bundled real data and show the verdicts")
-    m.add_argument("--out", default="phasefit-demo", help="output directory (default: phasefit-demo)")
-    m.add_argument("--draws", type=int, default=None)
-    m.add_argument("--tune", type=int, default=None)
-    m.add_argument("--chains", type=int, default=None)
+    m.add_argument("--out", default="phasefit-demo", metavar="DIR", help="output directory")
+    spec = "(default: the bundled model spec's [sampler] %s)"
+    m.add_argument("--draws", type=int, default=None, metavar="N", help="draws per chain " + spec % "draws")
+    m.add_argument("--tune", type=int, default=None, metavar="N", help="tuning steps per chain " + spec % "tune")
+    m.add_argument("--chains", type=int, default=None, metavar="N", help="chains per fit " + spec % "chains")
+
+    mo = sub.add_parser("models", help="the bundled model spec (show, export; default: show)")
+    msub = mo.add_subparsers(dest="models_command", metavar="ACTION", parser_class=_Parser)
+    sh = msub.add_parser("show", help="print the model spec's path, its hypotheses and sampler settings")
+    sh.add_argument("--models", type=Path, default=None, metavar="FILE",
+                    help="a model spec TOML to show (default: the bundled models/default.toml)")
+    x = msub.add_parser("export", help="write an editable copy of the bundled model spec into DIR")
+    x.add_argument("directory", metavar="DIR", help="folder to write into: created, or empty (see --force)")
+    x.add_argument("--force", action="store_true", help="write into a non-empty DIR, overwriting its spec files")
     return p
 
 
 def _data_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--x", dest="x_axis", choices=("flops", "params"), default="flops",
-                   help="scale axis: log10 training FLOPs (default) or parameters")
-    p.add_argument("--min-points", type=int, default=4, help="drop curves with fewer models (default 4)")
-    p.add_argument("--task", action="append", help="keep only this task (repeatable)")
-    p.add_argument("--metric", action="append", help="keep only this metric (repeatable)")
-    p.add_argument("--family", action="append", help="keep only this family (repeatable)")
+                   help="scale axis: log10 training FLOPs or log10 parameters")
+    p.add_argument("--min-points", type=int, default=4, metavar="N",
+                   help="drop curves with fewer distinct models on the axis")
+    p.add_argument("--task", action="append", metavar="NAME", help="keep only this task (repeatable; default: all)")
+    p.add_argument("--metric", action="append", metavar="NAME", help="keep only this metric (repeatable; default: all)")
+    p.add_argument("--family", action="append", metavar="NAME", help="keep only this family (repeatable; default: all)")
 
 
 def _fit_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--models", type=Path, default=None, help="model spec TOML (default: bundled models/default.toml)")
-    p.add_argument("--backend", choices=("nutpie", "pymc", "numpyro"), default=None)
-    p.add_argument("--chains", type=int, default=None)
-    p.add_argument("--draws", type=int, default=None)
-    p.add_argument("--tune", type=int, default=None)
-    p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--lfo-cutoff", type=float, default=None,
-                   help="leave-future-out cutoff in FLOPs (or params with --x params); default: the median break")
+    spec = "(default: the model spec's [sampler] %s)"
+    p.add_argument("--models", type=Path, default=None, metavar="FILE",
+                   help="model spec TOML (default: the bundled models/default.toml; see phasefit models export)")
+    p.add_argument("--backend", choices=("nutpie", "pymc", "numpyro"), default=None, help="sampler " + spec % "backend")
+    p.add_argument("--chains", type=int, default=None, metavar="N", help="chains per fit " + spec % "chains")
+    p.add_argument("--draws", type=int, default=None, metavar="N", help="draws per chain " + spec % "draws")
+    p.add_argument("--tune", type=int, default=None, metavar="N", help="tuning steps per chain " + spec % "tune")
+    p.add_argument("--seed", type=int, default=None, metavar="N", help="base seed " + spec % "seed")
+    p.add_argument("--lfo-cutoff", type=float, default=None, metavar="X",
+                   help="leave-future-out cutoff in FLOPs (or params with --x params) (default: each curve's median "
+                        "break)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def _load(args):
-    """Validate the whole source (errors keep their file/line), then keep the requested curves."""
+    """Validate the whole source (errors keep their file/line), then keep the requested curves.
+
+    The one place where `validate` and `fit` refuse a source with no curve to fit (too few points on the
+    axis for every curve, or filters that match nothing): a `PhasefitError`, so one line and exit 2.
+    """
     from phasefit.data import datasets
     from phasefit.data.curves import load_curves
 
@@ -85,28 +121,78 @@ def _load(args):
     if isinstance(source, str) and source.startswith("dataset:"):
         source = datasets.load(source.removeprefix("dataset:"))
     curves = load_curves(source, x_axis=args.x_axis, min_points=args.min_points, name=args.data)
+    if len(curves) == 0:
+        raise PhasefitError(f"{args.data}: no curve to fit: {_why_no_curves(curves, args.min_points)}")
     if args.task or args.metric or args.family:
         keep = True
         for col, wanted in (("task", args.task), ("metric", args.metric), ("family", args.family)):
             if wanted:
-                unknown = sorted(set(wanted) - set(curves.points[col]))
+                unknown = [w for w in dict.fromkeys(wanted) if w not in set(curves.curves[col])]
                 if unknown:
-                    raise PhasefitError(f"{args.data}: no curves with {col} {', '.join(map(repr, unknown))}")
+                    names = ", ".join(_unknown_name(curves, col, w) for w in unknown)
+                    raise PhasefitError(f"{args.data}: no curves with {col} {names}")
                 keep = keep & curves.curves[col].isin(wanted)
         curves = curves.subset(keep)
         if len(curves) == 0:
-            raise PhasefitError(f"{args.data}: no curves left after --task/--metric/--family filters")
+            raise PhasefitError(f"{args.data}: no curves left after --task/--metric/--family filters "
+                                "(each name exists, but not together)")
     return curves
+
+
+def _why_no_curves(curves, min_points: int) -> str:
+    """Why every curve was dropped, in a few words (from `CurveSet.dropped`)."""
+    axis_col = "train_flops" if curves.x_axis == "flops" else "params"
+    dropped = curves.dropped
+    short = dropped[dropped["level"] == "curve"]
+    no_x = int((dropped["level"] == "point").sum())
+    parts = []
+    if len(short):
+        most = short["reason"].str.extract(r"^(\d+) distinct", expand=False).dropna().astype(int).max()
+        parts.append(f"all {len(short)} curves have fewer than {min_points} distinct {curves.x_axis} values "
+                     f"(the longest has {most}; --min-points {min_points})")
+    if no_x:
+        parts.append(f"{no_x} rows have no {axis_col}")
+    return "; ".join(parts) or "the table has no curves"
+
+
+def _unknown_name(curves, col: str, name: str) -> str:
+    """'NAME' with a hint: the closest name among the kept curves (ignoring case), or why its curves were
+    left out, or the names there are when they are few."""
+    known = sorted(set(curves.curves[col]))
+    lower = {k.lower(): k for k in known}
+    close = difflib.get_close_matches(name.lower(), list(lower), n=1)
+    if close:
+        return f"{name!r} (did you mean {lower[close[0]]!r}?)"
+    if name in set(curves.dropped[col]):
+        return f"{name!r} (its curves were dropped: too few points)"
+    if len(known) <= 8:
+        return f"{name!r} (there are: {', '.join(map(repr, known))})"
+    return repr(name)
+
+
+def _sci(log10_value: float) -> str:
+    """10**x in short scientific notation: 1.3e21, 7e7."""
+    return re.sub(r"e\+?0*(\d)", r"e\1", f"{10.0 ** log10_value:.2g}")
 
 
 def _cmd_validate(args, console: Console) -> int:
     cs = _load(args)
-    s = cs.summary()
     t = Table(title=f"{len(cs)} curves in {cs.source} (x = log10 {cs.x_axis})")
-    for col in ("task", "metric", "family", "curves", "min_points", "max_points"):
-        t.add_column(col, justify="right" if col in ("curves", "min_points", "max_points") else "left")
-    for r in s.itertuples(index=False):
-        t.add_row(r.task, r.metric, r.family, str(r.curves), str(r.min_points), str(r.max_points))
+    unit = "FLOPs" if cs.x_axis == "flops" else "params"
+    # on a narrow terminal the text wraps or folds (never ends in "…"); the counts stay whole
+    for col in ("task", "metric", "family", "curves", "points", "conditions", f"{unit} range", "likelihood"):
+        numbers = col in ("curves", "points")
+        t.add_column(col, justify="right" if numbers else "left", overflow="fold", no_wrap=numbers)
+    for (task, metric, family), g in cs.curves.groupby(["task", "metric", "family"], sort=True):
+        conditions = sorted(set(g["condition"]))
+        shown = ", ".join(c or "(none)" for c in conditions[:4])
+        if len(conditions) > 4:
+            shown += f" +{len(conditions) - 4} more"
+        lo, hi = g["n_points"].min(), g["n_points"].max()
+        lik = g["likelihood"].value_counts()
+        likelihood = lik.index[0] if len(lik) == 1 else ", ".join(f"{k} {v}" for k, v in lik.items())
+        t.add_row(task, metric, family, str(len(g)), f"{lo}" if lo == hi else f"{lo}-{hi}", shown,
+                  f"{_sci(g['x_min'].min())} – {_sci(g['x_max'].max())}", likelihood)
     console.print(t)
     pts = cs.curves["n_points"]
     console.print(f"curves: {len(cs)}  tasks: {cs.curves['task'].nunique()}  metrics: {cs.curves['metric'].nunique()}"
@@ -147,6 +233,34 @@ def _cmd_datasets(args, console: Console) -> int:
     return 0
 
 
+def _cmd_models(args, console: Console) -> int:
+    from phasefit.models import spec as specs
+
+    if args.models_command == "export":
+        path = specs.export_spec(args.directory, force=args.force)
+        console.print(f"wrote the bundled model spec to {path} (and the hypothesis TOMLs it lists); edit it, then: "
+                      f"phasefit fit DATA --models {path}", markup=False)
+        return 0
+    spec = specs.load_spec(getattr(args, "models", None))
+    files = tomllib.loads(Path(spec.source).read_text(encoding="utf-8"))["hypotheses"]  # read by load_spec already
+    console.print(f"model spec: {spec.source}", markup=False)
+    weights = dict(spec.prior_weights)
+    total = sum(weights[h.name] for h in spec.hypotheses)
+    t = Table(title="hypotheses")
+    for col in ("hypothesis", "file", "prior weight", "priors"):
+        t.add_column(col)
+    for h, file in zip(spec.hypotheses, files, strict=True):
+        priors = "; ".join(f"{name} ~ {prior.describe()}" for name, prior in h.priors)
+        t.add_row(h.name, str(file), f"{weights[h.name] / total:.3g}", priors)
+    console.print(t)
+    s = spec.sampler
+    console.print(f"sampler: {s.backend}, {s.chains} chains x {s.draws} draws (tune {s.tune}), target_accept "
+                  f"{s.target_accept:g}, seed {s.seed}", markup=False)
+    console.print("an editable copy: phasefit models export DIR, then phasefit fit DATA --models DIR/default.toml",
+                  markup=False)
+    return 0
+
+
 def _cmd_fit(args, console: Console) -> int:
     from phasefit.runner.local import fit_to_directory
 
@@ -169,7 +283,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     console = Console(highlight=False, soft_wrap=True)
     err = Console(stderr=True, highlight=False)
-    handlers = {"validate": _cmd_validate, "datasets": _cmd_datasets, "fit": _cmd_fit, "demo": _cmd_demo}
+    handlers = {"validate": _cmd_validate, "datasets": _cmd_datasets, "fit": _cmd_fit, "demo": _cmd_demo,
+                "models": _cmd_models}
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE

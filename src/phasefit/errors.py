@@ -6,7 +6,7 @@ class PhasefitError(Exception):
 
 
 class DataError(PhasefitError, ValueError):
-    """Input data violates the contract (DESIGN §2). The message names file, row, column."""
+    """Input data violates the contract (docs/data-format.md). The message names file, row, column."""
 
 
 class DatasetNotFound(PhasefitError, KeyError):

@@ -13,14 +13,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from phasefit.evidence import baselines
 from phasefit.data.curves import Curve
+from phasefit.evidence import baselines
 from phasefit.evidence.loo import compare, leave_future_out, loo
-from phasefit.models.hypotheses import CurveInputs, curve_inputs
-from phasefit.inference.sampler import FitResult, Sampler, thin_to
+from phasefit.evidence.onset import onset_draws, resolution
 from phasefit.evidence.marginal import K_HAT_MAX, Evidence, hypothesis_probabilities, log_marginal_likelihood
-from phasefit.models.spec import HYPOTHESES
-from phasefit.evidence.verdicts import decide
+from phasefit.evidence.verdicts import agreement, decide
+from phasefit.inference.sampler import FitResult, Sampler, thin_to
+from phasefit.models.curve_model import CurveInputs, curve_inputs, mean_curve, pointwise_loglik, predictive
+from phasefit.models.spec import EMERGENT
 
 QUANTILES = (0.05, 0.5, 0.95)
 NEGLIGIBLE = 0.01  # a hypothesis this improbable cannot move a verdict (thresholds 0.1 / 0.5 / 0.9)
@@ -31,9 +32,13 @@ class CurveResult:
     """Everything kept about one curve: its verdict row and the draws that go into the DataTree."""
 
     index: int
+    label: str
     row: dict
-    fits: dict[str, FitResult]  # absent, smooth, breakpoint (draws thinned to the spec's count)
-    loglik: dict[str, np.ndarray]  # smooth/breakpoint pointwise, (chain, draw, point)
+    onset: np.ndarray  # onset draws of the breakpoint hypothesis, log10 axis (+inf: beyond the data)
+    inputs: CurveInputs
+    fits: dict[str, FitResult]  # every hypothesis (draws thinned to the spec's count)
+    loglik: dict[str, np.ndarray]  # pointwise log likelihood per hypothesis, (chain, draw, point)
+    predictive: dict[str, np.ndarray]  # posterior predictive y per hypothesis, (chain, draw, point)
 
 
 def curve_seed(curve: Curve, base: int) -> int:
@@ -47,29 +52,30 @@ def analyse_curve(curve: Curve, sampler: Sampler, *, x_axis: str, lfo_cutoff: fl
     seed = curve_seed(curve, spec.sampler.seed)
     inputs = curve_inputs(curve, spec)
     fits, evidence, probability = fit_hypotheses(inputs, sampler, seed=seed)
-    p_absent, p_smooth, p_bp = (probability[h] for h in HYPOTHESES)
+    p_absent, p_smooth, p_bp = (probability.get(h, 0.0) for h in ("absent", "smooth", EMERGENT))
 
-    loo_s, ll_s = loo(fits["smooth"], inputs, "smooth", sampler, seed=seed + 10)
-    loo_b, ll_b = loo(fits["breakpoint"], inputs, "breakpoint", sampler, seed=seed + 20)
+    loo_s, _ = loo(fits["smooth"], inputs, spec, refit=sampler.fit, seed=seed + 10)
+    loo_b, _ = loo(fits[EMERGENT], inputs, spec, refit=sampler.fit, seed=seed + 20)
     cmp = compare(loo_s, loo_b)
 
     # the break's quantiles only from a converged breakpoint fit (on the analysis axis, log10)
-    tau = fits["breakpoint"].draws["bp_tau"] + inputs.center
-    tq = np.quantile(tau, QUANTILES) if fits["breakpoint"].diagnostics.ok else np.full(3, np.nan)
+    tau = fits[EMERGENT].draws["tau"]
+    tq = np.quantile(tau, QUANTILES) if fits[EMERGENT].diagnostics.ok else np.full(3, np.nan)
     if lfo_cutoff is not None:
         cutoff = lfo_cutoff - inputs.center
     else:  # the median break (else the middle of the range), moved up to leave at least 3 models to learn from
         median = float(tq[1] - inputs.center) if np.isfinite(tq[1]) else 0.0
         cutoff = max(median, float(np.sort(inputs.x)[min(2, len(inputs.x) - 1)]))
-    lfo = leave_future_out(inputs, cutoff, sampler, seed=seed + 30)
+    lfo = leave_future_out(inputs, cutoff, spec, refit=sampler.fit, seed=seed + 30)
 
     diags = [f.diagnostics for f in fits.values()]
     problems, notes = convergence_problems(fits, evidence, probability)
     ok = not problems
     reasons = "; ".join(problems)
-    verdict = decide(ok=ok, p_absent=p_absent, p_emergent=p_bp, thresholds=spec.verdict)
+    p_above = above_floor(fits, inputs, spec, probability)
+    verdict = decide(ok=ok, p_absent=p_absent, p_emergent=p_bp, thresholds=spec.verdict, p_above_floor=p_above)
     row = {
-        "curve": curve.index, "task": curve.task, "metric": curve.metric, "family": curve.family, "condition": curve.condition,
+        "curve": curve.index, "label": curve.label, "task": curve.task, "metric": curve.metric, "family": curve.family, "condition": curve.condition,
         "n_points": curve.n_points, "x_axis": x_axis, "p_emergent": p_bp, "p_absent": p_absent,
         "p_smooth": p_smooth, "elpd_diff": cmp.elpd_diff, "elpd_diff_se": cmp.elpd_diff_se,
         "stacking_weight_breakpoint": cmp.stacking_weight_breakpoint,
@@ -82,32 +88,58 @@ def analyse_curve(curve: Curve, sampler: Sampler, *, x_axis: str, lfo_cutoff: fl
         "treedepth_share": max(d.treedepth_share for d in diags), "attempts": max(d.attempts for d in diags),
         "loo_refits": cmp.loo_refits, "loo_refits_unconverged": cmp.refits_unconverged,
         "pareto_k_max": cmp.max_pareto_k, "failure_reason": reasons, "notes": "; ".join(notes),
+        "p_above_floor": p_above,
+        "evidence_agreement": agreement(verdict=verdict, elpd_diff=cmp.elpd_diff, elpd_diff_se=cmp.elpd_diff_se,
+                                        lfo_elpd_diff=lfo.lfo_elpd_diff if lfo else np.nan),
         "lfo_converged": lfo.ok if lfo else np.nan,
         "breakthroughness": baselines.breakthroughness(curve.x, curve.y),
         "linearity": baselines.linearity(curve.x, curve.y),
     }
+    row |= {f"p_{h}": p for h, p in probability.items()}
     row |= {f"log_z_{h}": e.log_z for h, e in evidence.items()}
     row |= {f"log_z_se_{h}": e.log_z_se for h, e in evidence.items()}
     row |= {f"k_hat_{h}": e.k_hat for h, e in evidence.items()}
     row |= break_scale(curve, tq, x_axis)
+    margin = spec.verdict.onset_margin
+    onset = onset_draws(fits[EMERGENT].draws, inputs, spec, margin=margin)
+    oq = np.quantile(onset, QUANTILES, method="inverted_cdf") if fits[EMERGENT].diagnostics.ok and np.isfinite(onset).any() \
+        else np.full(3, np.nan)
+    oq = np.where(np.isinf(oq), np.nan, oq)  # beyond the largest model: no finite scale to report
+    row |= {k.replace("break_", "onset_"): v for k, v in break_scale(curve, oq, x_axis).items()}
+    row["onset_beyond_data"] = np.nan if np.isnan(onset).all() else float(np.mean(np.isinf(onset)))
+    res = resolution(inputs)
+    row["onset_below_resolution"] = bool(margin * (1 - inputs.floor) < res) if res > 0 else False
     row |= {f"tau_{name}": float(v) for name, v in zip(("q05", "median", "q95"), tq, strict=True)}
     n = spec.sampler.draws
-    kept = {name: FitResult(fit=f.fit, draws=thin_to(f.draws, n), diagnostics=f.diagnostics, seconds=f.seconds,
-                            stats=thin_to(f.stats, n), settings=f.settings)
+    kept = {name: FitResult(hypothesis=name, draws=thin_to(f.draws, n), diagnostics=f.diagnostics,
+                            seconds=f.seconds, stats=thin_to(f.stats, n), settings=f.settings)
             for name, f in fits.items()}
-    return CurveResult(index=curve.index, row=row, fits=kept,
-                       loglik=thin_to({"smooth": ll_s, "breakpoint": ll_b}, n))
+    rng = np.random.default_rng(seed + 50)
+    loglik = {h: pointwise_loglik(h, f.draws, inputs, spec) for h, f in kept.items()}
+    sims = {h: predictive(h, f.draws, inputs, spec, rng=rng) for h, f in kept.items()}
+    return CurveResult(index=curve.index, label=curve.label, row=row, onset=onset, inputs=inputs, fits=kept,
+                       loglik=loglik, predictive=sims)
 
 
 def fit_hypotheses(inputs: CurveInputs, sampler: Sampler, *, seed: int
                    ) -> tuple[dict[str, FitResult], dict[str, Evidence], dict[str, float]]:
     """Each hypothesis fitted alone, its marginal likelihood, and P(h | data) with the spec's weights."""
     spec = sampler.spec
-    fits = {h: sampler.fit(inputs, h, seed=seed + j) for j, h in enumerate(HYPOTHESES)}
+    fits = {h: sampler.fit(inputs, h, seed=seed + j) for j, h in enumerate(spec.names)}
     evidence = {h: log_marginal_likelihood(fits[h].draws, inputs, h, spec, seed=seed + 40 + j)
-                for j, h in enumerate(HYPOTHESES)}
-    p = hypothesis_probabilities(evidence, np.asarray(spec.log_weights()))
-    return fits, evidence, {h: float(v) for h, v in zip(HYPOTHESES, p, strict=True)}
+                for j, h in enumerate(spec.names)}
+    return fits, evidence, hypothesis_probabilities(evidence, spec)
+
+
+def above_floor(fits: dict[str, FitResult], inputs: CurveInputs, spec, probability: dict[str, float]) -> float:
+    """P(the expected score at the largest model is above floor + onset_margin * (1 - floor)),
+    averaged over the hypotheses with their posterior probabilities (NaN for unbounded scores)."""
+    if inputs.likelihood == "student_t":
+        return float("nan")
+    threshold = inputs.floor + spec.verdict.onset_margin * (1 - inputs.floor)
+    x = np.array([inputs.x_ref])
+    share = {h: float(np.mean(mean_curve(h, f.draws, inputs, x, spec)[..., 0] >= threshold)) for h, f in fits.items()}
+    return float(sum(probability[h] * share[h] for h in fits))
 
 
 def convergence_problems(fits: dict[str, FitResult], evidence: dict[str, Evidence], probability: dict[str, float]

@@ -29,9 +29,9 @@ from scipy import special, stats
 
 from phasefit.analyses.curve import CurveResult
 from phasefit.data.curves import CurveSet
-from phasefit.models.hypotheses import curve_inputs
 from phasefit.inference.sampler import Diagnostics, sample_model
-from phasefit.models.spec import HYPOTHESES, ModelSpec, Prior
+from phasefit.models.priors import Prior, pymc_rv
+from phasefit.models.spec import EMERGENT, ModelSpec
 
 HYPER_DRAWS_FOR_CURVES = 200  # hyper-posterior draws used to reweight each curve's draws
 SD_FLOOR = 0.25  # decades (break) / log units (rise): smallest curve-level spread the population allows
@@ -48,14 +48,7 @@ class PopulationResult:
 
 
 def _hyper(name: str, prior: Prior, **kw):
-    p = dict(prior.params)
-    if prior.dist == "halfnormal":
-        return pm.HalfNormal(name, sigma=p["sigma"], **kw)
-    if prior.dist == "normal":
-        return pm.Normal(name, mu=p["mu"], sigma=p["sigma"], **kw)
-    if prior.dist == "lognormal":
-        return pm.LogNormal(name, mu=p["mu"], sigma=p["sigma"], **kw)
-    return pm.Beta(name, alpha=p["alpha"], beta=p["beta"], **kw)
+    return pymc_rv(name, prior, **kw)
 
 
 def _log_tn(x, mu, sd, lo, hi, *, xp):
@@ -78,38 +71,41 @@ def fit_population(curves: CurveSet, results: Sequence[CurveResult], spec: Model
     if not pop.enabled or len(use) < 2:
         return None
     rng = np.random.default_rng(seed)
-    bp = spec.hypothesis("breakpoint")
+    bp = spec.hypothesis(EMERGENT)
+    width = bp.option("width")
+    hyps = spec.names
     S = pop.draws_per_curve
     tau, logr, logp0, lo, hi = [], [], [], [], []
     for r in use:
-        inputs = curve_inputs(curves.curve(r.index), spec)
-        d = r.fits["breakpoint"].draws
-        flat_tau = d["bp_tau"].reshape(-1)
+        inputs = r.inputs
+        d = r.fits[EMERGENT].draws
+        flat_tau = d["tau"].reshape(-1) - inputs.center
         idx = rng.choice(flat_tau.size, size=S, replace=flat_tau.size < S)
         t = flat_tau[idx]
-        lr = np.log(d["bp_rise"].reshape(-1)[idx])
-        frac = np.clip((t - inputs.tau_lo) / (inputs.tau_hi - inputs.tau_lo), 1e-9, 1 - 1e-9)
+        lr = np.log(d["rise"].reshape(-1)[idx])
+        frac = np.clip((t - inputs.range_lo) / (inputs.range_hi - inputs.range_lo), 1e-9, 1 - 1e-9)
         fp, gp = bp.prior("tau_fraction"), bp.prior("gain")
         # log gain = log rise + log L(tau) with L = w softplus((x_ref - tau) / w): given tau, the
         # per-curve prior of log rise is the gain prior's normal at that point (unit Jacobian)
-        log_len = np.log(bp.width * np.logaddexp(0.0, (inputs.x_ref - t) / bp.width))
-        lp = (stats.beta.logpdf(frac, fp["alpha"], fp["beta"]) - np.log(inputs.tau_hi - inputs.tau_lo)
+        log_len = np.log(width * np.logaddexp(0.0, (inputs.x_ref - t) / width))
+        lp = (stats.beta.logpdf(frac, fp["alpha"], fp["beta"]) - np.log(inputs.range_hi - inputs.range_lo)
               + stats.norm.logpdf(lr + log_len, gp["mu"], gp["sigma"]))
         tau.append(t + inputs.center)
         logr.append(lr)
         logp0.append(lp)
-        lo.append(inputs.tau_lo + inputs.center)
-        hi.append(inputs.tau_hi + inputs.center)
+        lo.append(inputs.range_lo + inputs.center)
+        hi.append(inputs.range_hi + inputs.center)
     tau, logr, logp0 = np.array(tau), np.array(logr), np.array(logp0)
     lo, hi = np.array(lo)[:, None], np.array(hi)[:, None]
-    log_m = np.array([[r.row[f"log_z_{h}"] for h in HYPOTHESES] for r in use])  # per-curve marginal likelihoods
+    log_m = np.array([[r.row[f"log_z_{h}"] for h in hyps] for r in use])  # per-curve marginal likelihoods
     log_m = log_m - log_m.max(1, keepdims=True)  # a constant per curve cancels
     tasks = sorted({r.row["task"] for r in use})
     fams = sorted({r.row["family"] for r in use})
     t_idx = np.array([tasks.index(r.row["task"]) for r in use])
     f_idx = np.array([fams.index(r.row["family"]) for r in use])
 
-    coords = {"task": tasks, "family": fams, "hypothesis": list(HYPOTHESES)}
+    coords = {"task": tasks, "family": fams, "hypothesis": list(hyps)}
+    bp_at = np.array([h == EMERGENT for h in hyps])
     with pm.Model(coords=coords) as model:
         grand = pm.Normal("break_mean", mu=float(np.mean(lo + hi) / 2), sigma=2.0)
         sd_task = _hyper("task_break_sd", pop.prior("task_break_sd"))
@@ -128,12 +124,12 @@ def fit_population(curves: CurveSet, results: Sequence[CurveResult], spec: Model
                                                                            pop.prior("curve_log_rise_sd")))
         z_rise = pm.Normal("z_rise", 0, 1, dims="task")
         task_rise = pm.Deterministic("task_log_rise", rise_mean + sd_rise_task * z_rise, dims="task")
-        rates = pm.Dirichlet("rates", a=np.full(3, pop.rates_concentration), dims="hypothesis")
+        rates = pm.Dirichlet("rates", a=np.full(len(hyps), pop.rates_concentration), dims="hypothesis")
         mu = (task_break[t_idx] + fam_offset[f_idx])[:, None]
         log_ratio = (_log_tn(tau, mu, sd_curve, lo, hi, xp=pt)
                      + pm.logp(pm.Normal.dist(task_rise[t_idx][:, None], sd_rise), logr) - logp0)
         log_r = pt.logsumexp(log_ratio, axis=1) - np.log(S)
-        terms = pt.log(rates)[None, :] + log_m + pt.stack([pt.zeros_like(log_r), pt.zeros_like(log_r), log_r], axis=1)
+        terms = pt.log(rates)[None, :] + log_m + pt.where(bp_at[None, :], log_r[:, None], 0.0)
         pm.Potential("curves", pt.logsumexp(terms, axis=1).sum())
     names = ["break_mean", "task_break_sd", "family_offset_sd", "curve_break_sd", "task_break", "family_offset",
              "log_rise_mean", "task_log_rise_sd", "curve_log_rise_sd", "task_log_rise", "rates"]
@@ -149,16 +145,16 @@ def fit_population(curves: CurveSet, results: Sequence[CurveResult], spec: Model
     log_ratio = (_log_tn(tau[None], mu_j[..., None], sdc[:, None, None], lo[None], hi[None], xp=np)
                  + stats.norm.logpdf(logr[None], lr_j[..., None], sdr[:, None, None]) - logp0[None])  # (J, C, S)
     log_r = special.logsumexp(log_ratio, axis=2) - np.log(S)  # (J, C)
-    terms = np.log(flat["rates"][js])[:, None, :] + log_m[None] + np.stack(
-        [np.zeros_like(log_r), np.zeros_like(log_r), log_r], axis=2)
-    pooled_p = np.exp(terms - special.logsumexp(terms, axis=2, keepdims=True)).mean(0)  # (C, 3)
+    terms = np.log(flat["rates"][js])[:, None, :] + log_m[None] + np.where(bp_at[None, None, :], log_r[..., None], 0.0)
+    pooled_p = np.exp(terms - special.logsumexp(terms, axis=2, keepdims=True)).mean(0)  # (C, H)
     w = np.exp(log_ratio - log_r[..., None]).mean(0)  # (C, S) importance weights for tau given bp
     rows = []
     for c, r in enumerate(use):
         wc = w[c] / w[c].sum()
         q = _weighted_quantiles(tau[c], wc, (0.05, 0.5, 0.95))
-        rows.append({"curve": r.index, "p_absent": pooled_p[c, 0], "p_smooth": pooled_p[c, 1],
-                     "p_emergent": pooled_p[c, 2], "tau_q05": q[0], "tau_median": q[1], "tau_q95": q[2],
+        p_of = dict(zip(hyps, pooled_p[c], strict=True))
+        rows.append({"curve": r.index, "p_absent": p_of.get("absent", 0.0), "p_smooth": p_of.get("smooth", 0.0),
+                     "p_emergent": p_of[EMERGENT], "tau_q05": q[0], "tau_median": q[1], "tau_q95": q[2],
                      "importance_ess": float(1.0 / np.sum(wc**2))})
     task_rows = []
     for i, t in enumerate(tasks):

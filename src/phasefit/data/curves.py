@@ -1,4 +1,4 @@
-"""Load and validate scaling-curve tables (DESIGN §2) into a `CurveSet` the model layer consumes.
+"""Load and validate scaling-curve tables (docs/data-format.md) into a `CurveSet` the model layer consumes.
 
 Everything a model needs is derived here, once: the log10 scale axis, the floor (chance), the
 orientation (higher is better), counts k = round(score * n_items) for proportion metrics, the metric
@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -35,6 +35,11 @@ _CONTINUOUS_NAMES = re.compile(r"(?:ppl|perplexity|bleu|rouge|loss|edit_distance
 _DISCRETE_NAMES = re.compile(r"(?:acc|exact|match|em\b|pass|grade|correct)")
 _PERCENT_NAMES = re.compile(r"(?:bleu|rouge|chrf)")
 _LOG_NAMES = re.compile(r"(?:ppl|perplexity)")
+# names of scores that are proportions when not in percent (F1, win/error rates), beyond _DISCRETE_NAMES
+_PROPORTION_NAMES = re.compile(r"(?:^|[^a-z0-9])(?:f1|rate|percent|pct)(?:$|[^a-z0-9])|%")
+# a scale column whose every value is below this limit holds log10 values (10**100 FLOPs, 10**20 parameters)
+_LOG10_LIMITS = {"train_flops": (100.0, "raw FLOPs (10**x, e.g. 1.4e22)"),
+                 "params": (20.0, "raw parameter counts (10**x, e.g. 6.9e9; not billions)")}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -141,7 +146,7 @@ class CurveSet:
             for name in arrays:
                 arrays[name][i, :m] = grp[name].to_numpy(float)
             model[i, :m] = grp["model"].to_numpy(str)
-        coords = {"curve": np.arange(n_curve), "point": np.arange(n_point)}
+        coords: dict[str, Any] = {"curve": np.arange(n_curve), "point": np.arange(n_point)}
         for col in (*CURVE_KEY, "likelihood"):
             coords[col] = ("curve", self.curves[col].to_numpy(str))
         data = {name: (("curve", "point"), arr) for name, arr in arrays.items()}
@@ -182,7 +187,18 @@ def load_curves(
     else:
         raise DataError(f"expected a file path or a pandas DataFrame, got {type(source).__name__}")
     frame = _Validator(raw, name=name, lines=lines).run()
+    _check_axis(frame, x_axis=x_axis, source=name)
     return _group(frame, x_axis=x_axis, min_points=min_points, source=name)
+
+
+def _check_axis(frame: pd.DataFrame, *, x_axis: XAxis, source: str) -> None:
+    """A table with no value at all on the chosen axis, but values on the other one, is a mistake of axis:
+    every point would be dropped. Say which axis to use instead."""
+    col, other, other_axis = (("train_flops", "params", "params") if x_axis == "flops"
+                              else ("params", "train_flops", "flops"))
+    if frame[col].isna().all() and frame[other].notna().any():
+        raise DataError(f"{source}: no row has a value in column '{col}' (the {x_axis} axis) but '{other}' is "
+                        f"given; analyse on the {other_axis} axis: --x {other_axis} (Python: x_axis=\"{other_axis}\")")
 
 
 def _frame_as_text(df: pd.DataFrame) -> pd.DataFrame:
@@ -261,7 +277,7 @@ def _read(path: str | Path) -> tuple[pd.DataFrame, np.ndarray | None]:
 
 
 class _Validator:
-    """Row-by-row checks of DESIGN §2. Raises on the first violation (reporting how many rows share it)."""
+    """Row-by-row checks of docs/data-format.md. Raises on the first violation (reporting how many rows share it)."""
 
     def __init__(self, raw: pd.DataFrame, *, name: str, lines: np.ndarray | None):
         self.raw = raw
@@ -274,7 +290,8 @@ class _Validator:
             return f"{self.name} row {row}"
         return f"{self.name}:{int(self.lines[row])}"
 
-    def fail(self, bad: np.ndarray | pd.Series, column: str, what: str, values: pd.Series | None = None) -> None:
+    def fail(self, bad: np.ndarray | pd.Series, column: str, what: str, values: pd.Series | None = None,
+             hint: str = "") -> None:
         bad = np.asarray(bad, bool)
         if not bad.any():
             return
@@ -285,7 +302,7 @@ class _Validator:
             values = self.texts.get(column, values)  # quote the cell as written, not as parsed
             shown = f" {str(values.iloc[first])!r}:"
         more = f" (and {len(rows) - 1} more rows)" if len(rows) > 1 else ""
-        raise DataError(f"{self.where(first)}: column '{column}':{shown} {what}{more}")
+        raise DataError(f"{self.where(first)}: column '{column}':{shown} {what}{more}{'; ' + hint if hint else ''}")
 
     def text(self, column: str, *, required: bool) -> pd.Series:
         if column not in self.raw.columns:
@@ -338,6 +355,12 @@ class _Validator:
         for col in SCALE_COLUMNS:
             v = self.number(col, required=False)
             self.fail(v <= 0, col, "must be positive", v)
+            limit, unit = _LOG10_LIMITS[col]
+            given = v.notna().to_numpy()
+            if given.any() and (v[given] < limit).all():  # e.g. 21.3 for 2e21 FLOPs: name the first row
+                first = np.arange(len(v)) == np.flatnonzero(given)[0]
+                self.fail(first, col, f"every {col} value is below {limit:g}, so the column looks like log10 "
+                          f"values; give {unit}", v)
             out[col] = v
         n_items = self.number("n_items", required=False)
         self.fail(n_items <= 0, "n_items", "must be a positive count", n_items)
@@ -386,16 +409,29 @@ class _Validator:
                 kind = "discrete"
             else:
                 kind = "continuous"
+                # a proportion (it has item counts or a chance level, or a name like f1/rate) with scores
+                # above 1 would be modelled silently as an unbounded score: most likely percentages
+                signs = [why for why, present in (("it has n_items", grp["n_items"].notna().all()),
+                                                  ("it has a chance level", grp["chance"].gt(0).any()),
+                                                  ("its name says so", _PROPORTION_NAMES.search(metric.lower())))
+                         if present]
+                if signs and s.between(0, 100).all() and s.gt(1).any():
+                    bad = out.index.isin(grp.index[s > 1])
+                    self.fail(bad, "score", f"above 1 for metric {metric!r}, which looks like a proportion "
+                              f"({', '.join(signs)})", out["score"], hint=f"in percent? {_PERCENT_HINT}")
             out.loc[grp.index, "metric_kind"] = kind
 
     def _check_ranges(self, out: pd.DataFrame) -> None:
         s, kind, c = out["score"], out["metric_kind"], out["chance"]
         disc = kind == "discrete"
-        self.fail(disc & ~s.between(0, 1), "score", "outside [0, 1] for a discrete (proportion) metric", s)
+        bad = disc & ~s.between(0, 1)
+        self.fail(bad, "score", "outside [0, 1] for a discrete (proportion) metric", s,
+                  hint=self._percent_hint(out, bad, disc, lo=0.0))
         norm = kind == "discrete_normalized"
         lower = np.where(c > 0, -c / (1 - c), -1.0)
-        self.fail(norm & ((s < lower - 1e-9) | (s > 1)), "score",
-                  "outside [-chance/(1-chance), 1] for a chance-normalised metric", s)
+        bad = norm & ((s < lower - 1e-9) | (s > 1))
+        self.fail(bad, "score", "outside [-chance/(1-chance), 1] for a chance-normalised metric", s,
+                  hint=self._percent_hint(out, bad, norm, lo=-100.0))
         n, k = out["n_items"], out["n_correct"]
         implied = s.where(~norm, c + (1 - c) * s)
         has_k = k.notna()
@@ -405,6 +441,18 @@ class _Validator:
         self.fail(pct & ~s.between(0, 100), "score", "outside [0, 100] for a BLEU/ROUGE-type metric", s)
         logm = out["metric"].str.lower().str.contains(_LOG_NAMES) & (kind == "continuous")
         self.fail(logm & (s <= 0), "score", "must be positive for a perplexity metric", s)
+
+    @staticmethod
+    def _percent_hint(out: pd.DataFrame, bad: pd.Series, rows: pd.Series, *, lo: float) -> str:
+        """The hint to divide by 100 when the metric of the first bad row looks given in percent: all its
+        scores within [lo, 100] and most of them beyond 1 in size (one stray 1.3 is more likely a typo)."""
+        if not bad.any():
+            return ""
+        metric = out["metric"].to_numpy()[np.flatnonzero(bad.to_numpy())[0]]
+        s = out["score"][rows & (out["metric"] == metric)]
+        if s.between(lo, 100).all() and (s.abs() > 1).mean() > 0.5:
+            return f"metric {metric!r} looks given in percent: {_PERCENT_HINT}"
+        return ""
 
     def _check_curves(self, out: pd.DataFrame) -> None:
         key = list(CURVE_KEY)
@@ -416,7 +464,8 @@ class _Validator:
             first = out[(out[key + ["model", *rep]] == r[key + ["model", *rep]]).all(axis=1)].index[0]
             raise DataError(
                 f"{self.where(i)}: column 'model': {r['model']!r} appears twice in curve "
-                f"({_key_text(r)}), first at {self.where(int(first))}; give replicates a 'replicate' column or add a 'condition'"
+                f"({_key_text(r)}), first at {self.where(int(first))}; "
+                "give replicates a 'replicate' column or add a 'condition'"
             )
         for col in ("chance", "higher_is_better", "metric_kind"):
             first = out.groupby(key, sort=False)[col].transform("first")
@@ -429,6 +478,9 @@ class _Validator:
                     f"{_show(out[col].iloc[j])} at {self.where(j)} within curve ({_key_text(out.iloc[i])}); "
                     "it must be the same for every point of a curve"
                 )
+
+
+_PERCENT_HINT = "divide the scores by 100, or set metric_kind (e.g. continuous, if the score is not a proportion)"
 
 
 def _show(v: object) -> str:
@@ -444,7 +496,7 @@ def _key_text(r: pd.Series) -> str:
 
 
 def _likelihood(kind: str, metric: str, scores: pd.Series, has_n: bool, chance: float) -> tuple[str, str]:
-    """Pick (likelihood, transform) for one curve from its metric kind and values (DESIGN §3)."""
+    """Pick (likelihood, transform) for one curve from its metric kind and values (docs/models.md, Likelihoods)."""
     name = metric.lower()
     if kind == "discrete" or (kind == "discrete_normalized" and chance > 0):
         return ("beta_binomial" if has_n else "beta"), "identity"
@@ -472,7 +524,7 @@ def _pool_replicates(frame: pd.DataFrame) -> pd.DataFrame:
         return frame.assign(replicates=1)
     single = frame[size == 1].assign(replicates=1)
     multi = frame[size > 1]
-    agg = {c: "first" for c in multi.columns if c not in key}
+    agg: dict[str, Any] = {c: "first" for c in multi.columns if c not in key}
     agg |= {"score": "mean", "n_items": lambda v: v.sum(min_count=len(v)),
             "n_correct": lambda v: v.sum(min_count=len(v)), "replicate": "size"}
     pooled = multi.groupby(key, sort=False).agg(agg).reset_index().rename(columns={"replicate": "replicates"})
@@ -493,7 +545,8 @@ def _group(frame: pd.DataFrame, *, x_axis: XAxis, min_points: int, source: str) 
                         "reason": f"no {axis_col} ({r['row']})"})
     frame = _pool_replicates(frame[~no_x])
 
-    curves, points = [], []
+    curves: list[dict[str, Any]] = []
+    points: list[pd.DataFrame] = []
     for key, grp in frame.groupby(list(CURVE_KEY), sort=True):
         info = dict(zip(CURVE_KEY, key, strict=True))
         grp = grp.sort_values(["x", "model"])

@@ -10,14 +10,22 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import Protocol
 
 import arviz_stats as azs
 import numpy as np
 import xarray as xr
 from scipy import special
 
-from phasefit.models.hypotheses import CurveInputs, pointwise_loglik
-from phasefit.inference.sampler import FitResult, Sampler
+from phasefit.inference.sampler import FitResult
+from phasefit.models.curve_model import CurveInputs, pointwise_loglik, predictive
+from phasefit.models.spec import ModelSpec
+
+
+class Refit(Protocol):
+    """Fit one hypothesis to (a subset of) a curve: LOO and leave-future-out refits go through it."""
+
+    def __call__(self, inputs: CurveInputs, hypothesis: str, *, seed: int) -> FitResult: ...
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -30,7 +38,7 @@ class LooResult:
 
 @dataclass(frozen=True, kw_only=True)
 class Comparison:
-    elpd_diff: float  # elpd(breakpoint) - elpd(smooth)
+    elpd_diff: float  # elpd(breakpoint) - elpd(smooth): positive favours the break
     elpd_diff_se: float
     stacking_weight_breakpoint: float
     loo_refits: int
@@ -45,7 +53,7 @@ class LfoResult:
     n_test: int
     elpd_smooth: float
     elpd_breakpoint: float
-    lfo_elpd_diff: float  # smooth extrapolation minus breakpoint; negative: smooth fails to predict
+    lfo_elpd_diff: float  # breakpoint minus smooth extrapolation: positive favours the break
     largest_in_interval: bool  # largest model inside the smooth extrapolation's 90% predictive interval
     ok: bool
 
@@ -56,19 +64,18 @@ def logmeanexp(a: np.ndarray, axis=None) -> np.ndarray:
     return special.logsumexp(a, axis=axis) - np.log(n)
 
 
-def _loglik(result: FitResult, inputs: CurveInputs, hypothesis: str, sampler: Sampler) -> np.ndarray:
-    width = sampler.spec.hypothesis("breakpoint").width
-    return pointwise_loglik(result.draws, inputs, width=width, t_nu=sampler.spec.t_nu,
-                            hypotheses=(hypothesis,))[hypothesis]
+def _loglik(result: FitResult, inputs: CurveInputs, spec: ModelSpec) -> np.ndarray:
+    return pointwise_loglik(result.hypothesis, result.draws, inputs, spec)
 
 
-def loo(result: FitResult, inputs: CurveInputs, hypothesis: str, sampler: Sampler, *, seed: int,
-        refit: bool = True) -> tuple[LooResult, np.ndarray]:
+def loo(result: FitResult, inputs: CurveInputs, spec: ModelSpec, *, refit: Refit | None, seed: int
+        ) -> tuple[LooResult, np.ndarray]:
     """PSIS-LOO of one hypothesis' fit; points with high k-hat are replaced by exact refits.
 
     Returns the LOO result and the pointwise log likelihood (chain, draw, point) used.
     """
-    ll = _loglik(result, inputs, hypothesis, sampler)
+    hypothesis = result.hypothesis
+    ll = _loglik(result, inputs, spec)
     post = xr.Dataset({k: (("chain", "draw"), v) for k, v in result.checked().items()})
     tree = xr.DataTree.from_dict({
         "posterior": post,
@@ -80,14 +87,14 @@ def loo(result: FitResult, inputs: CurveInputs, hypothesis: str, sampler: Sample
     k = np.asarray(elpd.pareto_k.values, float)
     max_k = float(np.nanmax(k))
     refits = unconverged = 0
-    if refit:
+    if refit is not None:
         bad = np.flatnonzero(~(k <= elpd.good_k))
         elpd_i = np.asarray(elpd.elpd_i.values, float).copy()
         for i in bad:
             keep = np.ones(len(inputs.x), bool)
             keep[i] = False
-            sub = sampler.fit(inputs.subset(keep), hypothesis, seed=seed + 101 * (i + 1))
-            elpd_i[i] = float(logmeanexp(_loglik(sub, inputs, hypothesis, sampler)[..., i]))
+            sub = refit(inputs.subset(keep), hypothesis, seed=seed + 101 * (i + 1))
+            elpd_i[i] = float(logmeanexp(_loglik(sub, inputs, spec)[..., i]))
             refits += 1
             unconverged += not sub.diagnostics.ok
         if refits:
@@ -115,7 +122,7 @@ def compare(smooth: LooResult, breakpoint: LooResult) -> Comparison:
     )
 
 
-def leave_future_out(inputs: CurveInputs, cutoff_centred: float, sampler: Sampler, *, seed: int,
+def leave_future_out(inputs: CurveInputs, cutoff_centred: float, spec: ModelSpec, *, refit: Refit, seed: int,
                      min_train: int = 3) -> LfoResult | None:
     """Fit both hypotheses on the models at or below the cutoff and score the larger ones.
 
@@ -127,27 +134,25 @@ def leave_future_out(inputs: CurveInputs, cutoff_centred: float, sampler: Sample
     test = ~train
     if train.sum() < min_train or test.sum() < 1:
         return None
-    sub = inputs.subset(train, tau_range=(float(np.sort(inputs.x)[min(1, len(inputs.x) - 1)]),
-                                          float(inputs.tau_hi)))
-    fits = {h: sampler.fit(sub, h, seed=seed + j) for j, h in enumerate(("smooth", "breakpoint"))}
+    sub = inputs.subset(train, range_=(float(np.sort(inputs.x)[min(1, len(inputs.x) - 1)]),
+                                       float(inputs.range_hi)))
+    fits = {h: refit(sub, h, seed=seed + j) for j, h in enumerate(("smooth", "breakpoint"))}
     elpd = {}
     for h, res in fits.items():
-        ll = _loglik(res, inputs, h, sampler)[..., test]
+        ll = _loglik(res, inputs, spec)[..., test]
         elpd[h] = float(logmeanexp(ll.reshape(-1, ll.shape[-1]), axis=0).sum())
     largest = int(np.argmax(inputs.x))
-    inside = _in_predictive_interval(fits["smooth"], inputs, largest, sampler, seed=seed)
+    inside = _in_predictive_interval(fits["smooth"], inputs, largest, spec, seed=seed)
     return LfoResult(cutoff_x=cutoff_centred + inputs.center, n_train=int(train.sum()), n_test=int(test.sum()),
                      elpd_smooth=elpd["smooth"], elpd_breakpoint=elpd["breakpoint"],
-                     lfo_elpd_diff=elpd["smooth"] - elpd["breakpoint"], largest_in_interval=inside,
+                     lfo_elpd_diff=elpd["breakpoint"] - elpd["smooth"], largest_in_interval=inside,
                      ok=all(f.diagnostics.ok for f in fits.values()))
 
 
-def _in_predictive_interval(result: FitResult, inputs: CurveInputs, i: int, sampler: Sampler, *, seed: int,
+def _in_predictive_interval(result: FitResult, inputs: CurveInputs, i: int, spec: ModelSpec, *, seed: int,
                             prob: float = 0.9) -> bool:
-    """Is point i inside the central `prob` posterior predictive interval of the smooth fit?"""
-    from phasefit.models.predictive import posterior_predictive
-
-    sims = posterior_predictive(result.draws, inputs, "smooth", sampler.spec, point=i, seed=seed)
-    obs = inputs.k[i] if inputs.likelihood == "beta_binomial" else inputs.y[i]
-    lo, hi = np.quantile(sims, [(1 - prob) / 2, 1 - (1 - prob) / 2])
-    return bool(lo <= obs <= hi)
+    """Is point i inside the central `prob` posterior predictive interval of the fit?"""
+    point = inputs.subset(np.arange(len(inputs.x)) == i)
+    sims = predictive(result.hypothesis, result.draws, point, spec, rng=np.random.default_rng(seed))
+    lo, hi = np.quantile(sims.reshape(-1), [(1 - prob) / 2, 1 - (1 - prob) / 2])
+    return bool(lo <= point.y[0] <= hi)

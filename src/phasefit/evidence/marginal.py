@@ -16,18 +16,10 @@ import numpy as np
 from arviz_stats.base import array_stats
 from scipy import special, stats
 
-from phasefit.models.hypotheses import NUISANCE, CurveInputs, pointwise_loglik, rise_from_gain
-from phasefit.models.spec import ModelSpec, Prior
+from phasefit.models.curve_model import CurveInputs, parameter_priors, pointwise_loglik
+from phasefit.models.priors import from_unconstrained, log_prior, to_unconstrained
+from phasefit.models.spec import ModelSpec
 
-# the free parameters of each hypothesis, and which spec prior each one uses
-OWN = {
-    "absent": (("absent_level", "absent", "level"),),
-    "smooth": (("smooth_intercept", "smooth", "intercept"), ("smooth_slope", "smooth", "slope")),
-    "breakpoint": (("bp_level", "breakpoint", "level"), ("bp_slope_before", "breakpoint", "slope_before"),
-                   ("bp_gain", "breakpoint", "gain"), ("bp_tau_fraction", "breakpoint", "tau_fraction")),
-}
-SHARED_PRIOR = {"ceiling_fraction": "ceiling_fraction", "concentration": "concentration",
-                "precision": "beta_precision", "sigma": "t_sigma"}
 K_HAT_MAX = 0.7
 PROPOSAL_DF = 5.0
 PROPOSAL_SCALE = 1.3  # proposal covariance inflation: heavier than the posterior
@@ -43,44 +35,6 @@ class Evidence:
     @property
     def ok(self) -> bool:
         return bool(np.isfinite(self.log_z) and self.k_hat <= K_HAT_MAX)
-
-
-def _priors(hypothesis: str, inputs: CurveInputs, spec: ModelSpec) -> list[tuple[str, Prior]]:
-    is_t = inputs.likelihood == "student_t"
-    out = [(name, spec.hypothesis(h).prior(p, student_t=is_t)) for name, h, p in OWN[hypothesis]]
-    nuisance = NUISANCE[inputs.likelihood]
-    if hypothesis == "absent":  # absent has no ceiling
-        nuisance = tuple(n for n in nuisance if n != "ceiling_fraction")
-    return out + [(n, spec.shared_prior(SHARED_PRIOR[n])) for n in nuisance]
-
-
-def _to_unconstrained(v: np.ndarray, prior: Prior) -> np.ndarray:
-    if prior.dist == "normal":
-        return v
-    if prior.dist in ("lognormal", "halfnormal"):
-        return np.log(v)
-    return special.logit(v)
-
-
-def _from_unconstrained(u: np.ndarray, prior: Prior) -> tuple[np.ndarray, np.ndarray]:
-    """Value and log |d value / d u|."""
-    if prior.dist == "normal":
-        return u, np.zeros_like(u)
-    if prior.dist in ("lognormal", "halfnormal"):
-        return np.exp(u), u
-    return special.expit(u), -np.logaddexp(0.0, -u) - np.logaddexp(0.0, u)  # log v(1-v), stable
-
-
-def _log_prior(v: np.ndarray, prior: Prior) -> np.ndarray:
-    p = dict(prior.params)
-    match prior.dist:
-        case "normal":
-            return stats.norm.logpdf(v, p["mu"], p["sigma"])
-        case "lognormal":
-            return stats.lognorm.logpdf(v, s=p["sigma"], scale=np.exp(p["mu"]))
-        case "halfnormal":
-            return stats.halfnorm.logpdf(v, scale=p["sigma"])
-    return stats.beta.logpdf(v, p["alpha"], p["beta"])
 
 
 def log_marginal_likelihood(draws: dict[str, np.ndarray], inputs: CurveInputs, hypothesis: str, spec: ModelSpec,
@@ -103,8 +57,8 @@ def log_marginal_likelihood(draws: dict[str, np.ndarray], inputs: CurveInputs, h
 
 def _importance_estimate(draws: dict[str, np.ndarray], inputs: CurveInputs, hypothesis: str, spec: ModelSpec,
                          *, n_proposal: int, seed: int, scale: float) -> Evidence:
-    priors = _priors(hypothesis, inputs, spec)
-    u = np.column_stack([_to_unconstrained(np.asarray(draws[n]).reshape(-1), pr) for n, pr in priors])
+    priors = parameter_priors(hypothesis, inputs.likelihood, spec)
+    u = np.column_stack([to_unconstrained(np.asarray(draws[n]).reshape(-1), pr) for n, pr in priors])
     d = u.shape[1]
     mean = u.mean(0)
     cov = np.atleast_2d(np.cov(u, rowvar=False)) * scale + 1e-9 * np.eye(d)
@@ -113,15 +67,10 @@ def _importance_estimate(draws: dict[str, np.ndarray], inputs: CurveInputs, hypo
     log_q = proposal.logpdf(z)
     values, log_target = {}, np.zeros(n_proposal)
     for j, (name, pr) in enumerate(priors):
-        v, log_jac = _from_unconstrained(z[:, j], pr)
+        v, log_jac = from_unconstrained(z[:, j], pr)
         values[name] = v
-        log_target += _log_prior(v, pr) + log_jac
-    if hypothesis == "breakpoint":
-        values["bp_tau"] = inputs.tau_lo + (inputs.tau_hi - inputs.tau_lo) * values["bp_tau_fraction"]
-        values["bp_rise"] = rise_from_gain(values["bp_gain"], values["bp_tau"], inputs.x_ref,
-                                           spec.hypothesis("breakpoint").width)
-    ll = pointwise_loglik(values, inputs, width=spec.hypothesis("breakpoint").width, t_nu=spec.t_nu,
-                          hypotheses=(hypothesis,))[hypothesis].sum(-1)
+        log_target += log_prior(v, pr) + log_jac
+    ll = pointwise_loglik(hypothesis, values, inputs, spec).sum(-1)
     log_ratio = np.where(np.isfinite(ll), log_target + ll - log_q, -np.inf)
     log_z = float(special.logsumexp(log_ratio) - np.log(n_proposal))
     w = np.exp(log_ratio - log_ratio.max())
@@ -130,7 +79,8 @@ def _importance_estimate(draws: dict[str, np.ndarray], inputs: CurveInputs, hypo
     return Evidence(log_z=log_z, log_z_se=float(np.sqrt(rel_var)), k_hat=float(k_hat))
 
 
-def hypothesis_probabilities(evidence: dict[str, Evidence], log_weights: np.ndarray) -> np.ndarray:
-    """P(h | y) in (absent, smooth, breakpoint) order from log Z_h and log prior weights."""
-    t = np.array([evidence[h].log_z for h in ("absent", "smooth", "breakpoint")]) + log_weights
-    return np.exp(t - special.logsumexp(t))
+def hypothesis_probabilities(evidence: dict[str, Evidence], spec: ModelSpec) -> dict[str, float]:
+    """P(h | y) for every hypothesis of the spec from log Z_h and the spec's prior weights."""
+    t = np.array([evidence[h].log_z for h in spec.names]) + np.asarray(spec.log_weights())
+    p = np.exp(t - special.logsumexp(t))
+    return {h: float(v) for h, v in zip(spec.names, p, strict=True)}

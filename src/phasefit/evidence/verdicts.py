@@ -1,4 +1,4 @@
-"""From evidence to a verdict per curve (DESIGN §3) and the prose that goes with it."""
+"""From evidence to a verdict per curve (docs/verdicts.md) and the prose that goes with it."""
 
 from __future__ import annotations
 
@@ -11,30 +11,55 @@ from phasefit.models.spec import VerdictSpec
 
 Verdict = Literal["failed", "absent", "emergent", "smooth", "inconclusive"]
 
-# DESIGN §4 columns, in that spelling, then extras
+# the columns documented in docs/verdicts.md, in that spelling and order, then extras
 VERDICT_COLUMNS = (
     "task", "metric", "family", "condition", "n_points", "x_axis", "p_emergent", "elpd_diff", "elpd_diff_se",
     "stacking_weight_breakpoint", "lfo_elpd_diff", "verdict", "break_flops_median", "break_flops_q05",
-    "break_flops_q95", "break_params_median", "break_params_q05", "break_params_q95", "rhat_max",
+    "break_flops_q95", "break_params_median", "break_params_q05", "break_params_q95", "onset_flops_median",
+    "onset_flops_q05", "onset_flops_q95", "onset_params_median", "onset_params_q05", "onset_params_q95", "rhat_max",
     "ess_bulk_min", "divergences", "breakthroughness", "linearity",
     # extras
     "p_absent", "p_smooth", "p_emergent_pooled", "likelihood", "lfo_largest_in_pi90", "lfo_cutoff",
     "lfo_converged", "loo_refits", "loo_refits_unconverged", "pareto_k_max", "ess_tail_min", "treedepth_share",
-    "attempts", "failure_reason", "notes",
+    "attempts", "failure_reason", "notes", "onset_beyond_data", "onset_below_resolution", "p_above_floor",
+    "evidence_agreement",
 )
 
 
-def decide(*, ok: bool, p_absent: float, p_emergent: float, thresholds: VerdictSpec) -> Verdict:
-    """failed > absent > emergent > smooth > inconclusive, with the spec's thresholds."""
+def decide(*, ok: bool, p_absent: float, p_emergent: float, thresholds: VerdictSpec,
+           p_above_floor: float = float("nan")) -> Verdict:
+    """failed > absent > emergent > smooth > inconclusive, with the spec's thresholds.
+
+    `absent` also when the curve never credibly leaves its floor: P(expected score at the largest
+    model above floor + onset_margin * (1 - floor)) < 0.5, averaged over the hypotheses. Such a
+    curve is never `smooth` (which a paper reads as "improves predictably").
+    """
     if not ok or math.isnan(p_emergent):
         return "failed"
-    if p_absent >= thresholds.absent:
+    if p_absent >= thresholds.absent or p_above_floor < 0.5:
         return "absent"
     if p_emergent >= thresholds.emergent:
         return "emergent"
     if p_emergent <= thresholds.smooth:
         return "smooth"
     return "inconclusive"
+
+
+def agreement(*, verdict: str, elpd_diff: float, elpd_diff_se: float, lfo_elpd_diff: float) -> str:
+    """Whether LOO and leave-future-out point the way the marginal likelihoods decided.
+
+    Only for `emergent` (direction +1) and `smooth` (-1): LOO disagrees when `elpd_diff` points the
+    other way by more than its SE; leave-future-out when `lfo_elpd_diff` does by more than 1 nat.
+    """
+    direction = {"emergent": 1.0, "smooth": -1.0}.get(verdict)
+    if direction is None:
+        return ""
+    against = []
+    if not math.isnan(elpd_diff) and direction * elpd_diff < -max(elpd_diff_se, 0.0):
+        against.append("LOO")
+    if not math.isnan(lfo_elpd_diff) and direction * lfo_elpd_diff < -1.0:
+        against.append("leave-future-out")
+    return "agree" if not against else " and ".join(against) + " disagree" + ("s" if len(against) == 1 else "")
 
 
 def format_sci(v: float) -> str:
@@ -52,26 +77,36 @@ def format_params(v: float) -> str:
 
 
 def describe(row: pd.Series) -> str:
-    """One sentence per curve, e.g. 'arithmetic_3ds, Pythia, acc: emergent (P = 0.98); break at ...'."""
+    """One sentence per curve, e.g. 'arithmetic_3ds, Pythia, acc: emergent (P(emergent) = 0.98); ...'.
+
+    The probability printed is named; a break is printed only for an emergent curve (where the
+    break is favoured), with the onset; disagreeing evidence is said.
+    """
     cond = f" [{row['condition']}]" if row.get("condition") else ""
     head = f"{row['task']}, {row['family']}, {row['metric']}{cond}: {row['verdict']}"
     if row["verdict"] == "failed":
         return f"{head} ({row.get('failure_reason') or 'did not converge'})"
     if row["verdict"] == "absent":
-        return f"{head} (P(absent) = {row['p_absent']:.2f}; stays at its floor)"
-    text = f"{head} (P = {row['p_emergent']:.2f})"
-    if row["verdict"] in ("emergent", "inconclusive") and not pd.isna(row.get("break_flops_median")):
-        text += (f"; break at {format_sci(row['break_flops_median'])} FLOPs "
-                 f"[{format_sci(row['break_flops_q05'])}, {format_sci(row['break_flops_q95'])}]")
-        if not pd.isna(row.get("break_params_median")):
-            text += (f", {format_params(row['break_params_median'])} params "
-                     f"[{format_params(row['break_params_q05'])}, {format_params(row['break_params_q95'])}]")
-    elif row["verdict"] in ("emergent", "inconclusive") and not pd.isna(row.get("break_params_median")):
-        text += (f"; break at {format_params(row['break_params_median'])} params "
-                 f"[{format_params(row['break_params_q05'])}, {format_params(row['break_params_q95'])}]")
+        return f"{head} (P(absent) = {row['p_absent']:.2f}; never credibly above its floor)"
+    text = f"{head} (P(emergent) = {row['p_emergent']:.2f})"
+    if row["verdict"] == "emergent":
+        for what in ("break", "onset"):
+            flops, params = row.get(f"{what}_flops_median"), row.get(f"{what}_params_median")
+            parts = []
+            if not pd.isna(flops):
+                parts.append(f"{format_sci(flops)} FLOPs [{format_sci(row[f'{what}_flops_q05'])}, "
+                             f"{format_sci(row[f'{what}_flops_q95'])}]")
+            if not pd.isna(params):
+                parts.append(f"{format_params(params)} params [{format_params(row[f'{what}_params_q05'])}, "
+                             f"{format_params(row[f'{what}_params_q95'])}]")
+            if parts:
+                text += f"; {what} at {', '.join(parts)}"
     if not pd.isna(row.get("lfo_largest_in_pi90")) and row["verdict"] != "smooth":
         predicted = "inside" if bool(row["lfo_largest_in_pi90"]) else "outside"
         text += f"; largest model {predicted} the smooth extrapolation's 90% interval"
+    agree = row.get("evidence_agreement")
+    if isinstance(agree, str) and agree and agree != "agree":
+        text += f"; {agree}"
     return text
 
 

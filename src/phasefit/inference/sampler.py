@@ -1,10 +1,15 @@
-"""Compile once, sample many: the sampler handle, convergence diagnostics and automatic retries.
+"""Compile once, sample many: the sampler handle and automatic retries.
 
-`Sampler` builds and compiles the hypothesis model once per likelihood family (lazily, on first
+`Sampler` builds and compiles each hypothesis' model once per likelihood family (lazily, on first
 use) and then only swaps data for each curve, each leave-future-out subset and each exact LOO
 refit. A fit that fails its checks (R-hat, bulk/tail ESS, divergences, tree-depth saturation) is
 retried with the escalations of `DiagnosticsSpec.retries`; if it still fails it is returned with
 `ok = False` and the caller marks the curve `failed`.
+
+Reproducibility: models are compiled with numba's fastmath off. With fastmath on, the floating
+point of a compiled model depends on whether its pieces were just compiled or loaded from
+PyTensor's on-disk cache, so the first run after installing (cold cache) gave different draws
+from later runs for the same seed.
 """
 
 from __future__ import annotations
@@ -12,35 +17,25 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-import arviz_stats as azs
 import numpy as np
-import xarray as xr
 
-from phasefit.data.curves import Likelihood
 from phasefit.errors import SamplingError
-from phasefit.models.hypotheses import CurveInputs, Fit, build_model, free_params, weights_for
-from phasefit.models.spec import HYPOTHESES, ModelSpec
+from phasefit.inference.diagnostics import Diagnostics, diagnose
+from phasefit.models.curve_model import CurveInputs, build_model, stored_names
+from phasefit.models.spec import ModelSpec
 
 MAX_TREEDEPTH = 10
-
-
-@dataclass(frozen=True, kw_only=True)
-class Diagnostics:
-    rhat_max: float
-    ess_bulk_min: float
-    ess_tail_min: float
-    divergences: int
-    treedepth_share: float
-    attempts: int
-    ok: bool
-    reason: str  # empty when ok
+# sampler statistics kept per draw, ArviZ's names
+STATS = ("diverging", "reached_max_treedepth", "energy", "tree_depth", "step_size", "n_steps", "lp")
+_NUTPIE_STATS = {"diverging": "diverging", "reached_max_treedepth": "maxdepth_reached", "energy": "energy",
+                 "tree_depth": "depth", "step_size": "step_size", "n_steps": "n_steps", "lp": "logp"}
 
 
 @dataclass(frozen=True, kw_only=True)
 class FitResult:
-    """Posterior draws (chain, draw) of one fit of one curve, with its diagnostics."""
+    """Posterior draws (chain, draw) of one hypothesis fitted to one curve, with its diagnostics."""
 
-    fit: Fit
+    hypothesis: str
     draws: dict[str, np.ndarray]
     diagnostics: Diagnostics
     seconds: float
@@ -48,45 +43,24 @@ class FitResult:
     settings: dict = field(default_factory=dict)
 
     def checked(self) -> dict[str, np.ndarray]:
-        """The draws the diagnostics and LOO use (the break fraction duplicates bp_tau)."""
+        """The draws the diagnostics use (a break's fraction duplicates the break)."""
         return _checked(self.draws)
 
 
 def _checked(draws: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Every sampled quantity of a fit (the break's fraction duplicates bp_tau)."""
-    return {k: v for k, v in draws.items() if k != "bp_tau_fraction"}
+    return {k: v for k, v in draws.items() if k != "tau_fraction"}
 
 
-def diagnose(draws: dict[str, np.ndarray], stats: dict[str, np.ndarray], spec: ModelSpec, *, attempts: int
-             ) -> Diagnostics:
-    """R-hat (rank-normalised), bulk/tail ESS (ArviZ), divergences and tree-depth saturation."""
-    ds = xr.Dataset({k: (("chain", "draw"), v) for k, v in draws.items()})
-    rhat = azs.rhat(ds)
-    ess_b = azs.ess(ds, method="bulk")
-    ess_t = azs.ess(ds, method="tail")
-    r = float(np.nanmax([rhat[k].item() for k in ds.data_vars]))
-    eb = float(np.nanmin([ess_b[k].item() for k in ds.data_vars]))
-    et = float(np.nanmin([ess_t[k].item() for k in ds.data_vars]))
-    div = int(np.sum(stats["diverging"]))
-    depth_share = float(np.mean(stats["maxdepth_reached"])) if "maxdepth_reached" in stats else 0.0
-    d = spec.diagnostics
-    problems = []
-    if not np.isfinite(r) or r > d.rhat_max:
-        problems.append(f"R-hat {r:.3f} > {d.rhat_max}")
-    if not np.isfinite(eb) or eb < d.ess_bulk_min:
-        problems.append(f"bulk ESS {eb:.0f} < {d.ess_bulk_min:g}")
-    if not np.isfinite(et) or et < d.ess_tail_min:
-        problems.append(f"tail ESS {et:.0f} < {d.ess_tail_min:g}")
-    if div > d.max_divergences:
-        problems.append(f"{div} divergences")
-    if depth_share > d.max_treedepth_share:
-        problems.append(f"{depth_share:.0%} of draws hit the maximum tree depth")
-    return Diagnostics(rhat_max=r, ess_bulk_min=eb, ess_tail_min=et, divergences=div, treedepth_share=depth_share,
-                       attempts=attempts, ok=not problems, reason="; ".join(problems))
+def _compile_nutpie(model):
+    import nutpie
+    import pytensor
+
+    with pytensor.config.change_flags(numba__fastmath=False):
+        return nutpie.compile_pymc_model(model, backend="numba")
 
 
 class Sampler:
-    """One compiled model per likelihood family; data swapped per fit. Seeded and reproducible."""
+    """One compiled model per (likelihood, hypothesis); data swapped per fit. Seeded and reproducible."""
 
     def __init__(self, spec: ModelSpec):
         self.spec = spec
@@ -100,63 +74,64 @@ class Sampler:
             except ImportError:
                 raise SamplingError("backend 'numpyro' needs the gpu extra: pip install 'phasefit[gpu]'") from None
 
-    def compiled(self, likelihood: Likelihood, fit: Fit = "mixture"):
+    def compiled(self, likelihood: str, hypothesis: str):
         """The compiled model of one (likelihood, hypothesis), compiled on first use only."""
-        key = f"{likelihood}/{fit}"
+        key = f"{likelihood}/{hypothesis}"
         if key not in self._compiled:
             t0 = time.perf_counter()
-            model = build_model(likelihood, self.spec, fit=fit)
+            model = build_model(hypothesis, likelihood, self.spec)
             if self.backend == "nutpie":
-                import nutpie
-
-                self._compiled[key] = nutpie.compile_pymc_model(model, backend="numba")
+                self._compiled[key] = _compile_nutpie(model)
             else:
                 from pymc.model.transform.optimization import freeze_model
 
-                self._compiled[key] = (freeze_model(model), model) if self.backend == "pymc" else (model, model)
-            self.compile_seconds[key] = time.perf_counter() - t0
+                self._compiled[key] = freeze_model(model) if self.backend == "pymc" else model
+            self.compile_seconds[key] = round(time.perf_counter() - t0, 3)
         return self._compiled[key]
 
-    def fit(self, inputs: CurveInputs, fit: Fit, *, seed: int) -> FitResult:
-        """Sample one fit with retries; `ok=False` in the diagnostics if every attempt failed."""
+    def fit(self, inputs: CurveInputs, hypothesis: str, *, seed: int) -> FitResult:
+        """Sample one hypothesis with retries; `ok=False` in the diagnostics if every attempt failed."""
         t0 = time.perf_counter()
         result = None
-        for i, setting in enumerate(_attempts(self.spec)):
-            draws, stats = self._sample(inputs, fit, seed=_attempt_seed(seed, i), **setting)
+        for i, setting in enumerate(attempts(self.spec)):
+            draws, stats = self.sample(inputs, hypothesis, seed=attempt_seed(seed, i), **setting)
             diag = diagnose(_checked(draws), stats, self.spec, attempts=i + 1)
-            result = FitResult(fit=fit, draws=draws, diagnostics=diag, seconds=time.perf_counter() - t0,
-                               stats=stats, settings=setting)
+            result = FitResult(hypothesis=hypothesis, draws=draws, diagnostics=diag,
+                               seconds=time.perf_counter() - t0, stats=stats, settings=setting)
             if diag.ok:
                 break
+        assert result is not None
         return result
 
-    def _sample(self, inputs: CurveInputs, fit: Fit, *, seed: int, target_accept: float, tune: int, draws: int
-                ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        data = inputs.data(weights_for(fit, self.spec), fit=fit)
-        names = free_params(inputs.likelihood, fit)
+    def sample(self, inputs: CurveInputs, hypothesis: str, *, seed: int, target_accept: float, tune: int,
+               draws: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """One sampling run (no retries): draws and sampler statistics, each (chain, draw)."""
+        data = inputs.data()
+        names = stored_names(hypothesis, inputs.likelihood, self.spec)
         chains = self.spec.sampler.chains
         if self.backend == "nutpie":
             import nutpie
 
-            compiled = self.compiled(inputs.likelihood, fit).with_data(**data)
+            compiled = self.compiled(inputs.likelihood, hypothesis)
+            known = {var.name for var in compiled.shared_var_keys}  # nutpie drops data the graph never uses
+            compiled = compiled.with_data(**{k: v for k, v in data.items() if k in known})
             raw = nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, cores=chains, seed=seed,
                                 target_accept=target_accept, progress_bar=False, save_warmup=False,
                                 return_raw_trace=True)
             return _from_arrow(raw, names)
-        else:
-            import pymc as pm
+        import pymc as pm
 
-            frozen, _ = self.compiled(inputs.likelihood, fit)
-            with frozen:
-                pm.set_data(data)
-                idata = pm.sample(draws=draws, tune=tune, chains=chains, cores=1, random_seed=seed,
-                                  target_accept=target_accept, progressbar=False, compute_convergence_checks=False,
-                                  nuts_sampler="numpyro" if self.backend == "numpyro" else "pymc")
-            post = idata.posterior
-        return {k: np.asarray(post[k].values, float) for k in names if k in post}, _pymc_stats(idata.sample_stats)
+        model = self.compiled(inputs.likelihood, hypothesis)
+        with model:
+            pm.set_data(data)
+            idata = pm.sample(draws=draws, tune=tune, chains=chains, cores=1, random_seed=seed,
+                              target_accept=target_accept, progressbar=False, compute_convergence_checks=False,
+                              nuts_sampler="numpyro" if self.backend == "numpyro" else "pymc")
+        post = idata.posterior
+        return {k: np.asarray(post[k].values, float) for k in names}, pymc_stats(idata.sample_stats)
 
 
-def _attempts(spec: ModelSpec) -> list[dict]:
+def attempts(spec: ModelSpec) -> list[dict]:
     """Sampler settings of the first attempt, then of each retry escalation, in order."""
     s = spec.sampler
     first = {"target_accept": s.target_accept, "tune": s.tune, "draws": s.draws}
@@ -164,34 +139,44 @@ def _attempts(spec: ModelSpec) -> list[dict]:
                       for r in spec.diagnostics.retries]
 
 
-def _attempt_seed(seed: int, attempt: int) -> int:
+def attempt_seed(seed: int, attempt: int) -> int:
     """A retry samples with a fresh, reproducible seed."""
     return seed + 7919 * attempt
 
 
-def _pymc_stats(st) -> dict[str, np.ndarray]:
-    """Divergences and tree-depth saturation from a PyMC/numpyro `sample_stats` group."""
-    diverging = st["diverging"].values
-    depth = st["tree_depth"].values >= MAX_TREEDEPTH if "tree_depth" in st else np.zeros_like(diverging)
-    return {"diverging": diverging, "maxdepth_reached": depth}
+def pymc_stats(st) -> dict[str, np.ndarray]:
+    """ArviZ-named sampler statistics from a PyMC/numpyro `sample_stats` group."""
+    out = {"diverging": np.asarray(st["diverging"].values, bool)}
+    if "tree_depth" in st:
+        out["tree_depth"] = np.asarray(st["tree_depth"].values, np.int64)
+        out["reached_max_treedepth"] = out["tree_depth"] >= MAX_TREEDEPTH
+    elif "reached_max_treedepth" in st:
+        out["reached_max_treedepth"] = np.asarray(st["reached_max_treedepth"].values, bool)
+    for k in ("energy", "step_size", "n_steps", "lp"):
+        if k in st:
+            out[k] = np.asarray(st[k].values, float)
+    return out
 
 
 def _from_arrow(raw, names: tuple[str, ...]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """(chain, draw) arrays of scalar draws and sampler stats from nutpie's raw Arrow trace.
+    """(chain, draw) arrays of draws and sampler stats from nutpie's raw Arrow trace.
 
     Skipping nutpie's conversion to a DataTree saves a fifth of a small fit's time; only the
     post-warmup rows (stat `tuning` false) are kept.
     """
     draw_batches, stat_batches = raw.get_arrow_trace()
     draws: dict[str, list] = {k: [] for k in names}
-    stats: dict[str, list] = {"diverging": [], "maxdepth_reached": []}
+    stats: dict[str, list] = {k: [] for k in STATS}
     for d, st in zip(draw_batches, stat_batches, strict=True):
         keep = ~np.asarray(st.column("tuning"), bool)
         for k in names:
             draws[k].append(np.asarray(d.column(k), float)[keep])
-        for k in stats:
-            stats[k].append(np.asarray(st.column(k), bool)[keep])
-    return {k: np.stack(v) for k, v in draws.items()}, {k: np.stack(v) for k, v in stats.items()}
+        for k in STATS:
+            stats[k].append(np.asarray(st.column(_NUTPIE_STATS[k]))[keep])
+    out_stats = {k: np.stack(v) for k, v in stats.items()}
+    for k in ("diverging", "reached_max_treedepth"):
+        out_stats[k] = out_stats[k].astype(bool)
+    return {k: np.stack(v) for k, v in draws.items()}, out_stats
 
 
 def sample_model(model, spec: ModelSpec, *, names: list[str], seed: int
@@ -202,28 +187,31 @@ def sample_model(model, spec: ModelSpec, *, names: list[str], seed: int
     """
     s = spec.sampler
     compiled = None
-    for i, setting in enumerate(_attempts(spec)):
+    draws: dict[str, np.ndarray] = {}
+    diag = None
+    for i, setting in enumerate(attempts(spec)):
         if spec.sampler.backend == "nutpie":
             import nutpie
 
-            compiled = compiled or nutpie.compile_pymc_model(model, backend="numba")
-            tr = nutpie.sample(compiled, chains=s.chains, cores=s.chains, seed=_attempt_seed(seed, i), progress_bar=False,
-                               save_warmup=False, **setting)
+            compiled = compiled or _compile_nutpie(model)
+            tr = nutpie.sample(compiled, chains=s.chains, cores=s.chains, seed=attempt_seed(seed, i),
+                               progress_bar=False, save_warmup=False, **setting)
             post, st = tr.posterior, tr.sample_stats
-            stats = {"diverging": st["diverging"].values, "maxdepth_reached": st["maxdepth_reached"].values}
+            stats = {"diverging": st["diverging"].values, "reached_max_treedepth": st["maxdepth_reached"].values}
         else:
             import pymc as pm
 
             with model:
-                idata = pm.sample(chains=s.chains, cores=1, random_seed=_attempt_seed(seed, i), progressbar=False,
+                idata = pm.sample(chains=s.chains, cores=1, random_seed=attempt_seed(seed, i), progressbar=False,
                                   compute_convergence_checks=False, nuts_sampler="pymc", **setting)
-            post, stats = idata.posterior, _pymc_stats(idata.sample_stats)
+            post, stats = idata.posterior, pymc_stats(idata.sample_stats)
         draws = {k: np.asarray(post[k].values, float) for k in names}
         flat = {f"{k}[{j}]": v.reshape(v.shape[0], v.shape[1], -1)[:, :, j]
                 for k, v in draws.items() for j in range(int(np.prod(v.shape[2:], dtype=int)))}
         diag = diagnose(flat, stats, spec, attempts=i + 1)
         if diag.ok:
             break
+    assert diag is not None
     return draws, diag
 
 
@@ -238,6 +226,3 @@ def thin_to(draws: dict[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
             idx = np.linspace(0, v.shape[1] - 1, n).round().astype(int)
             out[k] = v[:, idx]
     return out
-
-
-__all__ = ["HYPOTHESES", "Diagnostics", "FitResult", "Sampler", "diagnose", "sample_model", "thin_to"]

@@ -1,0 +1,1 @@
+"""Model specs (TOML), the hypothesis plug-ins and their registry, priors, likelihoods, simulation."""

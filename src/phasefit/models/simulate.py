@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from phasefit.models.predictive import sample_prior
+from phasefit.models.priors import sample as sample_prior
 from phasefit.models.spec import ModelSpec, load_spec
 
 Kind = Literal["breakpoint", "smooth", "flat"]

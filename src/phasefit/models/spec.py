@@ -16,48 +16,27 @@ from pathlib import Path
 from typing import Literal
 
 from phasefit.errors import SpecError
+from phasefit.models.hypotheses import Hypothesis, hypothesis_class, registered
+from phasefit.models.priors import DISTRIBUTIONS, Prior
 
-HypothesisName = Literal["absent", "smooth", "breakpoint"]
-HYPOTHESES: tuple[HypothesisName, ...] = ("absent", "smooth", "breakpoint")
+# the bundled hypotheses in their default order; a spec may name any registered hypothesis
+HYPOTHESES: tuple[str, ...] = ("absent", "smooth", "breakpoint")
+EMERGENT = "breakpoint"  # the hypothesis whose probability is p_emergent
 Backend = Literal["nutpie", "pymc", "numpyro"]
 
-_DIST_PARAMS = {
-    "normal": ("mu", "sigma"),
-    "lognormal": ("mu", "sigma"),
-    "beta": ("alpha", "beta"),
-    "halfnormal": ("sigma",),
-}
-# the parameters each hypothesis must give a prior for
-_REQUIRED_PRIORS = {
-    "absent": ("level",),
-    "smooth": ("intercept", "slope"),
-    "breakpoint": ("level", "slope_before", "gain", "tau_fraction"),
-}
-
-
-@dataclass(frozen=True)
-class Prior:
-    """A univariate prior: `dist` with its parameters in `params` (name, value) pairs."""
-
-    dist: str
-    params: tuple[tuple[str, float], ...]
-
-    def __getitem__(self, name: str) -> float:
-        return dict(self.params)[name]
-
-    def describe(self) -> str:
-        args = ", ".join(f"{k}={v:g}" for k, v in self.params)
-        return f"{self.dist.capitalize()}({args})"
 
 
 @dataclass(frozen=True)
 class HypothesisSpec:
-    name: HypothesisName
+    """One hypothesis' TOML: its priors and the options its plug-in declares (e.g. a break's width)."""
+
+    name: str
     priors: tuple[tuple[str, Prior], ...]
     priors_student_t: tuple[tuple[str, Prior], ...]
-    width: float = 0.1
-    min_points_after: int = 2
-    min_points_before: int = 1
+    options: tuple[tuple[str, float], ...] = ()
+
+    def option(self, name: str) -> float:
+        return dict(self.options)[name]
 
     def prior(self, param: str, *, student_t: bool = False) -> Prior:
         return dict(self.priors_student_t if student_t else self.priors)[param]
@@ -95,6 +74,7 @@ class VerdictSpec:
     emergent: float = 0.9
     smooth: float = 0.1
     absent: float = 0.5
+    onset_margin: float = 0.05  # the onset: expected score first above floor + margin * (1 - floor)
 
 
 @dataclass(frozen=True)
@@ -137,11 +117,23 @@ class ModelSpec:
     def shared_prior(self, name: str) -> Prior:
         return dict(self.shared)[name]
 
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The competing hypotheses, in the spec's order."""
+        return tuple(h.name for h in self.hypotheses)
+
+    def plugin(self, name: str) -> Hypothesis:
+        """The hypothesis' plug-in, configured with the spec's options."""
+        return hypothesis_class(name)(dict(self.hypothesis(name).options))
+
+    def plugins(self) -> tuple[Hypothesis, ...]:
+        return tuple(self.plugin(n) for n in self.names)
+
     def log_weights(self) -> tuple[float, ...]:
-        """Normalised log prior weights in `HYPOTHESES` order."""
+        """Normalised log prior weights in the order of `names`."""
         w = dict(self.prior_weights)
-        total = sum(w.values())
-        return tuple(math.log(w[h] / total) for h in HYPOTHESES)
+        total = sum(w[h] for h in self.names)
+        return tuple(math.log(w[h] / total) for h in self.names)
 
     def with_sampler(self, **changes) -> ModelSpec:
         """A copy with sampler settings changed (None values are ignored)."""
@@ -160,15 +152,20 @@ def load_spec(path: str | Path | None = None) -> ModelSpec:
     """Load a model spec TOML (the bundled `models/default.toml` when `path` is None)."""
     path = Path(path) if path is not None else default_spec_path()
     doc = _read_toml(path)
+    _check_spec_doc(doc, path)
     names = doc.get("hypotheses")
     if not isinstance(names, list) or not names:
         raise SpecError(f"{path}: 'hypotheses' must list the hypothesis TOML files")
     hyps = tuple(_load_hypothesis(path.parent / str(n)) for n in names)
-    got = sorted(h.name for h in hyps)
-    if got != sorted(HYPOTHESES):
-        raise SpecError(f"{path}: 'hypotheses' must define exactly {', '.join(HYPOTHESES)}; got {', '.join(got)}")
-    weights = doc.get("prior_weights", {h: 1.0 for h in HYPOTHESES})
-    for h in HYPOTHESES:
+    got = [h.name for h in hyps]
+    if len(set(got)) != len(got):
+        raise SpecError(f"{path}: 'hypotheses' names a hypothesis twice ({', '.join(got)})")
+    if EMERGENT not in got or len(got) < 2:
+        raise SpecError(f"{path}: 'hypotheses' must include '{EMERGENT}' and at least one alternative; "
+                        f"got {', '.join(got)}")
+    _check_prior_weights(doc, path, got)
+    weights = doc.get("prior_weights", {h: 1.0 for h in got})
+    for h in got:
         v = weights.get(h)
         if not isinstance(v, int | float) or v <= 0:
             raise SpecError(f"{path}: [prior_weights] {h} must be a positive number")
@@ -196,7 +193,7 @@ def load_spec(path: str | Path | None = None) -> ModelSpec:
         raise SpecError(f"{path}: [verdict] needs 0 < smooth < emergent < 1")
     return ModelSpec(
         hypotheses=hyps,
-        prior_weights=tuple((h, float(weights[h])) for h in HYPOTHESES),
+        prior_weights=tuple((h, float(weights[h])) for h in got),
         shared=tuple(shared),
         t_nu=float(t_nu),
         sampler=sampler,
@@ -240,38 +237,207 @@ def _read_toml(path: Path) -> dict:
 def _load_hypothesis(path: Path) -> HypothesisSpec:
     doc = _read_toml(path)
     name = doc.get("name")
-    if name not in HYPOTHESES:
-        raise SpecError(f"{path}: 'name' must be one of {', '.join(HYPOTHESES)}")
+    if not isinstance(name, str):
+        raise SpecError(f"{path}: 'name' must name a registered hypothesis ({', '.join(sorted(registered()))})")
+    try:
+        plugin = hypothesis_class(name)
+    except SpecError as exc:
+        raise SpecError(f"{path}: {exc}") from None
     sections = {}
     for section in ("priors", "priors_student_t"):
         table = doc.get(section, {})
-        for req in _REQUIRED_PRIORS[name]:
+        for req in plugin.params:
             if req not in table:
                 raise SpecError(f"{path}: [{section}] is missing '{req}'")
         sections[section] = tuple(
             (k, _prior(v, where=f"{path}: [{section}] {k}")) for k, v in sorted(table.items())
         )
-    extra = {k: doc[k] for k in ("width", "min_points_after", "min_points_before") if k in doc}
-    if "width" in extra and not (isinstance(extra["width"], int | float) and extra["width"] > 0):
-        raise SpecError(f"{path}: 'width' must be a positive number of decades")
-    return HypothesisSpec(name=name, **sections, **extra)
+    unknown = set(doc) - {"name", "priors", "priors_student_t", *plugin.options}
+    if unknown:
+        raise SpecError(f"{path}: unknown key(s) {', '.join(sorted(unknown))} for hypothesis {name!r} "
+                        f"(options: {', '.join(plugin.options) or 'none'})")
+    options = []
+    for key, default in plugin.options.items():
+        v = doc.get(key, default)
+        if not isinstance(v, int | float) or isinstance(v, bool) or not math.isfinite(v) or v < 0 \
+                or (isinstance(default, int) and v != int(v)) or (key == "width" and v <= 0):
+            raise SpecError(f"{path}: '{key}' must be a {'whole' if isinstance(default, int) else 'positive'} "
+                            f"number, got {v!r}")
+        options.append((key, float(v)))
+    return HypothesisSpec(name=name, **sections, options=tuple(options))
 
 
 def _prior(table: object, *, where: str) -> Prior:
     if not isinstance(table, dict) or "dist" not in table:
         raise SpecError(f"{where}: a prior is a table like {{ dist = \"normal\", mu = 0, sigma = 1 }}")
     dist = table["dist"]
-    if dist not in _DIST_PARAMS:
-        raise SpecError(f"{where}: unknown dist {dist!r} (one of {', '.join(_DIST_PARAMS)})")
+    if dist not in DISTRIBUTIONS:
+        raise SpecError(f"{where}: unknown dist {dist!r} (one of {', '.join(DISTRIBUTIONS)})")
     params = []
-    for p in _DIST_PARAMS[dist]:
+    for p in DISTRIBUTIONS[dist].params:
         v = table.get(p)
         if not isinstance(v, int | float) or not math.isfinite(v):
             raise SpecError(f"{where}: {dist} needs a finite number '{p}'")
-        if p in ("sigma", "alpha", "beta") and v <= 0:
+        if p in DISTRIBUTIONS[dist].positive and v <= 0:
             raise SpecError(f"{where}: '{p}' must be positive")
         params.append((p, float(v)))
-    unknown = set(table) - {"dist", *_DIST_PARAMS[dist]}
+    unknown = set(table) - {"dist", *DISTRIBUTIONS[dist].params}
     if unknown:
         raise SpecError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
     return Prior(dist=dist, params=tuple(params))
+
+
+# ------------------------------------------------------------------------ checks of a spec's keys and values
+
+# the top-level tables of a model spec and the keys each may hold ([prior_weights]: the spec's hypotheses,
+# checked by _check_prior_weights; [sampler], [diagnostics], [verdict]: the fields of their dataclasses)
+_SPEC_TABLES: dict[str, tuple[str, ...] | None] = {
+    "prior_weights": None,
+    "shared": ("ceiling_fraction", "concentration", "beta_precision", "t_sigma", "t_nu"),
+    "sampler": None,
+    "diagnostics": None,
+    "verdict": None,
+    "population": ("enabled", "draws_per_curve", "rates_concentration", *POPULATION_PRIORS),
+}
+_SPEC_KEYS = ("hypotheses",)  # top-level keys that are not tables
+
+
+def _is_int(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: object) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+# (test, what the value must be) per key; a key of a known table without a rule is only type-checked by
+# the code that reads it
+_BACKENDS = ("nutpie", "pymc", "numpyro")
+_VALUE_RULES: dict[str, dict[str, tuple]] = {
+    "sampler": {
+        "backend": (lambda v: v in _BACKENDS, f"one of {', '.join(_BACKENDS)}"),
+        "chains": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+        "draws": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+        "tune": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+        "target_accept": (lambda v: _is_number(v) and 0 < v < 1, "a number in (0, 1)"),
+        "seed": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+    },
+    "diagnostics": {
+        "rhat_max": (lambda v: _is_number(v) and v >= 1, "a number >= 1"),
+        "ess_bulk_min": (lambda v: _is_number(v) and v >= 0, "a number >= 0"),
+        "ess_tail_min": (lambda v: _is_number(v) and v >= 0, "a number >= 0"),
+        "max_divergences": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+        "max_treedepth_share": (lambda v: _is_number(v) and 0 <= v <= 1, "a number in [0, 1]"),
+        "retries": (lambda v: isinstance(v, list), "a list of tables like { target_accept = 0.99, tune = 2000, "
+                                                   "draws = 1000 }"),
+    },
+    "verdict": {
+        "emergent": (lambda v: _is_number(v) and 0 < v < 1, "a number in (0, 1)"),
+        "smooth": (lambda v: _is_number(v) and 0 < v < 1, "a number in (0, 1)"),
+        "absent": (lambda v: _is_number(v) and 0 < v < 1, "a number in (0, 1)"),
+    },
+}
+_RETRY_RULES = {
+    "target_accept": (lambda v: _is_number(v) and 0 < v < 1, "a number in (0, 1)"),
+    "tune": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+    "draws": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+}
+
+
+def _unknown(kind: str, name: str, known: tuple[str, ...] | list[str]) -> str:
+    """The message for a name not in `known`: the closest known name, or all of them when none is close."""
+    import difflib
+
+    names = sorted(str(k) for k in known)
+    close = difflib.get_close_matches(name, names, n=1)
+    hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(names)}"
+    return f"unknown {kind} {name!r} ({hint})"
+
+
+def _table_keys(section: str) -> tuple[str, ...]:
+    from dataclasses import fields
+
+    keys = _SPEC_TABLES[section]
+    if keys is not None:
+        return keys
+    cls = {"sampler": SamplerSpec, "diagnostics": DiagnosticsSpec, "verdict": VerdictSpec}[section]
+    return tuple(f.name for f in fields(cls))
+
+
+def _check_spec_doc(doc: dict, path: Path) -> None:
+    """Unknown or misspelt sections and keys, and values of the wrong type or out of range, in a model spec.
+
+    One-line `SpecError`s naming the file, the table and the key, e.g.
+    `default.toml: [sampler] chains must be an integer >= 1, got 'four'` or
+    `default.toml: unknown section 'sampeler' (did you mean 'sampler'?)`.
+    """
+    for key, value in doc.items():
+        if key in _SPEC_KEYS:
+            continue
+        if key not in _SPEC_TABLES:
+            kind = "section" if isinstance(value, dict) else "key"
+            raise SpecError(f"{path}: {_unknown(kind, key, (*_SPEC_TABLES, *_SPEC_KEYS))}")
+        if not isinstance(value, dict):
+            raise SpecError(f"{path}: [{key}] must be a table ([{key}] followed by key = value lines), "
+                            f"got {value!r}")
+        if key == "prior_weights":
+            continue
+        known = _table_keys(key)
+        for name in value:
+            if name not in known:
+                raise SpecError(f"{path}: [{key}] {_unknown('key', name, known)}")
+        for name, (ok, what) in _VALUE_RULES.get(key, {}).items():
+            if name in value and not ok(value[name]):
+                raise SpecError(f"{path}: [{key}] {name} must be {what}, got {value[name]!r}")
+    for i, retry in enumerate(doc.get("diagnostics", {}).get("retries", [])):
+        where = f"{path}: [diagnostics] retries[{i}]"
+        if not isinstance(retry, dict):
+            raise SpecError(f"{where} must be a table like {{ target_accept = 0.99, tune = 2000, draws = 1000 }}, "
+                            f"got {retry!r}")
+        for name in retry:
+            if name not in _RETRY_RULES:
+                raise SpecError(f"{where}: {_unknown('key', name, tuple(_RETRY_RULES))}")
+        for name, (ok, what) in _RETRY_RULES.items():
+            if name not in retry:
+                raise SpecError(f"{where} is missing '{name}'")
+            if not ok(retry[name]):
+                raise SpecError(f"{where} {name} must be {what}, got {retry[name]!r}")
+
+
+def _check_prior_weights(doc: dict, path: Path, names: list[str]) -> None:
+    """[prior_weights] names only the spec's hypotheses, each with a positive number."""
+    for name, value in doc.get("prior_weights", {}).items():
+        if name not in names:
+            raise SpecError(f"{path}: [prior_weights] {_unknown('hypothesis', name, names)}; "
+                            f"the spec's hypotheses are {', '.join(names)}")
+        if not _is_number(value) or value <= 0:
+            raise SpecError(f"{path}: [prior_weights] {name} must be a positive number, got {value!r}")
+
+
+# ------------------------------------------------------------------------------------------------ export
+
+
+def export_spec(directory: str | Path, *, force: bool = False) -> Path:
+    """Write an editable copy of the bundled model spec into `directory` and return the copy's `default.toml`.
+
+    The copy is `default.toml` and every hypothesis TOML it lists, byte for byte, so that
+    `load_spec(export_spec("my-models"))` loads the bundled spec and `--models my-models/default.toml`
+    runs it once edited. `directory` is created (with its parents) when missing. One that exists and is
+    not empty is refused with a `PhasefitError`, unless `force`: the spec's files are then overwritten and
+    anything else in it is left alone.
+    """
+    from phasefit.errors import PhasefitError
+
+    target = Path(directory)
+    if target.exists() and not target.is_dir():
+        raise PhasefitError(f"{target}: exists and is not a directory")
+    if target.is_dir() and any(target.iterdir()) and not force:
+        raise PhasefitError(f"{target}: exists and is not empty; choose a new directory, or overwrite the spec "
+                            "files in it with --force (Python: force=True)")
+    source = default_spec_path()
+    names = ["default.toml", *(str(n) for n in _read_toml(source).get("hypotheses", []))]
+    for name in names:
+        dest = target / name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes((source.parent / name).read_bytes())  # new files get the user's umask, not the install's
+    return target / "default.toml"

@@ -1,0 +1,1 @@
+"""Results: the Analysis object, the posterior DataTree, the fit directory's files and checkpoints."""

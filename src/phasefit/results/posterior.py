@@ -1,11 +1,22 @@
-"""The posterior on disk: an `xarray.DataTree` (ArviZ 1.x layout) with labelled curve coordinates.
+"""The posterior on disk: an ArviZ-native `xarray.DataTree`, one subtree per hypothesis.
 
-Groups: `posterior` (each hypothesis' own parameters, from its own fit), `posterior_absent`,
-`posterior_smooth`, `posterior_breakpoint` (every parameter of each fit, nuisance included),
-`evidence` (log marginal likelihoods, their Monte Carlo SE and importance k-hat, P(h | y); dims
-curve x hypothesis), `prior`, `log_likelihood` (pointwise, for smooth and breakpoint, the hypotheses LOO compares;
-NaN-padded to the longest curve), `observed_data`, `sample_stats` (per hypothesis), `diagnostics` (per curve and
-fit) and, when pooling ran, `population`. Written to netCDF (h5netcdf).
+Layout (every hypothesis of the spec, e.g. `/absent`, `/smooth`, `/breakpoint`):
+- `posterior`: the hypothesis' parameters and derived quantities, dims (chain, draw, curve); a
+  break `tau` is on the analysis axis (log10 FLOPs or parameters);
+- `sample_stats`: `diverging` and `reached_max_treedepth` (bool), `energy`, `tree_depth`,
+  `step_size`, `n_steps`, `lp`, dims (chain, draw, curve);
+- `log_likelihood` and `posterior_predictive`: `y`, dims (chain, draw, obs);
+- `observed_data`: `y` (obs): correct-item counts (beta-binomial curves), proportions (beta) or the
+  standardised score (Student-t);
+- `constant_data`: `x` (obs, analysis axis), `n` (obs), and per curve `floor`, `center`, `x_ref`,
+  `range_lo`, `range_hi` (the admissible break range, analysis axis), `y_loc`, `y_scale`;
+- `prior`: draws from the priors (chain of 1).
+The points of all curves are one `obs` dimension (curves have different lengths; nothing is
+padded), with the coordinates `obs_curve` (the curve's label) and `model`. Curves are labelled
+"task, family, metric [condition]", with `task`, `metric`, `family`, `condition` and `likelihood`
+as coordinates. Beside the hypotheses: `/evidence` (log marginal likelihoods, their Monte Carlo SE,
+importance k-hat, P(h | y); dims curve x hypothesis), `/diagnostics` (per curve and fit) and, when
+pooling ran, `/population`. `select_curve` cuts one curve out for ArviZ's functions.
 """
 
 from __future__ import annotations
@@ -17,94 +28,119 @@ import numpy as np
 import xarray as xr
 
 from phasefit.analyses.curve import CurveResult
-from phasefit.data.curves import CurveSet
-from phasefit.models.hypotheses import PARAMS, curve_inputs
-from phasefit.results.files import write_atomic
 from phasefit.analyses.population import PopulationResult
+from phasefit.data.curves import CURVE_KEY
 from phasefit.models.predictive import prior_draws
-from phasefit.models.spec import HYPOTHESES, ModelSpec
+from phasefit.models.spec import ModelSpec
+from phasefit.results.files import write_atomic
 
-FITS = HYPOTHESES
 PRIOR_DRAWS = 500
+DIAGNOSTIC_FIELDS = ("rhat_max", "ess_bulk_min", "ess_tail_min", "divergences", "treedepth_share", "attempts")
 
 
-def _stack(per_curve: Sequence[dict[str, np.ndarray]], extra_dims: tuple[str, ...] = ()) -> xr.Dataset:
-    """Stack (chain, draw[, ...]) arrays of each curve along a `curve` dim, NaN where a curve lacks a name."""
-    names = sorted({k for d in per_curve for k in d})
-    out = {}
-    for name in names:
-        shape = next(d[name].shape for d in per_curve if name in d)
-        arr = np.full((len(per_curve), *shape), np.nan)
-        for i, d in enumerate(per_curve):
-            if name in d:
-                arr[i] = d[name]
-        out[name] = (("curve", "chain", "draw", *extra_dims), arr)
-    ds = xr.Dataset(out)
-    return ds.transpose("chain", "draw", "curve", ...)
+def _per_curve(arrays: Sequence[dict[str, np.ndarray]], curve_coords: dict) -> xr.Dataset:
+    """(chain, draw) arrays of each curve stacked along `curve`."""
+    names = list(arrays[0])
+    data = {k: (("chain", "draw", "curve"), np.stack([a[k] for a in arrays], axis=-1)) for k in names}
+    chain, draw = arrays[0][names[0]].shape
+    return xr.Dataset(data, coords={"chain": np.arange(chain), "draw": np.arange(draw), **curve_coords})
 
 
-def _pad_points(arrays: Sequence[np.ndarray], n_point: int) -> np.ndarray:
-    chain, draw = arrays[0].shape[:2]
-    out = np.full((chain, draw, len(arrays), n_point), np.nan)
-    for i, a in enumerate(arrays):
-        out[:, :, i, : a.shape[-1]] = a
-    return out
+def _per_obs(arrays: Sequence[np.ndarray], obs_coords: dict, *, dtype=float) -> xr.DataArray:
+    """(chain, draw, point) arrays of each curve concatenated along `obs`."""
+    arr = np.concatenate(arrays, axis=-1).astype(dtype)
+    chain, draw = arr.shape[:2]
+    return xr.DataArray(arr, dims=("chain", "draw", "obs"),
+                        coords={"chain": np.arange(chain), "draw": np.arange(draw), **obs_coords})
 
 
-def build_tree(curves: CurveSet, results: Sequence[CurveResult], spec: ModelSpec, *, attrs: dict,
-               population: PopulationResult | None = None) -> xr.DataTree:
-    """Assemble per-curve results (in curve order) into one labelled DataTree."""
+def build_tree(results: Sequence[CurveResult], spec: ModelSpec, *, attrs: dict,
+               population: PopulationResult | None = None, models: dict[int, Sequence[str]] | None = None,
+               ) -> xr.DataTree:
+    """Assemble per-curve results (sorted by curve index) into one labelled DataTree.
+
+    `models` maps a curve index to its model names (the `model` coordinate of its points).
+    """
     results = sorted(results, key=lambda r: r.index)
-    obs = curves.to_xarray()
-    coords = {"curve": obs["curve"].values, **{c: ("curve", obs[c].values) for c in
-                                                 ("task", "metric", "family", "condition", "likelihood")}}
-    n_point = obs.sizes["point"]
-    groups = {}
-    own = {"absent": PARAMS["absent"], "smooth": PARAMS["smooth"], "breakpoint": PARAMS["breakpoint"]}
-    groups["posterior"] = _stack([{k: r.fits[h].draws[k] for h in HYPOTHESES for k in own[h]} for r in results])
-    for fit in HYPOTHESES:
-        groups[f"posterior_{fit}"] = _stack([r.fits[fit].draws for r in results])
+    labels = np.array([r.label for r in results], dtype=str)
+    curve_coords = {"curve": labels, **{c: ("curve", np.array([str(r.row[c]) for r in results], dtype=str))
+                                        for c in (*CURVE_KEY, "likelihood")}}
+    sizes = [len(r.inputs.x) for r in results]
+    obs_curve = np.repeat(labels, sizes)
+    model_names = [str(m) for r in results for m in (models or {}).get(r.index, [""] * len(r.inputs.x))]
+    obs_coords = {"obs": np.arange(sum(sizes)), "obs_curve": ("obs", obs_curve),
+                  "model": ("obs", np.array(model_names, dtype=str))}
+    y = np.concatenate([np.asarray(r.inputs.y, float) for r in results])
+    constant = xr.Dataset(
+        {"x": ("obs", np.concatenate([r.inputs.x + r.inputs.center for r in results])),
+         "n": ("obs", np.concatenate([np.asarray(r.inputs.n, float) for r in results])),
+         **{name: ("curve", np.array([getattr(r.inputs, name) for r in results], float))
+            for name in ("floor", "center", "y_loc", "y_scale")},
+         "x_ref": ("curve", np.array([r.inputs.x_ref + r.inputs.center for r in results])),
+         "range_lo": ("curve", np.array([r.inputs.range_lo + r.inputs.center for r in results])),
+         "range_hi": ("curve", np.array([r.inputs.range_hi + r.inputs.center for r in results]))},
+        coords={**obs_coords, **curve_coords})
+    observed = xr.Dataset({"y": ("obs", y)}, coords=obs_coords)
+    nodes: dict[str, xr.Dataset] = {}
+    rng = np.random.default_rng(spec.sampler.seed)
+    for h in spec.names:
+        nodes[f"{h}/posterior"] = _per_curve([r.fits[h].draws for r in results], curve_coords)
+        nodes[f"{h}/sample_stats"] = _per_curve([r.fits[h].stats for r in results], curve_coords)
+        nodes[f"{h}/log_likelihood"] = _per_obs([r.loglik[h] for r in results], obs_coords).to_dataset(name="y")
+        nodes[f"{h}/posterior_predictive"] = _per_obs([r.predictive[h] for r in results], obs_coords,
+                                                      dtype=np.float32).to_dataset(name="y")
+        nodes[f"{h}/observed_data"] = observed
+        nodes[f"{h}/constant_data"] = constant
+        nodes[f"{h}/prior"] = _per_curve([prior_draws(h, r.inputs, spec, draws=PRIOR_DRAWS, rng=rng)
+                                          for r in results], curve_coords)
+    hyp = {"hypothesis": list(spec.names)}
     evidence = {}
     for name, col in (("log_marginal_likelihood", "log_z_{}"), ("log_marginal_likelihood_se", "log_z_se_{}"),
-                      ("importance_k_hat", "k_hat_{}")):
-        evidence[name] = (("curve", "hypothesis"), np.array([[r.row[col.format(h)] for h in HYPOTHESES]
+                      ("importance_k_hat", "k_hat_{}"), ("probability", "p_{}")):
+        evidence[name] = (("curve", "hypothesis"), np.array([[r.row[col.format(h)] for h in spec.names]
                                                              for r in results], float))
-    evidence["probability"] = (("curve", "hypothesis"), np.array(
-        [[r.row["p_absent"], r.row["p_smooth"], r.row["p_emergent"]] for r in results], float))
-    groups["evidence"] = xr.Dataset(evidence, coords={"hypothesis": list(HYPOTHESES)})
-    groups["log_likelihood"] = xr.Dataset({
-        h: (("chain", "draw", "curve", "point"), _pad_points([r.loglik[h] for r in results], n_point))
-        for h in ("smooth", "breakpoint")
-    })
-    groups["prior"] = _stack([
-        prior_draws(spec, curve_inputs(curves.curve(r.index), spec), draws=PRIOR_DRAWS, seed=spec.sampler.seed + r.index)
-        for r in results
-    ])
-    groups["sample_stats"] = xr.concat(
-        [_stack([{k: v.astype(float) for k, v in r.fits[h].stats.items()} for r in results]) for h in HYPOTHESES],
-        dim=xr.DataArray(list(HYPOTHESES), dims="hypothesis", name="hypothesis"))
-    diag = {}
-    for field in ("rhat_max", "ess_bulk_min", "ess_tail_min", "divergences", "treedepth_share", "attempts"):
-        diag[field] = (("curve", "fit"), np.array([[getattr(r.fits[f].diagnostics, field) for f in FITS]
-                                                   for r in results], float))
-    diag["ok"] = (("curve", "fit"), np.array([[r.fits[f].diagnostics.ok for f in FITS] for r in results]))
-    groups["diagnostics"] = xr.Dataset(diag, coords={"fit": list(FITS)})
-    groups["observed_data"] = obs.drop_vars([c for c in obs.coords if c not in ("curve", "point")])
-    for name, ds in groups.items():
-        groups[name] = ds.assign_coords({k: v for k, v in coords.items()})
+    nodes["evidence"] = xr.Dataset(evidence, coords={**hyp, **curve_coords})
+    diag = {f: (("curve", "hypothesis"), np.array([[getattr(r.fits[h].diagnostics, f) for h in spec.names]
+                                                   for r in results], float)) for f in DIAGNOSTIC_FIELDS}
+    diag["ok"] = (("curve", "hypothesis"), np.array([[r.fits[h].diagnostics.ok for h in spec.names]
+                                                     for r in results]))
+    nodes["diagnostics"] = xr.Dataset(diag, coords={**hyp, **curve_coords})
     if population is not None:
-        groups["population"] = _population_group(population)
-    tree = xr.DataTree.from_dict({f"/{k}": v for k, v in groups.items()})
+        nodes["population"] = _population_group(population, spec)
+    tree = xr.DataTree.from_dict({f"/{k}": v for k, v in nodes.items()})
     tree.attrs.update({k: (v if isinstance(v, str | int | float) else str(v)) for k, v in attrs.items()})
     return tree
 
 
-def _population_group(pop: PopulationResult) -> xr.Dataset:
+def _population_group(pop: PopulationResult, spec: ModelSpec) -> xr.Dataset:
     """Hyper-posterior draws with task / family / hypothesis coordinates."""
     dims = {"task_break": "task", "task_log_rise": "task", "family_offset": "family", "rates": "hypothesis"}
     data = {k: (("chain", "draw", dims[k]) if k in dims else ("chain", "draw"), v) for k, v in pop.draws.items()}
-    return xr.Dataset(data, coords={"task": pop.tasks["task"].to_numpy(str), "family": pop.families["family"].to_numpy(str),
-                                    "hypothesis": list(HYPOTHESES)})
+    chain, draw = next(iter(pop.draws.values())).shape[:2]
+    return xr.Dataset(data, coords={"chain": np.arange(chain), "draw": np.arange(draw),
+                                    "task": pop.tasks["task"].to_numpy(str),
+                                    "family": pop.families["family"].to_numpy(str),
+                                    "hypothesis": list(spec.names)})
+
+
+def select_curve(tree: xr.DataTree, curve: str | int) -> xr.DataTree:
+    """The tree cut to one curve (by label or position): every group with its points only.
+
+    `arviz_stats.loo(select_curve(tree, label)["breakpoint"])` is that curve's PSIS-LOO.
+    """
+    labels = list(tree["evidence"].dataset["curve"].values)
+    label = labels[curve] if isinstance(curve, int) else curve
+    if label not in labels:
+        raise KeyError(f"no curve {curve!r} in the posterior (curves: {', '.join(labels[:5])}, ...)")
+
+    def cut(ds: xr.Dataset) -> xr.Dataset:
+        if "obs" in ds.dims:
+            ds = ds.isel(obs=np.flatnonzero(ds["obs_curve"].values == label))
+        if "curve" in ds.dims:
+            ds = ds.sel(curve=label)
+        return ds
+
+    return tree.map_over_datasets(cut)
 
 
 def save_tree(tree: xr.DataTree, path: Path) -> Path:

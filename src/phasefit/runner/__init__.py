@@ -1,0 +1,1 @@
+"""Running analyses: the local loop with progress and checkpoints (a Dask runner comes later)."""

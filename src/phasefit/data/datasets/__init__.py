@@ -4,7 +4,7 @@
 >>> ds.list_datasets()[["name", "rows", "curves", "licence"]]  # doctest: +SKIP
 >>> df = ds.load("obsscaling_emergent")
 
-Every dataset follows the input contract of DESIGN §2 (one row per evaluated model per curve, a
+Every dataset follows the input contract of docs/data-format.md (one row per evaluated model per curve, a
 curve being one (task, metric, family, condition)); `phasefit.load_curves(ds.load(name))` reads it.
 Provenance, licences and every curation step are in ``NOTICE.md`` beside this file and in
 ``docs/datasets.md``; the files are produced by ``scripts/curate_datasets.py``.

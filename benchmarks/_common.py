@@ -1,0 +1,159 @@
+"""Helpers every benchmark shares: the machine and library versions it ran on, timing, JSON results
+and its own marked section of RESULTS.md.
+
+A benchmark script imports them with `from _common import ...` (the script's folder is on sys.path
+when it runs as `python benchmarks/NAME.py`; tests put benchmarks/ on sys.path themselves).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import platform
+import resource
+import time
+from collections.abc import Iterable
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+RESULTS_DIR = HERE / "results"
+RESULTS_MD = HERE / "RESULTS.md"
+
+#: the libraries whose versions decide sampling speed
+SAMPLING_PACKAGES = ("pymc", "nutpie", "pytensor", "numpy", "numba")
+
+
+# ------------------------------------------------------------------------------------ the machine
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo (else platform.processor(), else "unknown")."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def ram_gib() -> float:
+    """Total memory in GiB (one decimal), NaN where /proc/meminfo cannot be read."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                return round(int(line.split()[1]) / 1024**2, 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    return float("nan")
+
+
+def loadavg() -> list[float]:
+    """The 1, 5 and 15 minute load averages (the machine may be shared: timings are read against them)."""
+    return list(os.getloadavg())
+
+
+def machine() -> dict[str, Any]:
+    """CPU count (and how many this process may use), CPU model, RAM, Python and platform, load average."""
+    ram = ram_gib()
+    return {
+        "nproc": os.cpu_count(),
+        "affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "cpu": cpu_model(),
+        "ram": f"{ram:.1f} GiB" if math.isfinite(ram) else "unknown",
+        "ram_gib": ram,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "loadavg": loadavg(),
+    }
+
+
+def rss_mib() -> float:
+    """Peak resident memory of this process so far, MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def versions(packages: Iterable[str] = SAMPLING_PACKAGES) -> dict[str, str | None]:
+    """Installed version of each package (None where it is not installed)."""
+    out: dict[str, str | None] = {}
+    for p in packages:
+        try:
+            out[p] = version(p)
+        except PackageNotFoundError:
+            out[p] = None
+    return out
+
+
+# ------------------------------------------------------------------------------------------ timing
+
+
+def now() -> str:
+    """Local time with its UTC offset, to the second (the `date` of a run)."""
+    return dt.datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+class Stopwatch:
+    """`with Stopwatch() as t: ...` then `t.seconds` (wall time, perf_counter)."""
+
+    def __init__(self) -> None:
+        self.seconds = float("nan")
+        self._start = 0.0
+
+    def __enter__(self) -> Stopwatch:
+        self._start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds = time.perf_counter() - self._start
+
+
+# ------------------------------------------------------------------------------------------ writing
+
+
+def jsonable(o: Any) -> Any:
+    """`o` with numpy scalars as Python numbers, tuples as lists, keys as str, NaN/inf as None."""
+    if isinstance(o, dict):
+        return {str(k): jsonable(v) for k, v in o.items()}
+    if isinstance(o, list | tuple):
+        return [jsonable(v) for v in o]
+    if isinstance(o, np.ndarray):
+        return jsonable(o.tolist())
+    if isinstance(o, np.generic):
+        o = o.item()
+    if isinstance(o, float) and not math.isfinite(o):
+        return None
+    return o
+
+
+def write_json(path: Path, obj: Any, *, indent: int = 2) -> Path:
+    """Write `obj` as strict JSON (see `jsonable`) with a final newline, creating the folder."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(jsonable(obj), indent=indent) + "\n", encoding="utf-8")
+    return path
+
+
+def markers(name: str) -> tuple[str, str]:
+    """The start and end markers of benchmark `name`'s section of RESULTS.md."""
+    return f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+
+
+def write_results_md(section: str, start: str, end: str, path: Path = RESULTS_MD) -> None:
+    """Replace the text between the `start` and `end` markers of RESULTS.md (append it if absent).
+
+    `section` includes the markers themselves; the other benchmarks' sections stay as they are.
+    """
+    text = path.read_text() if path.exists() else "# Benchmark results\n\n"
+    if start in text and end in text:
+        a, b = text.index(start), text.index(end) + len(end)
+        text = text[:a] + section.rstrip("\n") + text[b:]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    path.write_text(text)

@@ -1,0 +1,85 @@
+"""Likelihood families: the observed random variable `y` of a curve, for PyMC, SciPy and simulation.
+
+- `beta_binomial`: y = correct items out of n (proportion metrics with `n_items`); over-dispersion
+  between models (prompts, item heterogeneity) through the concentration c: p_i ~ Beta(mu c, (1-mu) c);
+- `beta`: y = a proportion in (0, 1) (bounded continuous scores, or proportions without n_items),
+  precision c;
+- `student_t`: y = the standardised transform of an unbounded score, scale sigma, `t_nu` degrees of
+  freedom.
+For proportion families the mean is mu(x) = floor + (1 - floor) * u * logistic(eta(x)) with the
+ceiling fraction u (1 for hypotheses without a ceiling); for Student-t it is eta(x).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from scipy import special, stats
+
+from phasefit.data.curves import Likelihood
+
+# nuisance parameters of each family and the [shared] prior each one uses
+NUISANCE: dict[str, tuple[tuple[str, str], ...]] = {
+    "beta_binomial": (("ceiling_fraction", "ceiling_fraction"), ("concentration", "concentration")),
+    "beta": (("ceiling_fraction", "ceiling_fraction"), ("precision", "beta_precision")),
+    "student_t": (("sigma", "t_sigma"),),
+}
+P_CLIP = 1e-9
+OBSERVED = "y"
+
+
+def nuisance(likelihood: Likelihood, *, uses_ceiling: bool) -> tuple[tuple[str, str], ...]:
+    """(parameter, spec prior) pairs of the family's nuisance parameters for one hypothesis."""
+    return tuple((n, p) for n, p in NUISANCE[likelihood] if uses_ceiling or n != "ceiling_fraction")
+
+
+def mean(eta: Any, p: Mapping[str, Any], data: Mapping[str, Any], likelihood: Likelihood, *, xp_clip,
+         sigmoid) -> Any:
+    """Expected response: the proportion for beta/beta-binomial, eta itself for Student-t."""
+    if likelihood == "student_t":
+        return eta
+    ceiling = p.get("ceiling_fraction", 1.0)
+    return xp_clip(data["floor"] + (1 - data["floor"]) * ceiling * sigmoid(eta), P_CLIP, 1 - P_CLIP)
+
+
+def observe(likelihood: Likelihood, mu: Any, p: Mapping[str, Any], data: Mapping[str, Any], *, t_nu: float):
+    """The observed random variable `y` (inside a PyMC model)."""
+    import pymc as pm
+
+    if likelihood == "beta_binomial":
+        c = p["concentration"]
+        return pm.BetaBinomial(OBSERVED, n=data["n"], alpha=mu * c, beta=(1 - mu) * c, observed=data["y_data"])
+    if likelihood == "beta":
+        c = p["precision"]
+        return pm.Beta(OBSERVED, alpha=mu * c, beta=(1 - mu) * c, observed=data["y_data"])
+    return pm.StudentT(OBSERVED, nu=t_nu, mu=mu, sigma=p["sigma"], observed=data["y_data"])
+
+
+def logpdf(likelihood: Likelihood, y: np.ndarray, n: np.ndarray, mu: np.ndarray, p: Mapping[str, np.ndarray], *,
+           t_nu: float) -> np.ndarray:
+    """Pointwise log likelihood (SciPy), broadcasting draws (leading axes) against points (last)."""
+    if likelihood == "beta_binomial":
+        c = np.asarray(p["concentration"])[..., None]
+        a, b = mu * c, (1 - mu) * c
+        return (special.gammaln(n + 1) - special.gammaln(y + 1) - special.gammaln(n - y + 1)
+                + special.betaln(y + a, n - y + b) - special.betaln(a, b))
+    if likelihood == "beta":
+        c = np.asarray(p["precision"])[..., None]
+        return stats.beta.logpdf(y, mu * c, (1 - mu) * c)
+    return stats.t.logpdf(y, t_nu, loc=mu, scale=np.asarray(p["sigma"])[..., None])
+
+
+def simulate(likelihood: Likelihood, mu: np.ndarray, n: np.ndarray, p: Mapping[str, np.ndarray], *, t_nu: float,
+             rng: np.random.Generator) -> np.ndarray:
+    """Draws of y given the mean per draw and point (posterior and prior predictive)."""
+    if likelihood == "beta_binomial":
+        c = np.asarray(p["concentration"])[..., None]
+        q = rng.beta(mu * c, (1 - mu) * c)
+        return rng.binomial(np.broadcast_to(n.astype(np.int64), q.shape), q).astype(float)
+    if likelihood == "beta":
+        c = np.asarray(p["precision"])[..., None]
+        return rng.beta(mu * c, (1 - mu) * c)
+    sigma = np.asarray(p["sigma"])[..., None]
+    return mu + sigma * rng.standard_t(t_nu, size=np.shape(mu))

@@ -1,0 +1,139 @@
+"""The one place where a spec prior becomes a distribution: PyMC (to sample), SciPy (to score and
+draw) and the unconstrained transform NUTS and importance sampling work in.
+
+A prior is written in a TOML as `{ dist = "normal", mu = 0, sigma = 1 }`; `DISTRIBUTIONS` lists the
+families and their parameters. Adding a family means adding it here only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from scipy import special, stats
+
+Support = Literal["real", "positive", "unit"]
+
+
+@dataclass(frozen=True)
+class Family:
+    params: tuple[str, ...]
+    positive: tuple[str, ...]  # parameters that must be > 0
+    support: Support
+
+
+DISTRIBUTIONS: dict[str, Family] = {
+    "normal": Family(("mu", "sigma"), ("sigma",), "real"),
+    "studentt": Family(("nu", "mu", "sigma"), ("nu", "sigma"), "real"),
+    "lognormal": Family(("mu", "sigma"), ("sigma",), "positive"),
+    "halfnormal": Family(("sigma",), ("sigma",), "positive"),
+    "gamma": Family(("alpha", "beta"), ("alpha", "beta"), "positive"),
+    "beta": Family(("alpha", "beta"), ("alpha", "beta"), "unit"),
+}
+
+
+@dataclass(frozen=True)
+class Prior:
+    """A univariate prior: `dist` with its parameters in `params` (name, value) pairs."""
+
+    dist: str
+    params: tuple[tuple[str, float], ...]
+
+    def __getitem__(self, name: str) -> float:
+        return dict(self.params)[name]
+
+    def describe(self) -> str:
+        args = ", ".join(f"{k}={v:g}" for k, v in self.params)
+        return f"{self.dist.capitalize()}({args})"
+
+    @property
+    def support(self) -> Support:
+        return DISTRIBUTIONS[self.dist].support
+
+    def scaled(self, factor: float) -> Prior:
+        """The same family with its scale multiplied by `factor` (prior-sensitivity checks)."""
+        key = "sigma" if "sigma" in dict(self.params) else None
+        if key is None:  # beta / gamma: scale the concentration down to widen
+            return Prior(self.dist, tuple((k, v / factor**2 if k in ("alpha", "beta") else v)
+                                          for k, v in self.params))
+        return Prior(self.dist, tuple((k, v * factor if k == key else v) for k, v in self.params))
+
+
+def pymc_rv(name: str, prior: Prior, **kwargs):
+    """The PyMC random variable for `prior` (inside a model context)."""
+    import pymc as pm
+
+    p = dict(prior.params)
+    match prior.dist:
+        case "normal":
+            return pm.Normal(name, mu=p["mu"], sigma=p["sigma"], **kwargs)
+        case "studentt":
+            return pm.StudentT(name, nu=p["nu"], mu=p["mu"], sigma=p["sigma"], **kwargs)
+        case "lognormal":
+            return pm.LogNormal(name, mu=p["mu"], sigma=p["sigma"], **kwargs)
+        case "halfnormal":
+            return pm.HalfNormal(name, sigma=p["sigma"], **kwargs)
+        case "gamma":
+            return pm.Gamma(name, alpha=p["alpha"], beta=p["beta"], **kwargs)
+        case "beta":
+            return pm.Beta(name, alpha=p["alpha"], beta=p["beta"], **kwargs)
+    raise ValueError(f"unknown prior family {prior.dist!r}")
+
+
+def scipy_dist(prior: Prior):
+    """The frozen SciPy distribution of `prior` (logpdf, rvs, ppf)."""
+    p = dict(prior.params)
+    match prior.dist:
+        case "normal":
+            return stats.norm(p["mu"], p["sigma"])
+        case "studentt":
+            return stats.t(p["nu"], p["mu"], p["sigma"])
+        case "lognormal":
+            return stats.lognorm(s=p["sigma"], scale=np.exp(p["mu"]))
+        case "halfnormal":
+            return stats.halfnorm(scale=p["sigma"])
+        case "gamma":
+            return stats.gamma(p["alpha"], scale=1.0 / p["beta"])
+        case "beta":
+            return stats.beta(p["alpha"], p["beta"])
+    raise ValueError(f"unknown prior family {prior.dist!r}")
+
+
+def log_prior(value: np.ndarray, prior: Prior) -> np.ndarray:
+    return scipy_dist(prior).logpdf(value)
+
+
+def sample(prior: Prior, size: int, rng: np.random.Generator) -> np.ndarray:
+    """`size` draws (NumPy's own generators for the common families, so streams stay stable)."""
+    p = dict(prior.params)
+    match prior.dist:
+        case "normal":
+            return rng.normal(p["mu"], p["sigma"], size)
+        case "lognormal":
+            return rng.lognormal(p["mu"], p["sigma"], size)
+        case "beta":
+            return rng.beta(p["alpha"], p["beta"], size)
+        case "halfnormal":
+            return np.abs(rng.normal(0.0, p["sigma"], size))
+    return np.asarray(scipy_dist(prior).rvs(size=size, random_state=rng), float)
+
+
+def to_unconstrained(value: np.ndarray, prior: Prior) -> np.ndarray:
+    """The value on the real line, as PyMC's default transforms put it (log, logit)."""
+    match prior.support:
+        case "real":
+            return np.asarray(value, float)
+        case "positive":
+            return np.log(value)
+    return special.logit(value)
+
+
+def from_unconstrained(u: np.ndarray, prior: Prior) -> tuple[np.ndarray, np.ndarray]:
+    """Value and log |d value / d u|."""
+    match prior.support:
+        case "real":
+            return u, np.zeros_like(u)
+        case "positive":
+            return np.exp(u), u
+    return special.expit(u), -np.logaddexp(0.0, -u) - np.logaddexp(0.0, u)  # log v(1 - v), stable

@@ -1,0 +1,47 @@
+"""Finished curves kept on disk so that an interrupted run resumes without losing work.
+
+One pickle per curve in `DIR/.phasefit-work/<key>/`, where the key hashes the phasefit version, the
+data, the spec, the leave-future-out cutoff and the x axis: a checkpoint of another version, data or
+spec is never reused. Each file is written atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+from pathlib import Path
+
+from phasefit.analyses.curve import CurveResult
+from phasefit.data.curves import CURVE_KEY, Curve
+from phasefit.results.files import write_atomic
+
+
+def checkpoint_key(*, version: str, data_hash: str, spec_hash: str, lfo_cutoff: float | None, x_axis: str) -> str:
+    return hashlib.sha256(f"{version}|{data_hash}|{spec_hash}|{lfo_cutoff}|{x_axis}".encode()).hexdigest()[:16]
+
+
+class DiskCheckpoints:
+    """A `CheckpointStore` in a folder (created on first save)."""
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+
+    def _path(self, index: int) -> Path:
+        return self.folder / f"curve-{index:06d}.pkl"
+
+    def load(self, curve: Curve) -> CurveResult | None:
+        path = self._path(curve.index)
+        if not path.exists():
+            return None
+        try:
+            result = pickle.loads(path.read_bytes())
+        except Exception:  # unreadable or from another version: refit that curve
+            return None
+        if not isinstance(result, CurveResult) or tuple(result.row[k] for k in CURVE_KEY) != tuple(
+                getattr(curve, k) for k in CURVE_KEY):
+            return None
+        return result
+
+    def save(self, result: CurveResult) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        write_atomic(self._path(result.index), lambda p: p.write_bytes(pickle.dumps(result)))
