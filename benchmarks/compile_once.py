@@ -71,11 +71,14 @@ def select_curves(n: int):
     import phasefit.data.datasets as ds
     from phasefit.data.curves import load_curves
 
-    obs = [c for c in load_curves(ds.load("obsscaling_emergent"))
-           if c.likelihood == "beta_binomial" and c.n_points >= 5]
-    py = [c for c in load_curves(ds.load("pythia_suite"))
-          if c.likelihood == "beta_binomial" and c.family == "Pythia" and c.condition == "0-shot"
-          and c.n_points >= 5]
+    obs = [
+        c for c in load_curves(ds.load("obsscaling_emergent")) if c.likelihood == "beta_binomial" and c.n_points >= 5
+    ]
+    py = [
+        c
+        for c in load_curves(ds.load("pythia_suite"))
+        if c.likelihood == "beta_binomial" and c.family == "Pythia" and c.condition == "0-shot" and c.n_points >= 5
+    ]
     n_obs = len(obs) if n > len(obs) else math.ceil(n / 2)
     n_py = n - n_obs
     if n_py > len(py):
@@ -133,8 +136,13 @@ def summarise_fit(fit, draws, stats, spec) -> dict:
     checked = _checked(draws)
     d = diagnose(checked, stats, spec, attempts=1)
     return {
-        "rhat_max": d.rhat_max, "ess_bulk_min": d.ess_bulk_min, "ess_tail_min": d.ess_tail_min,
-        "divergences": d.divergences, "treedepth_share": d.treedepth_share, "ok": d.ok, "reason": d.reason,
+        "rhat_max": d.rhat_max,
+        "ess_bulk_min": d.ess_bulk_min,
+        "ess_tail_min": d.ess_tail_min,
+        "divergences": d.divergences,
+        "treedepth_share": d.treedepth_share,
+        "ok": d.ok,
+        "reason": d.reason,
         "mean": {k: float(v.mean()) for k, v in checked.items()},
         "sd": {k: float(v.std()) for k, v in checked.items()},
     }
@@ -173,12 +181,21 @@ def run_side(side: str, args) -> dict:
         sampler = Sampler(spec)
         for fit in FITS:  # one compiled model per hypothesis, once
             sampler.compiled("beta_binomial", fit)
-        setup = {"compile_seconds": sum(sampler.compile_seconds.values()),
-                 "setup_seconds": time.perf_counter() - t0,
-                 "nutpie_compile_seconds": timers.take()[0]}
+        setup = {
+            "compile_seconds": sum(sampler.compile_seconds.values()),
+            "setup_seconds": time.perf_counter() - t0,
+            "nutpie_compile_seconds": timers.take()[0],
+        }
 
-    with Progress(TextColumn(f"[bold]{side:8s}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("{task.description}"), console=console, transient=False) as progress:
+    with Progress(
+        TextColumn(f"[bold]{side:8s}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+        console=console,
+        transient=False,
+    ) as progress:
         task = progress.add_task("", total=len(curves) * len(FITS))
         for i, (_dataset, curve) in enumerate(curves):
             for j, fit in enumerate(FITS):
@@ -190,8 +207,16 @@ def run_side(side: str, args) -> dict:
                     names = stored_names(fit, curve.likelihood, spec)
                     model = build_model(fit, curve.likelihood, spec, template=curve_inputs(curve, spec))
                     with model:
-                        idata = pm.sample(draws=draws, tune=tune, chains=chains, cores=chains, random_seed=seed,
-                                          target_accept=target_accept, nuts_sampler="nutpie", progressbar=False)
+                        idata = pm.sample(
+                            draws=draws,
+                            tune=tune,
+                            chains=chains,
+                            cores=chains,
+                            random_seed=seed,
+                            target_accept=target_accept,
+                            nuts_sampler="nutpie",
+                            progressbar=False,
+                        )
                     wall = time.perf_counter() - t0
                     post, st = idata.posterior, idata.sample_stats
                     out = {k: np.asarray(post[k].values, float) for k in names if k in post}
@@ -203,25 +228,45 @@ def run_side(side: str, args) -> dict:
                     elif "tree_depth" in st:
                         stats["reached_max_treedepth"] = st["tree_depth"].values >= 10
                 else:
-                    out, stats = sampler.sample(curve_inputs(curve, spec), fit, seed=seed,
-                                                target_accept=target_accept, tune=tune, draws=draws)
+                    out, stats = sampler.sample(
+                        curve_inputs(curve, spec), fit, seed=seed, target_accept=target_accept, tune=tune, draws=draws
+                    )
                     wall = time.perf_counter() - t0
                 comp, samp = timers.take()
-                rec = {"curve": i, "fit": fit, "wall": wall, "compile": comp, "sample": samp,
-                       "other": wall - comp - samp, **summarise_fit(fit, out, stats, spec)}
+                rec = {
+                    "curve": i,
+                    "fit": fit,
+                    "wall": wall,
+                    "compile": comp,
+                    "sample": samp,
+                    "other": wall - comp - samp,
+                    **summarise_fit(fit, out, stats, spec),
+                }
                 calls.append(rec)
                 progress.advance(task)
             c = [r for r in calls if r["curve"] == i]
             comp, samp = sum(r["compile"] for r in c), sum(r["sample"] for r in c)
-            progress.console.log(f"{side} curve {i + 1}/{len(curves)}: {sum(r['wall'] for r in c):.2f} s "
-                                 f"(compile {comp:.2f}, sample {samp:.2f}) rss {rss_mib():.0f} MiB")
+            progress.console.log(
+                f"{side} curve {i + 1}/{len(curves)}: {sum(r['wall'] for r in c):.2f} s "
+                f"(compile {comp:.2f}, sample {samp:.2f}) rss {rss_mib():.0f} MiB"
+            )
     return {
-        "side": side, "calls": calls, "setup": setup, "pid": os.getpid(),
+        "side": side,
+        "calls": calls,
+        "setup": setup,
+        "pid": os.getpid(),
         "total_seconds": time.perf_counter() - t_start,
         "loop_seconds": sum(r["wall"] for r in calls),
-        "peak_rss_mib": rss_mib(), "rss_after_import_mib": rss_after_import,
-        "settings": {"chains": chains, "draws": draws, "tune": tune, "target_accept": target_accept,
-                     "cores": chains, "backend": "nutpie/numba"},
+        "peak_rss_mib": rss_mib(),
+        "rss_after_import_mib": rss_after_import,
+        "settings": {
+            "chains": chains,
+            "draws": draws,
+            "tune": tune,
+            "target_accept": target_accept,
+            "cores": chains,
+            "backend": "nutpie/numba",
+        },
         "curves": [curve_id(d, c) for d, c in curves],
         "loadavg_end": loadavg(),
     }
@@ -269,8 +314,7 @@ def agreement(naive: dict, fast: dict) -> dict:
             sd = max(a["sd"][k], 1e-12)
             z.append(abs(a["mean"][k] - b["mean"][k]) / sd)
     z = np.asarray(z)
-    return {"n": int(z.size), "median": float(np.median(z)), "p95": float(np.quantile(z, 0.95)),
-            "max": float(z.max())}
+    return {"n": int(z.size), "median": float(np.median(z)), "p95": float(np.quantile(z, 0.95)), "max": float(z.max())}
 
 
 def print_table(report: dict) -> None:
@@ -296,10 +340,16 @@ def print_table(report: dict) -> None:
     for fit in FITS:
         a, b = n["by_fit"][fit], f["by_fit"][fit]
         rows += [
-            (f"{fit}: R-hat max / median", f"{a['rhat_max']:.3f} / {a['rhat_median']:.3f}",
-             f"{b['rhat_max']:.3f} / {b['rhat_median']:.3f}"),
-            (f"{fit}: divergences (fits with any)", f"{a['divergences_total']} ({a['fits_with_divergences']})",
-             f"{b['divergences_total']} ({b['fits_with_divergences']})"),
+            (
+                f"{fit}: R-hat max / median",
+                f"{a['rhat_max']:.3f} / {a['rhat_median']:.3f}",
+                f"{b['rhat_max']:.3f} / {b['rhat_median']:.3f}",
+            ),
+            (
+                f"{fit}: divergences (fits with any)",
+                f"{a['divergences_total']} ({a['fits_with_divergences']})",
+                f"{b['divergences_total']} ({b['fits_with_divergences']})",
+            ),
             (f"{fit}: fits failing checks", str(a["failing_checks"]), str(b["failing_checks"])),
         ]
     for r in rows:
@@ -307,8 +357,10 @@ def print_table(report: dict) -> None:
     c = Console()
     c.print(t)
     s = report["speedup"]
-    c.print(f"speed-up per curve (compile amortised over {report['n_curves']} curves): "
-            f"[bold]{s['amortised']:.1f}x[/bold]; steady state (loop only): {s['steady_state']:.1f}x")
+    c.print(
+        f"speed-up per curve (compile amortised over {report['n_curves']} curves): "
+        f"[bold]{s['amortised']:.1f}x[/bold]; steady state (loop only): {s['steady_state']:.1f}x"
+    )
 
 
 def markdown(report: dict) -> str:
@@ -368,14 +420,20 @@ def markdown(report: dict) -> str:
         f"(fit, parameter) pairs: median {ag['median']:.3f}, 95th percentile {ag['p95']:.3f}, max {ag['max']:.3f} "
         "(both sides sample the same model with different seeds, so differences are Monte Carlo noise).",
     ]
-    lines += ["", "<details><summary>Per-curve wall time (s), smooth + breakpoint fit</summary>", "",
-              "| # | curve | naive | of which compile | phasefit | of which sampling |",
-              "|---:|---|---:|---:|---:|---:|"]
+    lines += [
+        "",
+        "<details><summary>Per-curve wall time (s), smooth + breakpoint fit</summary>",
+        "",
+        "| # | curve | naive | of which compile | phasefit | of which sampling |",
+        "|---:|---|---:|---:|---:|---:|",
+    ]
     for k, row in enumerate(report["per_curve"]):
         a, b = row["naive"], row["phasefit"]
-        lines.append(f"| {k + 1} | {row['curve']} | {sum(a[x]['wall'] for x in FITS):.2f} | "
-                     f"{sum(a[x]['compile'] for x in FITS):.2f} | {sum(b[x]['wall'] for x in FITS):.3f} | "
-                     f"{sum(b[x]['sample'] for x in FITS):.3f} |")
+        lines.append(
+            f"| {k + 1} | {row['curve']} | {sum(a[x]['wall'] for x in FITS):.2f} | "
+            f"{sum(a[x]['compile'] for x in FITS):.2f} | {sum(b[x]['wall'] for x in FITS):.3f} | "
+            f"{sum(b[x]['sample'] for x in FITS):.3f} |"
+        )
     lines += ["", "</details>"]
     if report.get("notes"):
         lines += ["", *report["notes"]]
@@ -444,15 +502,36 @@ def main(argv=None) -> int:
         "loadavg_start": loadavg_start,
         "loadavg_end": loadavg(),
         "summary": summary,
-        "speedup": {"amortised": n["per_curve_amortised"] / f["per_curve_amortised"],
-                    "steady_state": n["per_curve_loop_mean"] / f["per_curve_loop_mean"]},
+        "speedup": {
+            "amortised": n["per_curve_amortised"] / f["per_curve_amortised"],
+            "steady_state": n["per_curve_loop_mean"] / f["per_curve_loop_mean"],
+        },
         "agreement": agreement(results["naive"], results["phasefit"]),
         "per_curve": [
-            {"curve": results["phasefit"]["curves"][i],
-             **{side: {fit: {k: r[k] for k in ("wall", "compile", "sample", "other", "rhat_max", "divergences",
-                                                "ess_bulk_min", "ok")}
-                       for fit in FITS for r in results[side]["calls"] if r["curve"] == i and r["fit"] == fit}
-                for side in results}}
+            {
+                "curve": results["phasefit"]["curves"][i],
+                **{
+                    side: {
+                        fit: {
+                            k: r[k]
+                            for k in (
+                                "wall",
+                                "compile",
+                                "sample",
+                                "other",
+                                "rhat_max",
+                                "divergences",
+                                "ess_bulk_min",
+                                "ok",
+                            )
+                        }
+                        for fit in FITS
+                        for r in results[side]["calls"]
+                        if r["curve"] == i and r["fit"] == fit
+                    }
+                    for side in results
+                },
+            }
             for i in range(n_curves)
         ],
         "raw": {side: {k: v for k, v in results[side].items() if k != "calls"} for side in results},

@@ -80,49 +80,78 @@ def main(argv=None) -> int:
             with Stopwatch() as t:
                 sampler.sample(inputs, fit, seed=seed, target_accept=s.target_accept, tune=s.tune, draws=s.draws)
             end_to_end = t.seconds
-            row = {"curve": curve_id(dataset, curve), "fit": fit, "with_data_s": swap, "sample_s": full,
-                   "leapfrog_steps": steps, "us_per_step": 1e6 * full / steps,
-                   "tiny_run_s": tiny, "sample_cores2_s": full_2, "_sample_s": end_to_end}
+            row = {
+                "curve": curve_id(dataset, curve),
+                "fit": fit,
+                "with_data_s": swap,
+                "sample_s": full,
+                "leapfrog_steps": steps,
+                "us_per_step": 1e6 * full / steps,
+                "tiny_run_s": tiny,
+                "sample_cores2_s": full_2,
+                "_sample_s": end_to_end,
+            }
             rows.append(row)
-            print(f"{i + 1} {fit:10s} with_data {1e3 * swap:.2f} ms | sample {full:.2f} s, {steps} steps, "
-                  f"{row['us_per_step']:.1f} us/step | 10+10 run {tiny:.3f} s | cores=2 {full_2:.2f} s | "
-                  f"_sample {end_to_end:.2f} s", flush=True)
+            print(
+                f"{i + 1} {fit:10s} with_data {1e3 * swap:.2f} ms | sample {full:.2f} s, {steps} steps, "
+                f"{row['us_per_step']:.1f} us/step | 10+10 run {tiny:.3f} s | cores=2 {full_2:.2f} s | "
+                f"_sample {end_to_end:.2f} s",
+                flush=True,
+            )
 
     def mean(k):
         return float(np.mean([r[k] for r in rows]))
 
-    summary = {k: mean(k) for k in ("with_data_s", "sample_s", "leapfrog_steps", "us_per_step", "tiny_run_s",
-                                    "sample_cores2_s", "_sample_s")}
-    report = {"date": now(), "machine": machine(),
-              "versions": versions(), "settings": {"chains": s.chains, "draws": s.draws, "tune": s.tune,
-                                                   "target_accept": s.target_accept},
-              "compile_seconds": sum(sampler.compile_seconds.values()),
-              "loadavg_start": loadavg_start, "loadavg_end": loadavg(), "summary": summary, "rows": rows}
+    summary = {
+        k: mean(k)
+        for k in (
+            "with_data_s",
+            "sample_s",
+            "leapfrog_steps",
+            "us_per_step",
+            "tiny_run_s",
+            "sample_cores2_s",
+            "_sample_s",
+        )
+    }
+    report = {
+        "date": now(),
+        "machine": machine(),
+        "versions": versions(),
+        "settings": {"chains": s.chains, "draws": s.draws, "tune": s.tune, "target_accept": s.target_accept},
+        "compile_seconds": sum(sampler.compile_seconds.values()),
+        "loadavg_start": loadavg_start,
+        "loadavg_end": loadavg(),
+        "summary": summary,
+        "rows": rows,
+    }
     write_json(RESULTS_DIR / "profile_sampling.json", report, indent=1)
     m_ = report["machine"]
-    section = "\n".join([
-        START,
-        "## profile_sampling: where phasefit's per-fit time goes",
-        "",
-        f"Run {report['date']} with `benchmarks/profile_sampling.py --curves {args.curves}` "
-        f"({len(rows)} fits); {m_['nproc']} CPUs, {m_['cpu']}; load average before / after "
-        f"{' '.join(f'{x:.2f}' for x in loadavg_start)} / {' '.join(f'{x:.2f}' for x in report['loadavg_end'])} "
-        "(shared machine). Settings: "
-        f"{s.chains} chains, {s.draws} draws after {s.tune} tuning steps, target_accept {s.target_accept}.",
-        "",
-        "| per fit (mean) | |",
-        "|---|---:|",
-        f"| `with_data` (data swap) | {1e3 * summary['with_data_s']:.2f} ms |",
-        f"| `nutpie.sample`, cores = chains | {summary['sample_s']:.2f} s |",
-        f"| leapfrog steps, all chains, warm-up + draws | {summary['leapfrog_steps']:.0f} |",
-        f"| wall time per leapfrog step (all chains) | {summary['us_per_step']:.1f} us |",
-        f"| `nutpie.sample` with 10 + 10 draws (fixed cost of a run) | {summary['tiny_run_s']:.3f} s |",
-        f"| `nutpie.sample`, cores = 2 | {summary['sample_cores2_s']:.2f} s |",
-        f"| `Sampler.sample` end to end | {summary['_sample_s']:.2f} s |",
-        f"| compile, once | {report['compile_seconds']:.2f} s |",
-        END,
-        "",
-    ])
+    section = "\n".join(
+        [
+            START,
+            "## profile_sampling: where phasefit's per-fit time goes",
+            "",
+            f"Run {report['date']} with `benchmarks/profile_sampling.py --curves {args.curves}` "
+            f"({len(rows)} fits); {m_['nproc']} CPUs, {m_['cpu']}; load average before / after "
+            f"{' '.join(f'{x:.2f}' for x in loadavg_start)} / {' '.join(f'{x:.2f}' for x in report['loadavg_end'])} "
+            "(shared machine). Settings: "
+            f"{s.chains} chains, {s.draws} draws after {s.tune} tuning steps, target_accept {s.target_accept}.",
+            "",
+            "| per fit (mean) | |",
+            "|---|---:|",
+            f"| `with_data` (data swap) | {1e3 * summary['with_data_s']:.2f} ms |",
+            f"| `nutpie.sample`, cores = chains | {summary['sample_s']:.2f} s |",
+            f"| leapfrog steps, all chains, warm-up + draws | {summary['leapfrog_steps']:.0f} |",
+            f"| wall time per leapfrog step (all chains) | {summary['us_per_step']:.1f} us |",
+            f"| `nutpie.sample` with 10 + 10 draws (fixed cost of a run) | {summary['tiny_run_s']:.3f} s |",
+            f"| `nutpie.sample`, cores = 2 | {summary['sample_cores2_s']:.2f} s |",
+            f"| `Sampler.sample` end to end | {summary['_sample_s']:.2f} s |",
+            f"| compile, once | {report['compile_seconds']:.2f} s |",
+            END,
+            "",
+        ]
+    )
     write_results_md(section, START, END)
     print(json.dumps(summary, indent=1))
     return 0

@@ -19,8 +19,10 @@ def tiny_spec():
     """Default priors; 2 chains x 150 draws; lenient checks and no retries (plumbing, not accuracy)."""
     spec = load_spec()
     spec = spec.with_sampler(chains=2, draws=150, tune=150)
-    return replace(spec, diagnostics=DiagnosticsSpec(rhat_max=1.1, ess_bulk_min=20, ess_tail_min=20,
-                                                     max_divergences=10, retries=()))
+    return replace(
+        spec,
+        diagnostics=DiagnosticsSpec(rhat_max=1.1, ess_bulk_min=20, ess_tail_min=20, max_divergences=10, retries=()),
+    )
 
 
 @lru_cache(maxsize=1)
@@ -30,15 +32,27 @@ def sampler() -> Sampler:
 
 
 # typical, clearly shaped curves of each kind (a visible plateau and break; a steady rise; at the floor)
-TYPICAL = {"breakpoint": {"level": -3.0, "slope_before": 0.0, "gain": 6.0, "tau_fraction": 0.5},
-           "smooth": {"intercept": -0.5, "slope": 1.5}, "flat": {"level": -4.5}}
+TYPICAL = {
+    "breakpoint": {"level": -3.0, "slope_before": 0.0, "gain": 6.0, "tau_fraction": 0.5},
+    "smooth": {"intercept": -0.5, "slope": 1.5},
+    "flat": {"level": -4.5},
+}
 
 
 def sim_frame(kinds=("breakpoint", "smooth"), *, seed=3, n_points=6, n_items=500, floor=0.0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    frames = [simulate_curve(k, rng=rng, n_points=n_points, n_items=n_items, floor=floor, name=f"t{i}_{k}",
-                             params=TYPICAL[k] | {"ceiling_fraction": 0.9})[0]
-              for i, k in enumerate(kinds)]
+    frames = [
+        simulate_curve(
+            k,
+            rng=rng,
+            n_points=n_points,
+            n_items=n_items,
+            floor=floor,
+            name=f"t{i}_{k}",
+            params=TYPICAL[k] | {"ceiling_fraction": 0.9},
+        )[0]
+        for i, k in enumerate(kinds)
+    ]
     return pd.concat(frames, ignore_index=True)
 
 

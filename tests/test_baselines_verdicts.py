@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from phasefit.evidence.baselines import CLIP, breakthroughness, linearity
-from phasefit.models.spec import VerdictSpec
 from phasefit.evidence.verdicts import decide, describe, summary_text
+from phasefit.models.spec import VerdictSpec
 
 
 def test_breakthroughness_hand_computed():
@@ -40,16 +40,19 @@ def test_flat_and_declining_curves():
 T = VerdictSpec()
 
 
-@pytest.mark.parametrize(("ok", "pa", "pe", "expected"), [
-    (False, 0.0, 0.99, "failed"),
-    (True, 0.6, 0.3, "absent"),
-    (True, 0.0, 0.95, "emergent"),
-    (True, 0.0, 0.9, "emergent"),
-    (True, 0.0, 0.05, "smooth"),
-    (True, 0.0, 0.1, "smooth"),
-    (True, 0.2, 0.5, "inconclusive"),
-    (True, 0.0, float("nan"), "failed"),
-])
+@pytest.mark.parametrize(
+    ("ok", "pa", "pe", "expected"),
+    [
+        (False, 0.0, 0.99, "failed"),
+        (True, 0.6, 0.3, "absent"),
+        (True, 0.0, 0.95, "emergent"),
+        (True, 0.0, 0.9, "emergent"),
+        (True, 0.0, 0.05, "smooth"),
+        (True, 0.0, 0.1, "smooth"),
+        (True, 0.2, 0.5, "inconclusive"),
+        (True, 0.0, float("nan"), "failed"),
+    ],
+)
 def test_verdict_rule(ok, pa, pe, expected):
     assert decide(ok=ok, p_absent=pa, p_emergent=pe, thresholds=T) == expected
 
@@ -66,8 +69,9 @@ def test_evidence_agreement_names_what_disagrees():
     # arithmetic_2da, Pythia: emergent (0.93) while LOO favours smooth (elpd_diff -3.6 +- 5.4): within 1 SE
     assert agreement(verdict="emergent", elpd_diff=-3.6, elpd_diff_se=5.4, lfo_elpd_diff=14.6) == "agree"
     assert agreement(verdict="emergent", elpd_diff=-6.0, elpd_diff_se=2.0, lfo_elpd_diff=14.6) == "LOO disagrees"
-    assert agreement(verdict="smooth", elpd_diff=-1.0, elpd_diff_se=1.0, lfo_elpd_diff=5.0) == \
-        "leave-future-out disagrees"
+    assert (
+        agreement(verdict="smooth", elpd_diff=-1.0, elpd_diff_se=1.0, lfo_elpd_diff=5.0) == "leave-future-out disagrees"
+    )
     assert agreement(verdict="inconclusive", elpd_diff=9.0, elpd_diff_se=1.0, lfo_elpd_diff=-9.0) == ""
 
 
@@ -77,24 +81,40 @@ def test_thresholds_are_options():
 
 
 def _row(**kw):
-    base = {"task": "arithmetic_3ds", "family": "Pythia", "metric": "acc", "condition": "", "verdict": "emergent",
-            "p_emergent": 0.98, "p_absent": 0.0, "break_flops_median": 2.1e21, "break_flops_q05": 1.2e21,
-            "break_flops_q95": 3.0e21, "break_params_median": 1.9e9, "break_params_q05": 1.3e9,
-            "break_params_q95": 2.6e9, "lfo_largest_in_pi90": False, "failure_reason": ""}
+    base = {
+        "task": "arithmetic_3ds",
+        "family": "Pythia",
+        "metric": "acc",
+        "condition": "",
+        "verdict": "emergent",
+        "p_emergent": 0.98,
+        "p_absent": 0.0,
+        "break_flops_median": 2.1e21,
+        "break_flops_q05": 1.2e21,
+        "break_flops_q95": 3.0e21,
+        "break_params_median": 1.9e9,
+        "break_params_q05": 1.3e9,
+        "break_params_q95": 2.6e9,
+        "lfo_largest_in_pi90": False,
+        "failure_reason": "",
+    }
     return pd.Series(base | kw)
 
 
 def test_prose_reads_like_the_issue_example():
     text = describe(_row())
-    assert text.startswith("arithmetic_3ds, Pythia, acc: emergent (P(emergent) = 0.98); break at 2.1e21 FLOPs "
-                           "[1.2e21, 3.0e21], 1.9B params [1.3B, 2.6B]")
+    assert text.startswith(
+        "arithmetic_3ds, Pythia, acc: emergent (P(emergent) = 0.98); break at 2.1e21 FLOPs "
+        "[1.2e21, 3.0e21], 1.9B params [1.3B, 2.6B]"
+    )
     # the probability printed is named, and no break is printed where the break is not favoured
     inconclusive = describe(_row(verdict="inconclusive", p_emergent=0.18))
     assert "P(emergent) = 0.18" in inconclusive and "break" not in inconclusive
     assert "LOO disagrees" in describe(_row(evidence_agreement="LOO disagrees"))
     assert "outside the smooth extrapolation" in text
     assert describe(_row(verdict="failed", failure_reason="mixture: R-hat 1.05 > 1.01")).endswith(
-        "failed (mixture: R-hat 1.05 > 1.01)")
+        "failed (mixture: R-hat 1.05 > 1.01)"
+    )
     assert "P(absent) = 0.80; never credibly above its floor" in describe(_row(verdict="absent", p_absent=0.8))
 
 
@@ -121,7 +141,9 @@ def test_an_unconverged_fit_of_a_negligible_hypothesis_does_not_fail_the_curve()
     # the same fit failing for a hypothesis that matters fails the curve
     problems, notes = convergence_problems(fits, evidence, {"absent": 0.5, "smooth": 0.3, "breakpoint": 0.2})
     assert problems == ["breakpoint: R-hat 1.018 > 1.01"] and notes == []
-    problems, _ = convergence_problems(fits, evidence, {"absent": 0.5, "smooth": 0.5 - NEGLIGIBLE, "breakpoint": NEGLIGIBLE})
+    problems, _ = convergence_problems(
+        fits, evidence, {"absent": 0.5, "smooth": 0.5 - NEGLIGIBLE, "breakpoint": NEGLIGIBLE}
+    )
     assert problems
     # unreliable evidence always fails, even for an improbable hypothesis
     evidence["breakpoint"] = bad

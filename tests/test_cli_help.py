@@ -51,8 +51,17 @@ def _entries(text: str, section: str) -> list[tuple[str, str]]:
 
 
 def test_all_subcommands_are_found():
-    assert {("validate",), ("datasets",), ("datasets", "list"), ("datasets", "export"), ("fit",), ("demo",),
-            ("models",), ("models", "show"), ("models", "export")} <= set(COMMANDS)
+    assert {
+        ("validate",),
+        ("datasets",),
+        ("datasets", "list"),
+        ("datasets", "export"),
+        ("fit",),
+        ("demo",),
+        ("models",),
+        ("models", "show"),
+        ("models", "export"),
+    } <= set(COMMANDS)
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "phasefit")
@@ -65,8 +74,9 @@ def test_every_option_shows_its_default(command, capsys, monkeypatch):
     for invocation, help_ in options:
         is_flag = all(token.startswith("-") for token in invocation.replace(",", " ").split())
         assert help_, f"{invocation!r} has no help"
-        assert is_flag or "default" in help_ or "required" in help_, \
+        assert is_flag or "default" in help_ or "required" in help_, (
             f"phasefit {' '.join(command)}: {invocation!r} does not say its default: {help_!r}"
+        )
     for invocation, help_ in _entries(text, "positional arguments"):
         assert help_ or invocation in ("COMMAND", "ACTION"), f"{invocation!r} has no help"
 

@@ -28,19 +28,32 @@ def _wide_terminal(monkeypatch):
 
 
 def _curve(task: str, family: str, n: int, *, condition: str = "", metric: str = "acc") -> pd.DataFrame:
-    return pd.DataFrame({
-        "task": task, "metric": metric, "family": family, "condition": condition,
-        "model": [f"{family}-{i}" for i in range(n)], "score": [0.1 + 0.1 * i for i in range(n)],
-        "train_flops": [10.0 ** (20 + i) for i in range(n)], "params": [10.0 ** (8 + i) for i in range(n)],
-        "n_items": 100, "chance": 0.0,
-    })
+    return pd.DataFrame(
+        {
+            "task": task,
+            "metric": metric,
+            "family": family,
+            "condition": condition,
+            "model": [f"{family}-{i}" for i in range(n)],
+            "score": [0.1 + 0.1 * i for i in range(n)],
+            "train_flops": [10.0 ** (20 + i) for i in range(n)],
+            "params": [10.0 ** (8 + i) for i in range(n)],
+            "n_items": 100,
+            "chance": 0.0,
+        }
+    )
 
 
 @pytest.fixture
 def suite_csv(tmp_path: Path) -> Path:
     """4 kept curves (3 tasks, 2 families, 4-6 points), 1 too-short curve, 1 point without FLOPs."""
-    parts = [_curve("arith", "A", 6), _curve("arith", "B", 4), _curve("arith", "A", 5, condition="cot"),
-             _curve("wordplay", "A", 5, metric="exact_match"), _curve("tiny", "A", 3)]
+    parts = [
+        _curve("arith", "A", 6),
+        _curve("arith", "B", 4),
+        _curve("arith", "A", 5, condition="cot"),
+        _curve("wordplay", "A", 5, metric="exact_match"),
+        _curve("tiny", "A", 3),
+    ]
     df = pd.concat(parts, ignore_index=True)
     df.loc[(df["task"] == "arith") & (df["family"] == "B") & (df["model"] == "B-0"), "train_flops"] = None
     df = pd.concat([df, _curve("arith", "B", 4).iloc[[0]].assign(model="B-x", train_flops=1e25)])
@@ -60,12 +73,18 @@ def test_validate_prints_curve_counts(suite_csv: Path, capsys):
     assert "1 points: no train_flops" in out
     # the table: one row per (task, metric, family) with curve counts, points per curve (fewest-most),
     # conditions, the range of the scale and the likelihood
-    assert re.search(r"arith\s*│\s*acc\s*│\s*A\s*│\s*2\s*│\s*5-6\s*│\s*\(none\), cot\s*│\s*1e20 – 1e25\s*│"
-                     r"\s*beta_binomial\s*│", out), out
+    assert re.search(
+        r"arith\s*│\s*acc\s*│\s*A\s*│\s*2\s*│\s*5-6\s*│\s*\(none\), cot\s*│\s*1e20 – 1e25\s*│"
+        r"\s*beta_binomial\s*│",
+        out,
+    ), out
     assert re.search(r"arith\s*│\s*acc\s*│\s*B\s*│\s*1\s*│\s*4\s*│\s*\(none\)\s*│\s*1e21 – 1e25\s*│", out), out
     assert re.search(r"wordplay\s*│\s*exact_match\s*│\s*A\s*│\s*1\s*│\s*5\s*│", out), out
-    assert re.search(r"task\s*┃\s*metric\s*┃\s*family\s*┃\s*curves\s*┃\s*points\s*┃\s*conditions\s*┃\s*FLOPs range\s*┃"
-                     r"\s*likelihood", out), out
+    assert re.search(
+        r"task\s*┃\s*metric\s*┃\s*family\s*┃\s*curves\s*┃\s*points\s*┃\s*conditions\s*┃\s*FLOPs range\s*┃"
+        r"\s*likelihood",
+        out,
+    ), out
 
 
 def test_validate_options_change_the_counts(suite_csv: Path, capsys):
@@ -169,23 +188,30 @@ def test_validate_params_range_and_mixed_likelihoods(tmp_path: Path, capsys):
     code, out, _ = run(["validate", str(path), "--x", "params"], capsys)
     assert code == 0
     assert re.search(r"params range\s*┃", out), out
-    assert re.search(r"arith\s*│\s*acc\s*│\s*A\s*│\s*2\s*│\s*4-5\s*│\s*\(none\), cot\s*│\s*1e8 – 1e12\s*│"
-                     r"\s*(beta_binomial 1, beta 1|beta 1, beta_binomial 1)\s*│", out), out
+    assert re.search(
+        r"arith\s*│\s*acc\s*│\s*A\s*│\s*2\s*│\s*4-5\s*│\s*\(none\), cot\s*│\s*1e8 – 1e12\s*│"
+        r"\s*(beta_binomial 1, beta 1|beta 1, beta_binomial 1)\s*│",
+        out,
+    ), out
 
 
 def test_validate_refuses_a_table_without_fittable_curves(tmp_path: Path, capsys):
     path = tmp_path / "short.csv"
     pd.concat([_curve("arith", "A", 3), _curve("arith", "B", 2)]).to_csv(path, index=False)
     msg = _one_line_error(*run(["validate", str(path)], capsys))
-    assert msg == (f"{path}: no curve to fit: all 2 curves have fewer than 4 distinct flops values "
-                   "(the longest has 3; --min-points 4)")
+    assert msg == (
+        f"{path}: no curve to fit: all 2 curves have fewer than 4 distinct flops values "
+        "(the longest has 3; --min-points 4)"
+    )
     assert len(load_curves(path)) == 0  # the API still returns the empty CurveSet
 
 
 def test_min_points_that_leaves_nothing_is_an_error(suite_csv: Path, capsys):
     msg = _one_line_error(*run(["validate", str(suite_csv), "--min-points", "7"], capsys))
-    assert "no curve to fit: all 5 curves have fewer than 7 distinct flops values (the longest has 6; " \
-           "--min-points 7); 1 rows have no train_flops" in msg
+    assert (
+        "no curve to fit: all 5 curves have fewer than 7 distinct flops values (the longest has 6; "
+        "--min-points 7); 1 rows have no train_flops" in msg
+    )
 
 
 def test_fit_refuses_nothing_to_fit_before_writing(suite_csv: Path, tmp_path: Path, capsys):
@@ -196,17 +222,19 @@ def test_fit_refuses_nothing_to_fit_before_writing(suite_csv: Path, tmp_path: Pa
     assert msg.endswith("no curves with task 'arihtm' (did you mean 'arith'?)") and not out_dir.exists()
 
 
-@pytest.mark.parametrize(("option", "value", "expect"), [
-    ("--task", "arithmetc", "no curves with task 'arithmetc' (did you mean 'arithmetic_2da'?)"),
-    ("--task", "WordPlay", "no curves with task 'WordPlay' (did you mean 'wordplay'?)"),
-    ("--metric", "exact_mach", "no curves with metric 'exact_mach' (did you mean 'exact_match'?)"),
-    ("--family", "a", "no curves with family 'a' (did you mean 'A'?)"),
-    ("--task", "tiny", "no curves with task 'tiny' (its curves were dropped: too few points)"),
-    ("--family", "zzz", "no curves with family 'zzz' (there are: 'A', 'B')"),
-])
+@pytest.mark.parametrize(
+    ("option", "value", "expect"),
+    [
+        ("--task", "arithmetc", "no curves with task 'arithmetc' (did you mean 'arithmetic_2da'?)"),
+        ("--task", "WordPlay", "no curves with task 'WordPlay' (did you mean 'wordplay'?)"),
+        ("--metric", "exact_mach", "no curves with metric 'exact_mach' (did you mean 'exact_match'?)"),
+        ("--family", "a", "no curves with family 'a' (did you mean 'A'?)"),
+        ("--task", "tiny", "no curves with task 'tiny' (its curves were dropped: too few points)"),
+        ("--family", "zzz", "no curves with family 'zzz' (there are: 'A', 'B')"),
+    ],
+)
 def test_filters_that_match_nothing_suggest_names(tmp_path: Path, capsys, option, value, expect):
-    parts = [_curve("arithmetic_2da", "A", 5), _curve("wordplay", "B", 4, metric="exact_match"),
-             _curve("tiny", "A", 3)]
+    parts = [_curve("arithmetic_2da", "A", 5), _curve("wordplay", "B", 4, metric="exact_match"), _curve("tiny", "A", 3)]
     path = tmp_path / "named.csv"
     pd.concat(parts).to_csv(path, index=False)
     msg = _one_line_error(*run(["validate", str(path), option, value], capsys))

@@ -19,8 +19,16 @@ PARAMS = [1e8, 3e8, 1e9, 3e9, 1e10]
 
 def table(**columns) -> pd.DataFrame:
     """One five-point curve (task 'arith', metric 'acc', family 'fam'); keyword columns override."""
-    base = {"task": "arith", "metric": "acc", "family": "fam", "model": [f"m{i}" for i in range(5)],
-            "score": [0.11, 0.12, 0.2, 0.55, 0.81], "train_flops": FLOPS, "params": PARAMS, "n_items": 200}
+    base = {
+        "task": "arith",
+        "metric": "acc",
+        "family": "fam",
+        "model": [f"m{i}" for i in range(5)],
+        "score": [0.11, 0.12, 0.2, 0.55, 0.81],
+        "train_flops": FLOPS,
+        "params": PARAMS,
+        "n_items": 200,
+    }
     base.update(columns)
     return pd.DataFrame(base)
 
@@ -116,8 +124,9 @@ def test_proportion_without_n_items_gets_a_beta_likelihood():
 
 
 def test_lower_is_better_proportion_is_flipped():
-    df = table(metric="error_rate", metric_kind="discrete", chance=0.1, higher_is_better=0,
-               score=[0.9, 0.85, 0.7, 0.4, 0.2])
+    df = table(
+        metric="error_rate", metric_kind="discrete", chance=0.1, higher_is_better=0, score=[0.9, 0.85, 0.7, 0.4, 0.2]
+    )
     c = only(load_curves(df))
     assert c.higher_is_better is False
     np.testing.assert_allclose(c.y, [0.1, 0.15, 0.3, 0.6, 0.8])
@@ -261,8 +270,12 @@ def test_empty_result_when_every_curve_is_too_short():
 
 
 def _suite() -> pd.DataFrame:
-    parts = [table(task="arith", family="A"), table(task="arith", family="B").iloc[:4],
-             table(task="wordplay", family="A", metric="exact_match"), table(task="tiny", family="A").iloc[:2]]
+    parts = [
+        table(task="arith", family="A"),
+        table(task="arith", family="B").iloc[:4],
+        table(task="wordplay", family="A", metric="exact_match"),
+        table(task="tiny", family="A").iloc[:2],
+    ]
     return pd.concat(parts, ignore_index=True)
 
 
@@ -339,8 +352,9 @@ def test_data_hash_is_the_same_for_csv_parquet_and_dataframe(tmp_path: Path):
 def test_parquet_with_a_stored_index_is_read_by_position(tmp_path: Path):
     """pd.concat without ignore_index repeats labels, and to_parquet stores them."""
     ppl = table(task="lm", metric="ppl", score=[40.0, 20.0, 11.0, 7.0, 5.0], higher_is_better=0)
-    norm = table(task="mc", metric="acc_norm", metric_kind="discrete_normalized", chance=0.25,
-                 score=[-0.1, 0.0, 0.3, 0.7, 0.9])
+    norm = table(
+        task="mc", metric="acc_norm", metric_kind="discrete_normalized", chance=0.25, score=[-0.1, 0.0, 0.3, 0.7, 0.9]
+    )
     df = pd.concat([ppl.drop(columns="n_items"), norm])
     assert df.index.has_duplicates
     path = tmp_path / "mixed.parquet"
@@ -362,17 +376,18 @@ def test_data_hash_changes_with_the_data():
 
 
 def test_csv_details_bom_crlf_spaces_blank_lines_quotes(tmp_path: Path):
-    text = ("\ufefftask, metric ,family,model,score,train_flops,n_items\r\n"
-            "arith, acc,fam,\"m,0\",0.1,1e20,100\r\n\r\n"
-            "arith, acc,fam,m1,0.2,1e21,100\r\n"
-            "arith, acc,fam,m2,0.3,1e22,100\r\n"
-            "arith, acc,fam,m3,0.4,1e23,100\r\n\r\n")
+    text = (
+        "\ufefftask, metric ,family,model,score,train_flops,n_items\r\n"
+        'arith, acc,fam,"m,0",0.1,1e20,100\r\n\r\n'
+        "arith, acc,fam,m1,0.2,1e21,100\r\n"
+        "arith, acc,fam,m2,0.3,1e22,100\r\n"
+        "arith, acc,fam,m3,0.4,1e23,100\r\n\r\n"
+    )
     path = tmp_path / "odd.csv"
     path.write_bytes(text.encode("utf-8"))
     c = only(load_curves(path))
     assert c.models == ("m,0", "m1", "m2", "m3") and c.metric == "acc"
-    assert read_table(path).columns.tolist() == ["task", "metric", "family", "model", "score", "train_flops",
-                                                "n_items"]
+    assert read_table(path).columns.tolist() == ["task", "metric", "family", "model", "score", "train_flops", "n_items"]
 
 
 def test_read_table_returns_text_columns(tmp_path: Path):
@@ -390,8 +405,19 @@ def test_public_api_exports():
 
 def test_replicates_pool_into_one_point():
     x = [1e20, 1e21, 1e22, 1e23]
-    rows = [{"task": "t", "metric": "acc", "family": "f", "model": f"m{i}", "score": 0.5, "train_flops": v,
-             "n_items": 100, "replicate": 1} for i, v in enumerate(x)]
+    rows = [
+        {
+            "task": "t",
+            "metric": "acc",
+            "family": "f",
+            "model": f"m{i}",
+            "score": 0.5,
+            "train_flops": v,
+            "n_items": 100,
+            "replicate": 1,
+        }
+        for i, v in enumerate(x)
+    ]
     rows.append({**rows[0], "score": 0.3, "replicate": 2})
     rows[0]["score"] = 0.1
     cs = load_curves(pd.DataFrame(rows))

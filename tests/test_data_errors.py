@@ -62,31 +62,57 @@ class Case:
 
 
 CASES = [
-    *[Case(f"missing-{c}", _drop_column(c), (f"missing required column(s) '{c}'",))
-      for c in ("task", "metric", "family", "model", "score")],
-    Case("no-scale-column", _csv([",".join(r.split(",")[:5] + r.split(",")[7:]) for r in ROWS],
-                                 "task,metric,family,model,score,n_items,chance"),
-         ("needs a scale column", "'train_flops'", "'params'")),
+    *[
+        Case(f"missing-{c}", _drop_column(c), (f"missing required column(s) '{c}'",))
+        for c in ("task", "metric", "family", "model", "score")
+    ],
+    Case(
+        "no-scale-column",
+        _csv(
+            [",".join(r.split(",")[:5] + r.split(",")[7:]) for r in ROWS],
+            "task,metric,family,model,score,n_items,chance",
+        ),
+        ("needs a scale column", "'train_flops'", "'params'"),
+    ),
     Case("score-not-a-number", _cell(1, "score", "high"), ("'high'", "is not a number"), 3, "score"),
     Case("score-nan", _cell(2, "score", "NaN"), ("is NaN",), 4, "score"),
     Case("score-inf", _cell(0, "score", "inf"), ("'inf'", "is infinite"), 2, "score"),
     Case("score-minus-infinity", _cell(3, "score", "-Infinity"), ("is infinite",), 5, "score"),
     Case("score-empty", _cell(1, "score", ""), ("is empty or missing",), 3, "score"),
-    Case("score-above-1-discrete", _add_column("metric_kind", ["discrete"] * 4).replace(",0.30,", ",1.30,"),
-         ("'1.30'", "outside [0, 1]", "discrete"), 4, "score"),
+    Case(
+        "score-above-1-discrete",
+        _add_column("metric_kind", ["discrete"] * 4).replace(",0.30,", ",1.30,"),
+        ("'1.30'", "outside [0, 1]", "discrete"),
+        4,
+        "score",
+    ),
     # an accuracy given as a percentage (or a typo) must not silently turn the metric 'continuous'
     Case("score-above-1-inferred-accuracy", _cell(3, "score", "40"), ("'40'", "outside [0, 1]"), 5, "score"),
     Case("score-negative-discrete", _cell(0, "score", "-0.05"), ("'-0.05'", "outside [0, 1]"), 2, "score"),
-    Case("normalized-below-chance-bound",
-         _add_column("metric_kind", ["discrete_normalized"] * 4).replace(",0,", ",0.25,")
-         .replace(",0.20,", ",-0.40,"),  # lower bound is -0.25/0.75 = -1/3
-         ("'-0.40'", "-chance/(1-chance)"), 3, "score"),
-    Case("k-greater-than-n", _add_column("n_correct", ["10", "20", "130", "40"]),
-         ("'130'", "k > n"), 4, "n_correct"),
-    Case("k-inconsistent-with-score", _add_column("n_correct", ["10", "20", "30", "55"]),
-         ("'55'", "does not match score * n_items"), 5, "n_correct"),
-    Case("k-without-n", _add_column("n_correct", ["10", "20", "30", "40"]).replace("1e9,100,", "1e9,,"),
-         ("needs 'n_items'",), 3, "n_correct"),
+    Case(
+        "normalized-below-chance-bound",
+        _add_column("metric_kind", ["discrete_normalized"] * 4)
+        .replace(",0,", ",0.25,")
+        .replace(",0.20,", ",-0.40,"),  # lower bound is -0.25/0.75 = -1/3
+        ("'-0.40'", "-chance/(1-chance)"),
+        3,
+        "score",
+    ),
+    Case("k-greater-than-n", _add_column("n_correct", ["10", "20", "130", "40"]), ("'130'", "k > n"), 4, "n_correct"),
+    Case(
+        "k-inconsistent-with-score",
+        _add_column("n_correct", ["10", "20", "30", "55"]),
+        ("'55'", "does not match score * n_items"),
+        5,
+        "n_correct",
+    ),
+    Case(
+        "k-without-n",
+        _add_column("n_correct", ["10", "20", "30", "40"]).replace("1e9,100,", "1e9,,"),
+        ("needs 'n_items'",),
+        3,
+        "n_correct",
+    ),
     Case("negative-flops", _cell(2, "train_flops", "-1e22"), ("'-1e22'", "must be positive"), 4, "train_flops"),
     Case("zero-params", _cell(0, "params", "0"), ("'0'", "must be positive"), 2, "params"),
     Case("flops-not-a-number", _cell(3, "train_flops", "1e23 FLOPs"), ("is not a number",), 5, "train_flops"),
@@ -94,67 +120,181 @@ CASES = [
     Case("n-items-fractional", _cell(2, "n_items", "99.5"), ("'99.5'", "whole number"), 4, "n_items"),
     Case("chance-one", _csv([r[:-1] + "1" for r in ROWS]), ("'1'", "[0, 1)"), 2, "chance"),
     Case("chance-negative", _cell(3, "chance", "-0.1"), ("'-0.1'", "[0, 1)"), 5, "chance"),
-    Case("higher-is-better-2", _add_column("higher_is_better", ["1", "1", "2", "1"]),
-         ("'2'", "must be 0 or 1"), 4, "higher_is_better"),
-    Case("higher-is-better-text", _add_column("higher_is_better", ["1", "yes", "1", "1"]),
-         ("'yes'", "is not a number"), 3, "higher_is_better"),
-    Case("unknown-metric-kind", _add_column("metric_kind", ["discrete", "discrete", "binary", "discrete"]),
-         ("'binary'", "must be one of discrete, continuous, discrete_normalized"), 4, "metric_kind"),
-    Case("answer-tokens-zero", _add_column("answer_tokens", ["3", "3", "0", "3"]),
-         ("'0'", "at least 1"), 4, "answer_tokens"),
-    Case("duplicate-model-in-curve", _csv([*ROWS, "arith,acc,fam,m2,0.25,1e21,1e9,100,0"]),
-         ("'m2' appears twice in curve", "task=arith, metric=acc, family=fam", "first at {path}:3"), 6, "model"),
-    Case("conflicting-chance", _cell(2, "chance", "0.25"),
-         ("'0.25' conflicts with '0' at {path}:2", "within curve"), 4, "chance"),
-    Case("conflicting-higher-is-better", _add_column("higher_is_better", ["1", "1", "1", "0"]),
-         ("'0' conflicts with '1' at {path}:2",), 5, "higher_is_better"),
-    Case("conflicting-metric-kind", _add_column("metric_kind", ["discrete", "continuous", "discrete", "discrete"]),
-         ("'continuous' conflicts with 'discrete'",), 3, "metric_kind"),
-    Case("bleu-above-100", _csv([r.replace(",acc,", ",bleu,") for r in ROWS]).replace(",0.30,", ",100.5,"),
-         ("'100.5'", "outside [0, 100]", "BLEU"), 4, "score"),
-    Case("perplexity-zero", _add_column("higher_is_better", ["0"] * 4).replace(",acc,", ",ppl,")
-         .replace(",0.20,", ",0,"), ("'0'", "must be positive for a perplexity metric"), 3, "score"),
-    Case("perplexity-negative", _csv([r.replace(",acc,", ",perplexity,") for r in ROWS]).replace(",0.40,", ",-3,"),
-         ("'-3'", "must be positive"), 5, "score"),
+    Case(
+        "higher-is-better-2",
+        _add_column("higher_is_better", ["1", "1", "2", "1"]),
+        ("'2'", "must be 0 or 1"),
+        4,
+        "higher_is_better",
+    ),
+    Case(
+        "higher-is-better-text",
+        _add_column("higher_is_better", ["1", "yes", "1", "1"]),
+        ("'yes'", "is not a number"),
+        3,
+        "higher_is_better",
+    ),
+    Case(
+        "unknown-metric-kind",
+        _add_column("metric_kind", ["discrete", "discrete", "binary", "discrete"]),
+        ("'binary'", "must be one of discrete, continuous, discrete_normalized"),
+        4,
+        "metric_kind",
+    ),
+    Case(
+        "answer-tokens-zero",
+        _add_column("answer_tokens", ["3", "3", "0", "3"]),
+        ("'0'", "at least 1"),
+        4,
+        "answer_tokens",
+    ),
+    Case(
+        "duplicate-model-in-curve",
+        _csv([*ROWS, "arith,acc,fam,m2,0.25,1e21,1e9,100,0"]),
+        ("'m2' appears twice in curve", "task=arith, metric=acc, family=fam", "first at {path}:3"),
+        6,
+        "model",
+    ),
+    Case(
+        "conflicting-chance",
+        _cell(2, "chance", "0.25"),
+        ("'0.25' conflicts with '0' at {path}:2", "within curve"),
+        4,
+        "chance",
+    ),
+    Case(
+        "conflicting-higher-is-better",
+        _add_column("higher_is_better", ["1", "1", "1", "0"]),
+        ("'0' conflicts with '1' at {path}:2",),
+        5,
+        "higher_is_better",
+    ),
+    Case(
+        "conflicting-metric-kind",
+        _add_column("metric_kind", ["discrete", "continuous", "discrete", "discrete"]),
+        ("'continuous' conflicts with 'discrete'",),
+        3,
+        "metric_kind",
+    ),
+    Case(
+        "bleu-above-100",
+        _csv([r.replace(",acc,", ",bleu,") for r in ROWS]).replace(",0.30,", ",100.5,"),
+        ("'100.5'", "outside [0, 100]", "BLEU"),
+        4,
+        "score",
+    ),
+    Case(
+        "perplexity-zero",
+        _add_column("higher_is_better", ["0"] * 4).replace(",acc,", ",ppl,").replace(",0.20,", ",0,"),
+        ("'0'", "must be positive for a perplexity metric"),
+        3,
+        "score",
+    ),
+    Case(
+        "perplexity-negative",
+        _csv([r.replace(",acc,", ",perplexity,") for r in ROWS]).replace(",0.40,", ",-3,"),
+        ("'-3'", "must be positive"),
+        5,
+        "score",
+    ),
     # line numbers are the file's own: a blank line before the bad row counts
-    Case("line-number-after-blank-line", _csv([ROWS[0], "", ROWS[1], ROWS[2].replace("0.30", "x"), ROWS[3]]),
-         ("'x'", "is not a number"), 5, "score"),
+    Case(
+        "line-number-after-blank-line",
+        _csv([ROWS[0], "", ROWS[1], ROWS[2].replace("0.30", "x"), ROWS[3]]),
+        ("'x'", "is not a number"),
+        5,
+        "score",
+    ),
     Case("empty-file", "", ("file is empty",)),
     Case("only-blank-lines", "\n\n  \n", ("file is empty",)),
     Case("header-only", HEADER + "\n", ("header but no data rows",)),
-    Case("semicolon-delimited", _csv([r.replace(",", ";") for r in ROWS], HEADER.replace(",", ";")),
-         ("line 1 looks ';'-separated",)),
-    Case("tab-in-csv", _csv([r.replace(",", "\t") for r in ROWS], HEADER.replace(",", "\t")),
-         ("line 1 looks tab-separated",)),
+    Case(
+        "semicolon-delimited",
+        _csv([r.replace(",", ";") for r in ROWS], HEADER.replace(",", ";")),
+        ("line 1 looks ';'-separated",),
+    ),
+    Case(
+        "tab-in-csv",
+        _csv([r.replace(",", "\t") for r in ROWS], HEADER.replace(",", "\t")),
+        ("line 1 looks tab-separated",),
+    ),
     Case("latin-1-bytes", _cell(0, "model", "mod\u00e8le-\u00e9").encode("latin-1"), ("not UTF-8",)),
     Case("ragged-row", _cell(2, "chance", "0,0.5"), ("malformed CSV", "line 4", "more than the header")),
-    Case("duplicated-header-column", _csv([f"{r},0.5" for r in ROWS], f"{HEADER},score"),
-         ("column 'score' appears more than once in the header",), 1),
+    Case(
+        "duplicated-header-column",
+        _csv([f"{r},0.5" for r in ROWS], f"{HEADER},score"),
+        ("column 'score' appears more than once in the header",),
+        1,
+    ),
     Case("directory", lambda tmp: (tmp / "data.csv").mkdir() or tmp / "data.csv", ("is a directory",)),
     Case("nonexistent", lambda tmp: tmp / "nope.csv", ("no such file",)),
-    Case("corrupt-parquet", b"PAR1\x00\x01garbage-not-parquet\x00PAR1", ("not a readable Parquet file",),
-         filename="data.parquet"),
+    Case(
+        "corrupt-parquet",
+        b"PAR1\x00\x01garbage-not-parquet\x00PAR1",
+        ("not a readable Parquet file",),
+        filename="data.parquet",
+    ),
     Case("empty-parquet", b"", ("file is empty",), filename="data.parquet"),
     Case("truncated-csv-gz", gzip.compress(_csv().encode())[:30], ("cannot be read",), filename="data.csv.gz"),
     Case("not-gzip-csv-gz", _csv().encode(), ("cannot be read", "gzip"), filename="data.csv.gz"),
     # unit mistakes that pass every range check: log10 scales, percentages, the wrong axis
-    Case("flops-as-log10", _csv([r.replace(",1e2", ",2") for r in ROWS]),
-         ("'20'", "every train_flops value is below 100", "looks like log10", "raw FLOPs"), 2, "train_flops"),
-    Case("params-as-log10", _csv([r.replace(",1e8,", ",8,").replace(",1e9,", ",9.0,").replace(",1e10,", ",10,")
-                                  .replace(",1e11,", ",11,") for r in ROWS]),
-         ("'8'", "every params value is below 20", "looks like log10"), 2, "params"),
-    Case("accuracy-in-percent", _csv([r.replace(",0.", ",") for r in ROWS]),
-         ("'10'", "outside [0, 1]", "(and 3 more rows)", "metric 'acc' looks given in percent",
-          "divide the scores by 100"), 2, "score"),
-    Case("percent-with-chance-silently-continuous",
-         _csv([r.replace(",acc,", ",mmlu,").replace(",100,0", ",,0.25") for r in ROWS])
-         .replace(",0.10,", ",30,").replace(",0.20,", ",41,").replace(",0.30,", ",52,").replace(",0.40,", ",63,"),
-         ("'30'", "above 1 for metric 'mmlu'", "divide the scores by 100"), 2, "score"),
-    Case("f1-in-percent", _csv([r.replace(",acc,", ",f1,").replace(",100,0", ",,0") for r in ROWS])
-         .replace(",0.30,", ",30.5,").replace(",0.40,", ",44,"),
-         ("'30.5'", "above 1 for metric 'f1'", "in percent?"), 4, "score"),
-    Case("params-only-on-the-flops-axis", _drop_column("train_flops"),
-         ("no row has a value in column 'train_flops'", "'params' is given", "--x params", 'x_axis="params"')),
+    Case(
+        "flops-as-log10",
+        _csv([r.replace(",1e2", ",2") for r in ROWS]),
+        ("'20'", "every train_flops value is below 100", "looks like log10", "raw FLOPs"),
+        2,
+        "train_flops",
+    ),
+    Case(
+        "params-as-log10",
+        _csv(
+            [
+                r.replace(",1e8,", ",8,").replace(",1e9,", ",9.0,").replace(",1e10,", ",10,").replace(",1e11,", ",11,")
+                for r in ROWS
+            ]
+        ),
+        ("'8'", "every params value is below 20", "looks like log10"),
+        2,
+        "params",
+    ),
+    Case(
+        "accuracy-in-percent",
+        _csv([r.replace(",0.", ",") for r in ROWS]),
+        (
+            "'10'",
+            "outside [0, 1]",
+            "(and 3 more rows)",
+            "metric 'acc' looks given in percent",
+            "divide the scores by 100",
+        ),
+        2,
+        "score",
+    ),
+    Case(
+        "percent-with-chance-silently-continuous",
+        _csv([r.replace(",acc,", ",mmlu,").replace(",100,0", ",,0.25") for r in ROWS])
+        .replace(",0.10,", ",30,")
+        .replace(",0.20,", ",41,")
+        .replace(",0.30,", ",52,")
+        .replace(",0.40,", ",63,"),
+        ("'30'", "above 1 for metric 'mmlu'", "divide the scores by 100"),
+        2,
+        "score",
+    ),
+    Case(
+        "f1-in-percent",
+        _csv([r.replace(",acc,", ",f1,").replace(",100,0", ",,0") for r in ROWS])
+        .replace(",0.30,", ",30.5,")
+        .replace(",0.40,", ",44,"),
+        ("'30.5'", "above 1 for metric 'f1'", "in percent?"),
+        4,
+        "score",
+    ),
+    Case(
+        "params-only-on-the-flops-axis",
+        _drop_column("train_flops"),
+        ("no row has a value in column 'train_flops'", "'params' is given", "--x params", 'x_axis="params"'),
+    ),
 ]
 
 
@@ -273,10 +413,17 @@ def test_source_of_the_wrong_type():
 
 
 def _frame() -> pd.DataFrame:
-    return pd.DataFrame({
-        "task": "arith", "metric": "acc", "family": "fam", "model": ["m1", "m2", "m3", "m4"],
-        "score": [0.1, 0.2, 0.3, 0.4], "train_flops": [1e20, 1e21, 1e22, 1e23], "n_items": 100,
-    })
+    return pd.DataFrame(
+        {
+            "task": "arith",
+            "metric": "acc",
+            "family": "fam",
+            "model": ["m1", "m2", "m3", "m4"],
+            "score": [0.1, 0.2, 0.3, 0.4],
+            "train_flops": [1e20, 1e21, 1e22, 1e23],
+            "n_items": 100,
+        }
+    )
 
 
 @pytest.mark.parametrize(
@@ -352,19 +499,23 @@ def test_one_stray_value_is_not_called_a_percentage():
     df = _frame().assign(score=[0.02, 0.03, 1.3, 0.48])
     with pytest.raises(DataError) as info:
         load_curves(df)
-    assert str(info.value) == ("<DataFrame> row 2: column 'score': '1.3': outside [0, 1] for a discrete (proportion) "
-                               "metric")
+    assert str(info.value) == (
+        "<DataFrame> row 2: column 'score': '1.3': outside [0, 1] for a discrete (proportion) metric"
+    )
 
 
-@pytest.mark.parametrize(("metric", "scores", "extra", "likelihood"), [
-    ("bleu", [0.5, 2.0, 10.0, 25.0], {}, "beta"),  # BLEU/ROUGE in 0-100 are percent by convention
-    ("score", [12.0, 20.0, 31.0, 40.0], {}, "student_t"),  # a neutral name: an unbounded score
-    ("generate_length", [12.0, 20.0, 31.0, 40.0], {}, "student_t"),  # 'rate' inside a word is no proportion
-    ("f1", [12.0, 20.0, 31.0, 40.0], {"metric_kind": "continuous"}, "student_t"),  # an explicit kind wins
-    ("f1", [0.12, 0.2, 0.31, 0.4], {}, "beta"),
-    ("mmlu", [0.3, 0.41, 0.52, 0.63], {"chance": 0.25}, "beta"),
-    ("acc", [0.02, 0.03, 0.2, 0.48], {"n_items": 100}, "beta_binomial"),
-])
+@pytest.mark.parametrize(
+    ("metric", "scores", "extra", "likelihood"),
+    [
+        ("bleu", [0.5, 2.0, 10.0, 25.0], {}, "beta"),  # BLEU/ROUGE in 0-100 are percent by convention
+        ("score", [12.0, 20.0, 31.0, 40.0], {}, "student_t"),  # a neutral name: an unbounded score
+        ("generate_length", [12.0, 20.0, 31.0, 40.0], {}, "student_t"),  # 'rate' inside a word is no proportion
+        ("f1", [12.0, 20.0, 31.0, 40.0], {"metric_kind": "continuous"}, "student_t"),  # an explicit kind wins
+        ("f1", [0.12, 0.2, 0.31, 0.4], {}, "beta"),
+        ("mmlu", [0.3, 0.41, 0.52, 0.63], {"chance": 0.25}, "beta"),
+        ("acc", [0.02, 0.03, 0.2, 0.48], {"n_items": 100}, "beta_binomial"),
+    ],
+)
 def test_legitimate_scores_still_load(metric, scores, extra, likelihood):
     df = _frame().drop(columns="n_items").assign(metric=metric, score=scores, **extra)
     assert load_curves(df).curves["likelihood"].tolist() == [likelihood]

@@ -15,7 +15,7 @@ from phasefit.data.curves import CURVE_KEY, CurveSet, load_curves
 
 # a load costs ~60 ms plus a few ms per curve; 30 examples keep this file at ~20 s
 SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-NAMES = st.text(alphabet="anNA_-. 0,\"é", min_size=1, max_size=6).map(str.strip).filter(bool)
+NAMES = st.text(alphabet='anNA_-. 0,"é', min_size=1, max_size=6).map(str.strip).filter(bool)
 
 
 @st.composite
@@ -40,16 +40,41 @@ def tidy_tables(draw) -> pd.DataFrame:
                 chosen = draw(st.lists(st.sampled_from(models[fam]), max_size=len(models[fam]), unique=True))
                 for model, flops in chosen:
                     n = draw(st.integers(1, 2000))
-                    rows.append({"task": task, "metric": metric, "family": fam, "condition": cond,
-                                 "model": model, "score": draw(st.floats(0.0, 1.0)), "train_flops": flops,
-                                 "n_items": n, "chance": chance, "higher_is_better": hib})
+                    rows.append(
+                        {
+                            "task": task,
+                            "metric": metric,
+                            "family": fam,
+                            "condition": cond,
+                            "model": model,
+                            "score": draw(st.floats(0.0, 1.0)),
+                            "train_flops": flops,
+                            "n_items": n,
+                            "chance": chance,
+                            "higher_is_better": hib,
+                        }
+                    )
     columns = [*CURVE_KEY, "model", "score", "train_flops", "n_items", "chance", "higher_is_better"]
     df = pd.DataFrame(rows, columns=columns)
     if df.empty:  # at least one row, so that the table is loadable
         fam = families[0]
-        df = pd.DataFrame([{"task": tasks[0], "metric": "acc", "family": fam, "condition": "",
-                            "model": models[fam][0][0], "score": 0.5, "train_flops": models[fam][0][1],
-                            "n_items": 10, "chance": 0.0, "higher_is_better": 1}], columns=columns)
+        df = pd.DataFrame(
+            [
+                {
+                    "task": tasks[0],
+                    "metric": "acc",
+                    "family": fam,
+                    "condition": "",
+                    "model": models[fam][0][0],
+                    "score": 0.5,
+                    "train_flops": models[fam][0][1],
+                    "n_items": 10,
+                    "chance": 0.0,
+                    "higher_is_better": 1,
+                }
+            ],
+            columns=columns,
+        )
     return df
 
 

@@ -23,12 +23,39 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 SCRIPT = REPO / "scripts" / "curate_datasets.py"
 DATA_DIR = Path(str(resources.files("phasefit.data.datasets").joinpath("data")))
 
-EXPECTED = {"obsscaling_emergent", "obsscaling_bbh", "obsscaling_standard", "pythia_suite",
-            "bloom_xglm", "ukp_emergence"}  # pythia_checkpoints is optional (size limit)
+EXPECTED = {
+    "obsscaling_emergent",
+    "obsscaling_bbh",
+    "obsscaling_standard",
+    "pythia_suite",
+    "bloom_xglm",
+    "ukp_emergence",
+}  # pythia_checkpoints is optional (size limit)
 CURVE_KEY = ["task", "metric", "family", "condition"]
-CONTRACT = ["task", "metric", "family", "condition", "model", "score", "train_flops", "params", "n_items",
-            "chance", "higher_is_better", "metric_kind", "shots", "score_stderr", "instruction_tuned",
-            "checkpoint_step", "source", "subset", "task_group", "train_tokens", "n_items_basis", "notes"]
+CONTRACT = [
+    "task",
+    "metric",
+    "family",
+    "condition",
+    "model",
+    "score",
+    "train_flops",
+    "params",
+    "n_items",
+    "chance",
+    "higher_is_better",
+    "metric_kind",
+    "shots",
+    "score_stderr",
+    "instruction_tuned",
+    "checkpoint_step",
+    "source",
+    "subset",
+    "task_group",
+    "train_tokens",
+    "n_items_basis",
+    "notes",
+]
 NAMES = list(ds.DATASETS)
 
 
@@ -164,7 +191,8 @@ def test_specific_curation():
     assert (bbh.loc[bbh.task_group == "bbh_fewshot", "condition"] == "direct").all()
     # chance of a normalised row is the raw metric's baseline c, so raw = c + (1 - c) * score
     norm = bbh[bbh.metric_kind == "discrete_normalized"].assign(
-        metric=lambda d: d["metric"].str.removesuffix("_chance_normalized"))
+        metric=lambda d: d["metric"].str.removesuffix("_chance_normalized")
+    )
     both = norm.merge(bbh[bbh.metric_kind == "discrete"], on=CURVE_KEY + ["model"], suffixes=("", "_raw"))
     assert len(both) == len(norm)
     assert np.allclose(both["chance"].fillna(-1), both["chance_raw"].fillna(-1))
@@ -178,7 +206,11 @@ def test_specific_curation():
     assert set(suite["condition"]) == {"0-shot", "5-shot"}
     assert (suite["condition"] == suite["shots"].map(lambda k: f"{int(k)}-shot")).all()
     assert suite.groupby("family")["model"].nunique().to_dict() == {
-        "BLOOM": 5, "OPT": 8, "Pythia": 8, "Pythia-deduped": 8}
+        "BLOOM": 5,
+        "OPT": 8,
+        "Pythia": 8,
+        "Pythia-deduped": 8,
+    }
     emergent = ds.load("obsscaling_emergent")
     assert (emergent["task_group"] == "emergent_capability").all()
     std = ds.load("obsscaling_standard")
@@ -202,8 +234,12 @@ def test_load_returns_fresh_copies():
 @pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=f"source data {SHARED_DATA} not present")
 def test_curation_script_reproduces_bundled_files(tmp_path):
     out = tmp_path / "data"
-    proc = subprocess.run([sys.executable, str(SCRIPT), str(SHARED_DATA), "--out", str(out), "--quiet"],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), str(SHARED_DATA), "--out", str(out), "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     produced = sorted(p.name for p in out.iterdir())
     bundled = sorted(p.name for p in DATA_DIR.iterdir() if p.name.endswith((".csv.gz", ".json")))

@@ -59,7 +59,7 @@ def python_blocks(path: Path) -> list[Block]:
         while k >= 0 and not lines[k].strip():
             k -= 1
         skip = k >= 0 and lines[k].strip() == SKIP_MARK
-        blocks.append(Block(path=path, line=start + 1, source="\n".join(lines[start + 1:j]) + "\n", skip=skip))
+        blocks.append(Block(path=path, line=start + 1, source="\n".join(lines[start + 1 : j]) + "\n", skip=skip))
         i = j + 1
     return blocks
 

@@ -14,8 +14,17 @@ from phasefit.models.curve_model import curve_inputs
 
 def _curve(y, n=2000):
     x = np.linspace(20.0, 23.5, len(y))
-    df = pd.DataFrame({"task": "t", "metric": "acc", "family": "f", "model": [f"m{i}" for i in range(len(y))],
-                       "score": np.round(np.asarray(y) * n) / n, "train_flops": 10**x, "n_items": n})
+    df = pd.DataFrame(
+        {
+            "task": "t",
+            "metric": "acc",
+            "family": "f",
+            "model": [f"m{i}" for i in range(len(y))],
+            "score": np.round(np.asarray(y) * n) / n,
+            "train_flops": 10**x,
+            "n_items": n,
+        }
+    )
     return load_curves(df).curve(0)
 
 

@@ -28,8 +28,9 @@ def _text_block_after(path: Path, marker: str) -> list[str]:
 @pytest.fixture(scope="module")
 def readme_summary() -> list[str]:
     curves = phasefit.load_curves(ds.load("obsscaling_emergent"), name="dataset:obsscaling_emergent")
-    arith = curves.subset((curves.curves["task"] == "arithmetic_3ds")
-                          & curves.curves["family"].isin(["OPT", "Qwen1.5"]))
+    arith = curves.subset(
+        (curves.curves["task"] == "arithmetic_3ds") & curves.curves["family"].isin(["OPT", "Qwen1.5"])
+    )
     analysis = phasefit.fit(arith, draws=1000, tune=500, progress=False)
     return analysis.summary().splitlines()
 

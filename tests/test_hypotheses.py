@@ -27,23 +27,31 @@ from phasefit.models.spec import HYPOTHESES, load_spec
 SPEC = load_spec()
 LIKELIHOODS = ("beta_binomial", "beta", "student_t")
 FAST = "FAST_COMPILE"  # the graph, not its speed, is under test
-OWN = {"absent": {"level"}, "smooth": {"intercept", "slope"},
-       "breakpoint": {"level", "slope_before", "gain", "tau_fraction"}}
-NUISANCE = {"beta_binomial": {"ceiling_fraction", "concentration"}, "beta": {"ceiling_fraction", "precision"},
-            "student_t": {"sigma"}}
+OWN = {
+    "absent": {"level"},
+    "smooth": {"intercept", "slope"},
+    "breakpoint": {"level", "slope_before", "gain", "tau_fraction"},
+}
+NUISANCE = {
+    "beta_binomial": {"ceiling_fraction", "concentration"},
+    "beta": {"ceiling_fraction", "precision"},
+    "student_t": {"sigma"},
+}
 
 
 def _curve(likelihood: str):
     x = np.linspace(20, 23, 7)
     base = {"task": "t", "family": "f", "model": [f"m{i}" for i in range(7)], "train_flops": 10**x}
     if likelihood == "beta_binomial":
-        df = pd.DataFrame({**base, "metric": "acc", "score": [0.25, 0.26, 0.25, 0.3, 0.5, 0.7, 0.8],
-                           "n_items": 400, "chance": 0.25})
+        df = pd.DataFrame(
+            {**base, "metric": "acc", "score": [0.25, 0.26, 0.25, 0.3, 0.5, 0.7, 0.8], "n_items": 400, "chance": 0.25}
+        )
     elif likelihood == "beta":
         df = pd.DataFrame({**base, "metric": "bleu", "score": [0.0, 0.5, 1.0, 3.0, 10.0, 30.0, 45.0]})
     else:
-        df = pd.DataFrame({**base, "metric": "ppl", "score": [80.0, 50.0, 30.0, 20.0, 12.0, 9.0, 7.0],
-                           "higher_is_better": 0})
+        df = pd.DataFrame(
+            {**base, "metric": "ppl", "score": [80.0, 50.0, 30.0, 20.0, 12.0, 9.0, 7.0], "higher_is_better": 0}
+        )
     cs = load_curves(df)
     assert cs.curves["likelihood"].iloc[0] == likelihood
     return cs.curve(0)
@@ -120,14 +128,29 @@ def test_breakpoint_range_leaves_points_on_both_sides():
 
 def _inputs(center: float = 0.0, *, lo: float = -1.0, hi: float = 1.0, x_ref: float = 1.5) -> CurveInputs:
     x = np.linspace(-1.5, 1.5, 7)
-    return CurveInputs(likelihood="beta_binomial", x=x, center=center, y=np.zeros(7, np.int64),
-                       n=np.full(7, 100, np.int64), y_loc=0.0, y_scale=1.0, floor=0.0, range_lo=lo, range_hi=hi,
-                       x_ref=x_ref)
+    return CurveInputs(
+        likelihood="beta_binomial",
+        x=x,
+        center=center,
+        y=np.zeros(7, np.int64),
+        n=np.full(7, 100, np.int64),
+        y_loc=0.0,
+        y_scale=1.0,
+        floor=0.0,
+        range_lo=lo,
+        range_hi=hi,
+        x_ref=x_ref,
+    )
 
 
 def test_breakpoint_is_flat_before_and_rises_after():
-    draws = {"level": np.array([-4.0]), "slope_before": np.array([0.0]), "rise": np.array([3.0]),
-             "tau": np.array([0.0]), "ceiling_fraction": np.array([1.0])}
+    draws = {
+        "level": np.array([-4.0]),
+        "slope_before": np.array([0.0]),
+        "rise": np.array([3.0]),
+        "tau": np.array([0.0]),
+        "ceiling_fraction": np.array([1.0]),
+    }
     x = np.array([-2.0, -1.0, 1.0, 2.0])
     m = mean_curve("breakpoint", draws, _inputs(), x, SPEC)[0]
     assert m[0] == pytest.approx(m[1], abs=1e-6)
@@ -139,8 +162,13 @@ def test_gain_is_what_the_rise_adds_at_the_largest_model():
     width = SPEC.hypothesis("breakpoint").option("width")
     for tau in (-1.0, 0.0, 1.2):
         rise = rise_from_gain(4.0, tau, 1.5, width, NUMPY.softplus)
-        draws = {"level": np.array([-3.0]), "slope_before": np.array([0.2]), "rise": np.array([rise]),
-                 "tau": np.array([tau]), "ceiling_fraction": np.array([1.0])}
+        draws = {
+            "level": np.array([-3.0]),
+            "slope_before": np.array([0.2]),
+            "rise": np.array([rise]),
+            "tau": np.array([tau]),
+            "ceiling_fraction": np.array([1.0]),
+        }
         eta_ref = special.logit(mean_curve("breakpoint", draws, _inputs(), np.array([1.5]), SPEC)[0, 0])
         assert eta_ref == pytest.approx(-3.0 + 0.2 * (1.5 - tau) + 4.0, abs=1e-6)
 
@@ -151,8 +179,13 @@ def test_break_is_derived_on_the_analysis_axis():
     center, lo, hi, x_ref = 21.5, -1.0, 1.0, 1.5
     inputs = _inputs(center, lo=lo, hi=hi, x_ref=x_ref)
     frac = np.array([0.0, 0.25, 0.9])
-    free = {"level": np.full(3, -3.0), "slope_before": np.full(3, 0.2), "gain": np.full(3, 4.0),
-            "tau_fraction": frac, "ceiling_fraction": np.ones(3)}
+    free = {
+        "level": np.full(3, -3.0),
+        "slope_before": np.full(3, 0.2),
+        "gain": np.full(3, 4.0),
+        "tau_fraction": frac,
+        "ceiling_fraction": np.ones(3),
+    }
     derived = SPEC.plugin("breakpoint").deterministics(free, inputs.data(), NUMPY)
     tau_c = lo + (hi - lo) * frac
     np.testing.assert_allclose(derived["tau"], center + tau_c)

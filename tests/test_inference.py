@@ -33,7 +33,10 @@ def test_one_compile_serves_every_curve_and_fit(curves):
     # each hypothesis compiled exactly once, whatever the number of curves
     # (other likelihoods may have been compiled by earlier tests of the session's shared sampler)
     assert sorted(k for k in s.compile_seconds if k.startswith("beta_binomial/")) == [
-        "beta_binomial/absent", "beta_binomial/breakpoint", "beta_binomial/smooth"]
+        "beta_binomial/absent",
+        "beta_binomial/breakpoint",
+        "beta_binomial/smooth",
+    ]
 
 
 def test_seeded_fits_reproduce_exactly(curves):
@@ -59,9 +62,16 @@ def test_swapped_data_changes_the_posterior(curves):
 
 def test_failed_checks_trigger_retries_then_failure(curves):
     spec = tiny_spec()
-    strict = replace(spec, diagnostics=DiagnosticsSpec(
-        ess_bulk_min=1e9, ess_tail_min=20, rhat_max=1.1, max_divergences=10,
-        retries=(RetrySpec(target_accept=0.97, tune=100, draws=100),)))
+    strict = replace(
+        spec,
+        diagnostics=DiagnosticsSpec(
+            ess_bulk_min=1e9,
+            ess_tail_min=20,
+            rhat_max=1.1,
+            max_divergences=10,
+            retries=(RetrySpec(target_accept=0.97, tune=100, draws=100),),
+        ),
+    )
     s = Sampler(strict)
     s._compiled = sampler()._compiled  # reuse the session's compiled model
     r = s.fit(curve_inputs(curves.curve(1), strict), "smooth", seed=5)

@@ -22,8 +22,17 @@ from phasefit.models.curve_model import curve_inputs
 
 def _flat_curve():
     x = np.linspace(20, 23, 5)
-    df = pd.DataFrame({"task": "t", "metric": "acc", "family": "f", "model": [f"m{i}" for i in range(5)],
-                       "score": [0.05, 0.04, 0.06, 0.05, 0.05], "train_flops": 10**x, "n_items": 200})
+    df = pd.DataFrame(
+        {
+            "task": "t",
+            "metric": "acc",
+            "family": "f",
+            "model": [f"m{i}" for i in range(5)],
+            "score": [0.05, 0.04, 0.06, 0.05, 0.05],
+            "train_flops": 10**x,
+            "n_items": 200,
+        }
+    )
     return load_curves(df).curve(0)
 
 
@@ -48,8 +57,10 @@ def test_too_narrow_a_proposal_is_widened():
     inputs = curve_inputs(_flat_curve(), spec)
     draws = s.fit(inputs, "absent", seed=3).draws
     lvl, logc = draws["level"], np.log(draws["concentration"])
-    narrow = {"level": lvl.mean() + (lvl - lvl.mean()) / 7,
-              "concentration": np.exp(logc.mean() + (logc - logc.mean()) / 7)}
+    narrow = {
+        "level": lvl.mean() + (lvl - lvl.mean()) / 7,
+        "concentration": np.exp(logc.mean() + (logc - logc.mean()) / 7),
+    }
     first = _importance_estimate(narrow, inputs, "absent", spec, n_proposal=8000, seed=1, scale=PROPOSAL_SCALE)
     assert first.k_hat > 0.7
     ev = log_marginal_likelihood(narrow, inputs, "absent", spec, n_proposal=8000, seed=1)
@@ -65,8 +76,9 @@ def _absent_log_z_by_quadrature(inputs, spec) -> float:
         c = np.exp(log_c)
         p = special.expit(level)
         ll = stats.betabinom.logpmf(inputs.y, inputs.n, p * c, (1 - p) * c).sum()
-        return np.exp(ll + stats.norm.logpdf(level, lp["mu"], lp["sigma"])
-                      + stats.norm.logpdf(log_c, cp["mu"], cp["sigma"]))
+        return np.exp(
+            ll + stats.norm.logpdf(level, lp["mu"], lp["sigma"]) + stats.norm.logpdf(log_c, cp["mu"], cp["sigma"])
+        )
 
     exact, _ = integrate.dblquad(integrand, cp["mu"] - 8 * cp["sigma"], cp["mu"] + 8 * cp["sigma"], -12, 6)
     return float(np.log(exact))
@@ -74,9 +86,12 @@ def _absent_log_z_by_quadrature(inputs, spec) -> float:
 
 def test_probabilities_sum_to_one_and_follow_evidence():
     from phasefit.evidence.marginal import Evidence
-    ev = {"absent": Evidence(log_z=-10.0, log_z_se=0.0, k_hat=0.1),
-          "smooth": Evidence(log_z=-5.0, log_z_se=0.0, k_hat=0.1),
-          "breakpoint": Evidence(log_z=-5.0 + np.log(3), log_z_se=0.0, k_hat=0.1)}
+
+    ev = {
+        "absent": Evidence(log_z=-10.0, log_z_se=0.0, k_hat=0.1),
+        "smooth": Evidence(log_z=-5.0, log_z_se=0.0, k_hat=0.1),
+        "breakpoint": Evidence(log_z=-5.0 + np.log(3), log_z_se=0.0, k_hat=0.1),
+    }
     spec = sampler().spec  # equal prior weights
     p = hypothesis_probabilities(ev, spec)
     assert list(p) == list(spec.names)

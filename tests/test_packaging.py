@@ -40,8 +40,9 @@ def _dist(requirement: str) -> str:
 
 
 DEPENDENCIES = {_dist(r) for r in PYPROJECT["project"]["dependencies"]}
-EXTRAS = {name: {_dist(r) for r in reqs}
-          for name, reqs in PYPROJECT["project"].get("optional-dependencies", {}).items()}
+EXTRAS = {
+    name: {_dist(r) for r in reqs} for name, reqs in PYPROJECT["project"].get("optional-dependencies", {}).items()
+}
 
 
 def _imports() -> dict[str, dict[str, bool]]:
@@ -89,12 +90,15 @@ def test_every_import_is_declared(name):
     optional = set().union(*(reqs for extra, reqs in EXTRAS.items() if extra != "dev"))
     at_module_level = sorted(f for f, top in files.items() if top)
     if at_module_level:
-        assert dists & DEPENDENCIES, (f"'{name}' (distribution {', '.join(sorted(dists))}) is imported by "
-                                      f"{', '.join(at_module_level)} but is not in [project] dependencies")
+        assert dists & DEPENDENCIES, (
+            f"'{name}' (distribution {', '.join(sorted(dists))}) is imported by "
+            f"{', '.join(at_module_level)} but is not in [project] dependencies"
+        )
     else:
         assert dists & (DEPENDENCIES | optional), (
             f"'{name}' (distribution {', '.join(sorted(dists))}) is imported by {', '.join(sorted(files))} "
-            "but is neither a dependency nor in an optional extra")
+            "but is neither a dependency nor in an optional extra"
+        )
 
 
 @pytest.mark.parametrize("dist", sorted(DEPENDENCIES))
@@ -104,8 +108,9 @@ def test_every_dependency_is_used(dist):
         return
     assert dist in USED_WITHOUT_IMPORT, f"dependency '{dist}' is not imported by src/phasefit: remove it"
     pattern = re.compile(USED_WITHOUT_IMPORT[dist])
-    assert any(pattern.search(p.read_text(encoding="utf-8")) for p in SRC.rglob("*.py")), \
+    assert any(pattern.search(p.read_text(encoding="utf-8")) for p in SRC.rglob("*.py")), (
         f"dependency '{dist}' is listed as used without an import, but nothing in src/phasefit uses it"
+    )
 
 
 @pytest.mark.parametrize("extra", sorted(e for e in EXTRAS if e != "dev"))

@@ -14,12 +14,14 @@ from phasefit.cli import main
 from phasefit.evidence.verdicts import VERDICT_COLUMNS
 from phasefit.results.posterior import load_tree
 
-CONTRACT_COLUMNS = ("task, metric, family, condition, n_points, x_axis, p_emergent, elpd_diff, elpd_diff_se, "
-                  "stacking_weight_breakpoint, lfo_elpd_diff, verdict, break_flops_median, break_flops_q05, "
-                  "break_flops_q95, break_params_median, break_params_q05, break_params_q95, "
-                  "onset_flops_median, onset_flops_q05, onset_flops_q95, onset_params_median, onset_params_q05, "
-                  "onset_params_q95, rhat_max, "
-                  "ess_bulk_min, divergences, breakthroughness, linearity").split(", ")
+CONTRACT_COLUMNS = (
+    "task, metric, family, condition, n_points, x_axis, p_emergent, elpd_diff, elpd_diff_se, "
+    "stacking_weight_breakpoint, lfo_elpd_diff, verdict, break_flops_median, break_flops_q05, "
+    "break_flops_q95, break_params_median, break_params_q05, break_params_q95, "
+    "onset_flops_median, onset_flops_q05, onset_flops_q95, onset_params_median, onset_params_q05, "
+    "onset_params_q95, rhat_max, "
+    "ess_bulk_min, divergences, breakthroughness, linearity"
+).split(", ")
 
 
 @pytest.fixture(autouse=True)
@@ -61,7 +63,9 @@ def test_break_columns_only_where_a_break_applies(analysis):
     assert (b["break_flops_median"] <= b["break_flops_q95"]).all()
     p = analysis.parameters  # the conditional break is in parameters.csv whenever the breakpoint fit converged
     converged = ~v["notes"].fillna("").str.contains("breakpoint fit not converged").to_numpy()
-    assert p.loc[converged, "break_flops_median"].notna().all() and p.loc[converged, "break_params_median"].notna().all()
+    assert (
+        p.loc[converged, "break_flops_median"].notna().all() and p.loc[converged, "break_params_median"].notna().all()
+    )
     assert p.loc[~converged, "break_flops_median"].isna().all()
 
 
@@ -80,15 +84,33 @@ def test_posterior_tree_groups_and_labels(analysis, tmp_path):
     tree = analysis.posterior
     spec = tiny_spec()
     assert set(tree.children) >= {*spec.names, "evidence", "diagnostics"}
-    groups = {"posterior", "sample_stats", "log_likelihood", "posterior_predictive", "observed_data",
-              "constant_data", "prior"}
+    groups = {
+        "posterior",
+        "sample_stats",
+        "log_likelihood",
+        "posterior_predictive",
+        "observed_data",
+        "constant_data",
+        "prior",
+    }
     v, params = analysis.verdicts, analysis.parameters
-    labels = [f"{r.task}, {r.family}, {r.metric}" + (f" [{r.condition}]" if r.condition else "")
-              for r in v.itertuples()]
-    own = {"absent": {"level", "concentration"},
-           "smooth": {"intercept", "slope", "ceiling_fraction", "concentration"},
-           "breakpoint": {"level", "slope_before", "gain", "tau_fraction", "tau", "rise", "ceiling_fraction",
-                          "concentration"}}
+    labels = [
+        f"{r.task}, {r.family}, {r.metric}" + (f" [{r.condition}]" if r.condition else "") for r in v.itertuples()
+    ]
+    own = {
+        "absent": {"level", "concentration"},
+        "smooth": {"intercept", "slope", "ceiling_fraction", "concentration"},
+        "breakpoint": {
+            "level",
+            "slope_before",
+            "gain",
+            "tau_fraction",
+            "tau",
+            "rise",
+            "ceiling_fraction",
+            "concentration",
+        },
+    }
     const = tree["breakpoint"]["constant_data"].dataset
     n_points = v["n_points"].to_numpy()
     for h in spec.names:
@@ -100,8 +122,9 @@ def test_posterior_tree_groups_and_labels(analysis, tmp_path):
         assert post["level" if h != "smooth" else "slope"].dims == ("chain", "draw", "curve")
         assert dict(post.sizes) == {"chain": 2, "draw": 150, "curve": 2}
         stats = tree[h]["sample_stats"].dataset
-        assert {"diverging", "reached_max_treedepth", "energy", "tree_depth", "step_size", "n_steps",
-                "lp"} <= set(stats.data_vars)
+        assert {"diverging", "reached_max_treedepth", "energy", "tree_depth", "step_size", "n_steps", "lp"} <= set(
+            stats.data_vars
+        )
         assert stats["diverging"].dtype == bool
         ll = tree[h]["log_likelihood"].dataset["y"]
         assert ll.dims == ("chain", "draw", "obs") and ll.sizes["obs"] == n_points.sum()
@@ -185,8 +208,25 @@ def test_cli_fit_writes_outputs(tmp_path, monkeypatch):
     spec_file = tmp_path / "spec.toml"
     spec_file.write_text(SPEC_TOML)
     out = tmp_path / "out"
-    rc = main(["fit", str(data), "--out", str(out), "--models", str(spec_file), "--draws", "100", "--tune", "100",
-               "--chains", "2", "--seed", "7", "--no-progress"])
+    rc = main(
+        [
+            "fit",
+            str(data),
+            "--out",
+            str(out),
+            "--models",
+            str(spec_file),
+            "--draws",
+            "100",
+            "--tune",
+            "100",
+            "--chains",
+            "2",
+            "--seed",
+            "7",
+            "--no-progress",
+        ]
+    )
     assert rc == 0
     for name in ("verdicts.csv", "parameters.csv", "posterior.nc", "run.json"):
         assert (out / name).is_file(), name
@@ -229,6 +269,7 @@ retries = []
 def _spec_files(tmp_path):
     """Custom spec files name hypothesis TOMLs relative to themselves: copy the bundled ones."""
     from phasefit.models.spec import default_spec_path
+
     for name in ("absent.toml", "smooth.toml", "breakpoint.toml"):
         (tmp_path / name).write_text((default_spec_path().parent / name).read_text())
 
@@ -247,10 +288,22 @@ def test_population_stage_pools_curves(analysis):
         assert v["p_emergent_pooled"].isna().all()
     # tasks.csv (docs/verdicts.md): one row per task x metric x condition, whether or not the pooling passed
     tasks = analysis.tasks
-    assert list(tasks.columns) == ["task", "metric", "condition", "n_curves", "n_failed", "p_any_emergent",
-                                   "expected_emergent_families", "n_emergent", "onset_flops_median",
-                                   "onset_flops_q05", "onset_flops_q95", "break_flops_pooled_median",
-                                   "break_flops_pooled_q05", "break_flops_pooled_q95"]
+    assert list(tasks.columns) == [
+        "task",
+        "metric",
+        "condition",
+        "n_curves",
+        "n_failed",
+        "p_any_emergent",
+        "expected_emergent_families",
+        "n_emergent",
+        "onset_flops_median",
+        "onset_flops_q05",
+        "onset_flops_q95",
+        "break_flops_pooled_median",
+        "break_flops_pooled_q05",
+        "break_flops_pooled_q95",
+    ]
     assert sorted(tasks["task"]) == sorted(v["task"])  # one curve (family) per task here
     by_task = v.set_index("task")
     for t in tasks.itertuples():
@@ -285,7 +338,9 @@ def test_population_rates_learn_from_a_suite():
     assert rates[1] > 0.5 and rates[2] < 1 / 3 and rates[0] < 0.2
     # (the pooled prior on the break can raise a curve's breakpoint evidence by R_c(psi), so not ~e^-8)
     assert (pop.curves["p_emergent"].iloc[:5] < 0.2).all() and pop.curves["p_emergent"].iloc[5] > 0.9
-    assert np.all((pop.curves["importance_ess"] > 1) & (pop.curves["importance_ess"] <= tiny_spec().population.draws_per_curve))
+    assert np.all(
+        (pop.curves["importance_ess"] > 1) & (pop.curves["importance_ess"] <= tiny_spec().population.draws_per_curve)
+    )
     assert (pop.curves["tau_q05"] <= pop.curves["tau_q95"]).all()
 
 
@@ -293,9 +348,29 @@ def test_cli_fit_bundled_dataset_with_filters(tmp_path):
     spec_file = tmp_path / "spec.toml"
     spec_file.write_text(SPEC_TOML)
     out = tmp_path / "out"
-    rc = main(["fit", "dataset:obsscaling_emergent", "--task", "arithmetic_3ds", "--family", "OPT", "--family",
-               "Pythia", "--out", str(out), "--models", str(spec_file), "--draws", "100", "--tune", "100",
-               "--chains", "2", "--no-progress"])
+    rc = main(
+        [
+            "fit",
+            "dataset:obsscaling_emergent",
+            "--task",
+            "arithmetic_3ds",
+            "--family",
+            "OPT",
+            "--family",
+            "Pythia",
+            "--out",
+            str(out),
+            "--models",
+            str(spec_file),
+            "--draws",
+            "100",
+            "--tune",
+            "100",
+            "--chains",
+            "2",
+            "--no-progress",
+        ]
+    )
     assert rc == 0
     v = pd.read_csv(out / "verdicts.csv", keep_default_na=False, na_values=[""])
     assert sorted(v["family"]) == ["OPT", "Pythia"] and set(v["task"]) == {"arithmetic_3ds"}

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from _models import sim_curves, tiny_spec
+
 from phasefit.errors import SpecError
 from phasefit.models.hypotheses import Hypothesis, register, registered
 from phasefit.models.spec import load_spec
@@ -47,8 +47,10 @@ def _spec_dir(tmp_path: Path) -> Path:
     (d / "quadratic_test.toml").write_text(QUADRATIC_TOML)
     default = d / "default.toml"
     text = default.read_text()
-    text = text.replace('hypotheses = ["absent.toml", "smooth.toml", "breakpoint.toml"]',
-                        'hypotheses = ["absent.toml", "smooth.toml", "breakpoint.toml", "quadratic_test.toml"]')
+    text = text.replace(
+        'hypotheses = ["absent.toml", "smooth.toml", "breakpoint.toml"]',
+        'hypotheses = ["absent.toml", "smooth.toml", "breakpoint.toml", "quadratic_test.toml"]',
+    )
     text = text.replace("breakpoint = 1.0\n", "breakpoint = 1.0\nquadratic_test = 1.0\n")
     default.write_text(text)
     return default
@@ -65,8 +67,12 @@ def test_a_new_hypothesis_is_one_module_and_one_toml(tmp_path):
 
     spec = load_spec(_spec_dir(tmp_path))
     assert spec.names == ("absent", "smooth", "breakpoint", "quadratic_test")
-    spec = replace(spec, sampler=tiny_spec().sampler, diagnostics=tiny_spec().diagnostics, population=replace(
-        spec.population, enabled=False))
+    spec = replace(
+        spec,
+        sampler=tiny_spec().sampler,
+        diagnostics=tiny_spec().diagnostics,
+        population=replace(spec.population, enabled=False),
+    )
     analysis = phasefit.fit(sim_curves(("smooth",)), models=spec, progress=False)
     probs = analysis.posterior["evidence"]["probability"]
     assert list(probs["hypothesis"].values) == list(spec.names)
@@ -82,7 +88,6 @@ def test_unknown_hypothesis_and_missing_prior_are_one_line_errors(tmp_path):
     toml.write_text(QUADRATIC_TOML.replace('name = "quadratic_test"', 'name = "cubic"'))
     with pytest.raises(SpecError, match="unknown hypothesis 'cubic'"):
         load_spec(default)
-    toml.write_text(QUADRATIC_TOML.replace("curvature = { dist = \"studentt\", nu = 4, mu = 0.0, sigma = 0.5 }\n",
-                                           ""))
+    toml.write_text(QUADRATIC_TOML.replace('curvature = { dist = "studentt", nu = 4, mu = 0.0, sigma = 0.5 }\n', ""))
     with pytest.raises(SpecError, match=r"\[priors\] is missing 'curvature'"):
         load_spec(default)

@@ -14,8 +14,8 @@ import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
-
 from _models import sim_frame
+
 from phasefit.cli import main
 from phasefit.results.posterior import load_tree, select_curve
 
@@ -27,22 +27,42 @@ def run(tmp_path_factory):
     d = tmp_path_factory.mktemp("arviz")
     sim_frame(("breakpoint", "smooth", "flat")).to_csv(d / "data.csv", index=False)
     out = d / "out"
-    code = main(["fit", str(d / "data.csv"), "--out", str(out), "--chains", "2", "--draws", "300", "--tune", "300",
-                 "--seed", "3", "--no-progress"])
+    code = main(
+        [
+            "fit",
+            str(d / "data.csv"),
+            "--out",
+            str(out),
+            "--chains",
+            "2",
+            "--draws",
+            "300",
+            "--tune",
+            "300",
+            "--seed",
+            "3",
+            "--no-progress",
+        ]
+    )
     assert code == 0
-    return load_tree(out / "posterior.nc"), pd.read_csv(out / "verdicts.csv", keep_default_na=False,
-                                                        na_values=[""])
+    return load_tree(out / "posterior.nc"), pd.read_csv(out / "verdicts.csv", keep_default_na=False, na_values=[""])
 
 
 def test_layout_one_subtree_per_hypothesis(run):
     tree, verdicts = run
     labels = list(tree["evidence"]["curve"].values)
-    assert labels == [f"{t}, {f}, {m}" for t, f, m in zip(verdicts.task, verdicts.family, verdicts.metric,
-                                                          strict=True)]
+    assert labels == [f"{t}, {f}, {m}" for t, f, m in zip(verdicts.task, verdicts.family, verdicts.metric, strict=True)]
     for h in ("absent", "smooth", "breakpoint"):
         node = tree[h]
-        assert set(node.children) >= {"posterior", "sample_stats", "log_likelihood", "observed_data",
-                                      "constant_data", "posterior_predictive", "prior"}
+        assert set(node.children) >= {
+            "posterior",
+            "sample_stats",
+            "log_likelihood",
+            "observed_data",
+            "constant_data",
+            "posterior_predictive",
+            "prior",
+        }
         post = node["posterior"].dataset
         assert list(post["chain"].values) == [0, 1] and len(post["draw"]) == 300
         assert node["sample_stats"]["diverging"].dtype == bool
@@ -70,10 +90,11 @@ def test_diagnose_loo_compare_on_one_curve(run):
         assert np.isfinite(loo_b.elpd) and np.isfinite(loo_s.elpd)
         assert set(table.index) == {"smooth", "breakpoint"}
         assert np.isfinite(table["elpd"]).all()
-        if verdicts.loo_refits[i] == 0 and verdicts.attempts[i] == 1:  # no refits or retries: phasefit's numbers are ArviZ's
+        if (
+            verdicts.loo_refits[i] == 0 and verdicts.attempts[i] == 1
+        ):  # no refits or retries: phasefit's numbers are ArviZ's
             assert loo_b.elpd - loo_s.elpd == pytest.approx(verdicts.elpd_diff[i], abs=1e-6)
-            assert table.loc["breakpoint", "weight"] == pytest.approx(verdicts.stacking_weight_breakpoint[i],
-                                                                      abs=1e-6)
+            assert table.loc["breakpoint", "weight"] == pytest.approx(verdicts.stacking_weight_breakpoint[i], abs=1e-6)
 
 
 def test_arviz_plots_read_the_file(run):

@@ -49,8 +49,15 @@ def sampler(spec):
 def _designs(n: int, seed: int) -> list[dict]:
     """Varied designs: every n_points 5-10, n_items, floor and noise level appears several times."""
     rng = np.random.default_rng(seed)
-    return [{"n_points": 5 + i % 6, "n_items": int(rng.choice(N_ITEMS)), "floor": float(rng.choice(FLOORS)),
-             "noise": float(rng.choice(NOISES))} for i in range(n)]
+    return [
+        {
+            "n_points": 5 + i % 6,
+            "n_items": int(rng.choice(N_ITEMS)),
+            "floor": float(rng.choice(FLOORS)),
+            "noise": float(rng.choice(NOISES)),
+        }
+        for i in range(n)
+    ]
 
 
 def _simulate_and_fit(kind: str, hypothesis: str, n: int, seed: int, sampler: Sampler, spec) -> list[dict]:
@@ -99,11 +106,12 @@ def test_break_fits_converge_without_divergences(break_fits):
     diags = [r["fit"].diagnostics for r in break_fits]
     ok = [d for d in diags if d.ok]
     share = len(ok) / len(diags)
-    print(f"\n[recovery] breakpoint fits converged: {len(ok)}/{len(diags)}; divergences over all fits (after "
-          f"retries): {sum(d.divergences for d in diags)}")
+    print(
+        f"\n[recovery] breakpoint fits converged: {len(ok)}/{len(diags)}; divergences over all fits (after "
+        f"retries): {sum(d.divergences for d in diags)}"
+    )
     assert sum(d.divergences for d in ok) == 0
-    assert share >= 0.95, (f"{share:.0%} of breakpoint fits converged; failures: "
-                           f"{[d.reason for d in diags if not d.ok]}")
+    assert share >= 0.95, f"{share:.0%} of breakpoint fits converged; failures: {[d.reason for d in diags if not d.ok]}"
 
 
 @pytest.mark.slow
@@ -172,6 +180,8 @@ def test_mixed_suite_verdicts(mixed: pd.DataFrame):
     assert not (flat["verdict"] == "emergent").any(), flat[["task", "p_emergent", "p_absent", "verdict"]]
     mean_p = mixed.groupby("kind")["p_emergent"].mean()
     counts = mixed.groupby(["kind", "verdict"]).size()
-    print(f"\n[recovery] mixed suite ({len(mixed)} curves): mean p_emergent by kind "
-          f"{mean_p.round(3).to_dict()}; verdicts {counts.to_dict()}")
+    print(
+        f"\n[recovery] mixed suite ({len(mixed)} curves): mean p_emergent by kind "
+        f"{mean_p.round(3).to_dict()}; verdicts {counts.to_dict()}"
+    )
     assert mean_p["breakpoint"] > mean_p["smooth"] + 0.3, mean_p.to_dict()

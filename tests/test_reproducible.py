@@ -14,8 +14,24 @@ TABLES = ("verdicts.csv", "parameters.csv", "tasks.csv")
 
 def _fit(data, out, compiledir, hashseed):
     env = {**os.environ, "PYTHONHASHSEED": str(hashseed), "PYTENSOR_FLAGS": f"compiledir={compiledir}"}
-    cmd = [sys.executable, "-m", "phasefit.cli", "fit", str(data), "--out", str(out), "--chains", "2",
-           "--draws", "200", "--tune", "200", "--seed", "11", "--no-progress"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "phasefit.cli",
+        "fit",
+        str(data),
+        "--out",
+        str(out),
+        "--chains",
+        "2",
+        "--draws",
+        "200",
+        "--tune",
+        "200",
+        "--seed",
+        "11",
+        "--no-progress",
+    ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-2000:]
 

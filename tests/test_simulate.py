@@ -54,7 +54,10 @@ def test_a_breakpoint_curve_is_flat_then_gains_what_its_truth_says():
     df, t = simulate_curve("breakpoint", rng=rng, n_points=10, n_items=10**7, floor=0.25)
     x = np.log10(df["train_flops"].to_numpy())
     eta = special.logit((df["score"].to_numpy() - t["floor"]) / (t["ceiling"] - t["floor"]))
-    expected = t["level"] + t["slope_before"] * (x - t["tau"]) + (t["slope_after"] - t["slope_before"]) * np.maximum(
-        x - t["tau"], 0)
+    expected = (
+        t["level"]
+        + t["slope_before"] * (x - t["tau"])
+        + (t["slope_after"] - t["slope_before"]) * np.maximum(x - t["tau"], 0)
+    )
     assert eta == pytest.approx(expected, abs=0.05)  # 10^7 items: binomial noise is negligible
     assert expected[-1] - (t["level"] + t["slope_before"] * (x[-1] - t["tau"])) == pytest.approx(t["gain"])

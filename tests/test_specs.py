@@ -41,22 +41,36 @@ def _write(tmp_path, default: str, **hyps: str):
 DEFAULT = (default_spec_path()).read_text()
 
 
-@pytest.mark.parametrize(("default", "hyps", "match"), [
-    ("hypotheses = 3", {}, "must list"),
-    ('hypotheses = ["absent.toml", "smooth.toml"]', {}, "exactly"),
-    (DEFAULT.replace("breakpoint = 1.0", "breakpoint = -1.0"), {}, "prior_weights"),
-    (DEFAULT.replace('t_sigma = { dist = "halfnormal", sigma = 0.5 }', ""), {}, "t_sigma"),
-    (DEFAULT.replace('dist = "lognormal", mu = 5.3', 'dist = "cauchy", mu = 5.3'), {}, "unknown dist"),
-    (DEFAULT.replace("alpha = 3.0", "alpha = -3.0"), {}, "positive"),
-    (DEFAULT.replace("emergent = 0.9", "emergent = 0.05"), {}, "smooth < emergent"),
-    (DEFAULT.replace('backend = "nutpie"', 'backend = "stan"'), {}, "backend"),
-    (DEFAULT.replace("chains = 4", "chainz = 4"), {}, "chainz"),
-    (DEFAULT + "\n[[[", {}, "not valid TOML"),
-    (DEFAULT, {"smooth": 'name = "smooth"\n[priors]\nintercept = { dist = "normal", mu = 0, sigma = 1 }\n'}, "slope"),
-    (DEFAULT, {"absent": 'name = "nothing"\n'}, "'name'"),
-    (DEFAULT, {"breakpoint": (default_spec_path().parent / "breakpoint.toml").read_text().replace(
-        "width = 0.1", "width = -1")}, "width"),
-])
+@pytest.mark.parametrize(
+    ("default", "hyps", "match"),
+    [
+        ("hypotheses = 3", {}, "must list"),
+        ('hypotheses = ["absent.toml", "smooth.toml"]', {}, "exactly"),
+        (DEFAULT.replace("breakpoint = 1.0", "breakpoint = -1.0"), {}, "prior_weights"),
+        (DEFAULT.replace('t_sigma = { dist = "halfnormal", sigma = 0.5 }', ""), {}, "t_sigma"),
+        (DEFAULT.replace('dist = "lognormal", mu = 5.3', 'dist = "cauchy", mu = 5.3'), {}, "unknown dist"),
+        (DEFAULT.replace("alpha = 3.0", "alpha = -3.0"), {}, "positive"),
+        (DEFAULT.replace("emergent = 0.9", "emergent = 0.05"), {}, "smooth < emergent"),
+        (DEFAULT.replace('backend = "nutpie"', 'backend = "stan"'), {}, "backend"),
+        (DEFAULT.replace("chains = 4", "chainz = 4"), {}, "chainz"),
+        (DEFAULT + "\n[[[", {}, "not valid TOML"),
+        (
+            DEFAULT,
+            {"smooth": 'name = "smooth"\n[priors]\nintercept = { dist = "normal", mu = 0, sigma = 1 }\n'},
+            "slope",
+        ),
+        (DEFAULT, {"absent": 'name = "nothing"\n'}, "'name'"),
+        (
+            DEFAULT,
+            {
+                "breakpoint": (default_spec_path().parent / "breakpoint.toml")
+                .read_text()
+                .replace("width = 0.1", "width = -1")
+            },
+            "width",
+        ),
+    ],
+)
 def test_malformed_specs(tmp_path, default, hyps, match):
     path = _write(tmp_path, default, **hyps)
     with pytest.raises(SpecError, match=match) as err:
@@ -87,52 +101,82 @@ def _edit(old: str, new: str) -> str:
     return DEFAULT.replace(old, new, 1)
 
 
-@pytest.mark.parametrize(("default", "match"), [
-    (_edit("chains = 4", 'chains = "four"'), r"\[sampler\] chains must be an integer >= 1, got 'four'$"),
-    (_edit("chains = 4", "chains = true"), r"\[sampler\] chains must be an integer >= 1, got True$"),
-    (_edit("chains = 4", "chains = 0"), r"\[sampler\] chains must be an integer >= 1, got 0$"),
-    (_edit("draws = 1000\n", "draws = -5\n"), r"\[sampler\] draws must be an integer >= 1, got -5$"),
-    (_edit("draws = 1000\n", "draws = 1000.0\n"), r"\[sampler\] draws must be an integer >= 1, got 1000.0$"),
-    (_edit("tune = 500 ", "tune = -1 "), r"\[sampler\] tune must be an integer >= 0, got -1$"),
-    (_edit("target_accept = 0.95", "target_accept = 1.0"), r"\[sampler\] target_accept must be a number in \(0, 1\)"),
-    (_edit("target_accept = 0.95", "target_accept = 0"), r"\[sampler\] target_accept must be a number in \(0, 1\)"),
-    (_edit("seed = 20221", "seed = -1"), r"\[sampler\] seed must be an integer >= 0"),
-    (_edit("rhat_max = 1.01", 'rhat_max = "strict"'), r"\[diagnostics\] rhat_max must be a number >= 1, got 'strict'$"),
-    (_edit("rhat_max = 1.01", "rhat_max = 0.99"), r"\[diagnostics\] rhat_max must be a number >= 1, got 0.99$"),
-    (_edit("ess_bulk_min = 400", "ess_bulk_min = -1"), r"\[diagnostics\] ess_bulk_min must be a number >= 0"),
-    (_edit("ess_tail_min = 400", "ess_tail_min = -400"), r"\[diagnostics\] ess_tail_min must be a number >= 0"),
-    (_edit("max_divergences = 0", "max_divergences = 0.5"), r"\[diagnostics\] max_divergences must be an integer"),
-    (_edit("max_treedepth_share = 0.05", "max_treedepth_share = 5"),
-     r"max_treedepth_share must be a number in \[0, 1\]"),
-    (_edit(RETRY, RETRY.replace("tune = 2000", 'tune = "long"')),
-     r"\[diagnostics\] retries\[0\] tune must be an integer >= 0, got 'long'$"),
-    (_edit(RETRY, RETRY.replace("draws = 1000", "draws = 0")), r"retries\[0\] draws must be an integer >= 1, got 0$"),
-    (_edit(RETRY, RETRY.replace("0.99", "1.5")), r"retries\[0\] target_accept must be a number in \(0, 1\)"),
-    (_edit(RETRY, RETRY.replace(", draws = 1000", "")), r"\[diagnostics\] retries\[0\] is missing 'draws'$"),
-    (_edit(RETRY, RETRY.replace("tune =", "tunes =")),
-     r"retries\[0\]: unknown key 'tunes' \(did you mean 'tune'\?\)$"),
-    (_edit(RETRY, "3"), r"\[diagnostics\] retries\[0\] must be a table like"),
-    (re.sub(r"retries = \[.*?\n\]", "retries = 2", DEFAULT, flags=re.S),
-     r"\[diagnostics\] retries must be a list of tables like \{ target_accept = 0.99, tune = 2000, draws = 1000 \}, "
-     r"got 2$"),
-    (_edit("emergent = 0.9 ", "emergent = 1.5 "), r"\[verdict\] emergent must be a number in \(0, 1\), got 1.5$"),
-    (_edit("absent = 0.5 ", "absent = 0 "), r"\[verdict\] absent must be a number in \(0, 1\), got 0$"),
-    (_edit("smooth = 0.1 ", 'smooth = "low" '), r"\[verdict\] smooth must be a number in \(0, 1\)"),
-    (_edit("[sampler]", "[sampeler]"), r": unknown section 'sampeler' \(did you mean 'sampler'\?\)$"),
-    (_edit("[diagnostics]", "[diagnostic]"), r": unknown section 'diagnostic' \(did you mean 'diagnostics'\?\)$"),
-    (_edit("hypotheses = [", "hypothesis = ["), r": unknown key 'hypothesis' \(did you mean 'hypotheses'\?\)$"),
-    (DEFAULT + "\n[extras]\nx = 1\n", r": unknown section 'extras' \(known: diagnostics, hypotheses, "),
-    (_edit("rhat_max = 1.01", "rhat_mx = 1.01"),
-     r"\[diagnostics\] unknown key 'rhat_mx' \(did you mean 'rhat_max'\?\)$"),
-    (_edit("emergent = 0.9 ", "emergant = 0.9 "), r"\[verdict\] unknown key 'emergant' \(did you mean 'emergent'\?\)$"),
-    (_edit("t_nu = 4.0", "t_nuu = 4.0"), r"\[shared\] unknown key 't_nuu' \(did you mean 't_nu'\?\)$"),
-    (_edit("draws_per_curve = 200", "draws_per_curv = 200"),
-     r"\[population\] unknown key 'draws_per_curv' \(did you mean 'draws_per_curve'\?\)$"),
-    (_edit("breakpoint = 1.0", "breakpiont = 1.0"),
-     r"\[prior_weights\] unknown hypothesis 'breakpiont' \(did you mean 'breakpoint'\?\)"),
-    (_edit("breakpoint = 1.0", "breakpoint = true"), r"\[prior_weights\] breakpoint must be a positive number"),
-    ("sampler = 3\n" + DEFAULT.replace("[sampler]", "[sampler_]"), r"\[sampler\] must be a table"),
-])
+@pytest.mark.parametrize(
+    ("default", "match"),
+    [
+        (_edit("chains = 4", 'chains = "four"'), r"\[sampler\] chains must be an integer >= 1, got 'four'$"),
+        (_edit("chains = 4", "chains = true"), r"\[sampler\] chains must be an integer >= 1, got True$"),
+        (_edit("chains = 4", "chains = 0"), r"\[sampler\] chains must be an integer >= 1, got 0$"),
+        (_edit("draws = 1000\n", "draws = -5\n"), r"\[sampler\] draws must be an integer >= 1, got -5$"),
+        (_edit("draws = 1000\n", "draws = 1000.0\n"), r"\[sampler\] draws must be an integer >= 1, got 1000.0$"),
+        (_edit("tune = 500 ", "tune = -1 "), r"\[sampler\] tune must be an integer >= 0, got -1$"),
+        (
+            _edit("target_accept = 0.95", "target_accept = 1.0"),
+            r"\[sampler\] target_accept must be a number in \(0, 1\)",
+        ),
+        (_edit("target_accept = 0.95", "target_accept = 0"), r"\[sampler\] target_accept must be a number in \(0, 1\)"),
+        (_edit("seed = 20221", "seed = -1"), r"\[sampler\] seed must be an integer >= 0"),
+        (
+            _edit("rhat_max = 1.01", 'rhat_max = "strict"'),
+            r"\[diagnostics\] rhat_max must be a number >= 1, got 'strict'$",
+        ),
+        (_edit("rhat_max = 1.01", "rhat_max = 0.99"), r"\[diagnostics\] rhat_max must be a number >= 1, got 0.99$"),
+        (_edit("ess_bulk_min = 400", "ess_bulk_min = -1"), r"\[diagnostics\] ess_bulk_min must be a number >= 0"),
+        (_edit("ess_tail_min = 400", "ess_tail_min = -400"), r"\[diagnostics\] ess_tail_min must be a number >= 0"),
+        (_edit("max_divergences = 0", "max_divergences = 0.5"), r"\[diagnostics\] max_divergences must be an integer"),
+        (
+            _edit("max_treedepth_share = 0.05", "max_treedepth_share = 5"),
+            r"max_treedepth_share must be a number in \[0, 1\]",
+        ),
+        (
+            _edit(RETRY, RETRY.replace("tune = 2000", 'tune = "long"')),
+            r"\[diagnostics\] retries\[0\] tune must be an integer >= 0, got 'long'$",
+        ),
+        (
+            _edit(RETRY, RETRY.replace("draws = 1000", "draws = 0")),
+            r"retries\[0\] draws must be an integer >= 1, got 0$",
+        ),
+        (_edit(RETRY, RETRY.replace("0.99", "1.5")), r"retries\[0\] target_accept must be a number in \(0, 1\)"),
+        (_edit(RETRY, RETRY.replace(", draws = 1000", "")), r"\[diagnostics\] retries\[0\] is missing 'draws'$"),
+        (
+            _edit(RETRY, RETRY.replace("tune =", "tunes =")),
+            r"retries\[0\]: unknown key 'tunes' \(did you mean 'tune'\?\)$",
+        ),
+        (_edit(RETRY, "3"), r"\[diagnostics\] retries\[0\] must be a table like"),
+        (
+            re.sub(r"retries = \[.*?\n\]", "retries = 2", DEFAULT, flags=re.S),
+            r"\[diagnostics\] retries must be a list of tables like "
+            r"\{ target_accept = 0.99, tune = 2000, draws = 1000 \}, "
+            r"got 2$",
+        ),
+        (_edit("emergent = 0.9 ", "emergent = 1.5 "), r"\[verdict\] emergent must be a number in \(0, 1\), got 1.5$"),
+        (_edit("absent = 0.5 ", "absent = 0 "), r"\[verdict\] absent must be a number in \(0, 1\), got 0$"),
+        (_edit("smooth = 0.1 ", 'smooth = "low" '), r"\[verdict\] smooth must be a number in \(0, 1\)"),
+        (_edit("[sampler]", "[sampeler]"), r": unknown section 'sampeler' \(did you mean 'sampler'\?\)$"),
+        (_edit("[diagnostics]", "[diagnostic]"), r": unknown section 'diagnostic' \(did you mean 'diagnostics'\?\)$"),
+        (_edit("hypotheses = [", "hypothesis = ["), r": unknown key 'hypothesis' \(did you mean 'hypotheses'\?\)$"),
+        (DEFAULT + "\n[extras]\nx = 1\n", r": unknown section 'extras' \(known: diagnostics, hypotheses, "),
+        (
+            _edit("rhat_max = 1.01", "rhat_mx = 1.01"),
+            r"\[diagnostics\] unknown key 'rhat_mx' \(did you mean 'rhat_max'\?\)$",
+        ),
+        (
+            _edit("emergent = 0.9 ", "emergant = 0.9 "),
+            r"\[verdict\] unknown key 'emergant' \(did you mean 'emergent'\?\)$",
+        ),
+        (_edit("t_nu = 4.0", "t_nuu = 4.0"), r"\[shared\] unknown key 't_nuu' \(did you mean 't_nu'\?\)$"),
+        (
+            _edit("draws_per_curve = 200", "draws_per_curv = 200"),
+            r"\[population\] unknown key 'draws_per_curv' \(did you mean 'draws_per_curve'\?\)$",
+        ),
+        (
+            _edit("breakpoint = 1.0", "breakpiont = 1.0"),
+            r"\[prior_weights\] unknown hypothesis 'breakpiont' \(did you mean 'breakpoint'\?\)",
+        ),
+        (_edit("breakpoint = 1.0", "breakpoint = true"), r"\[prior_weights\] breakpoint must be a positive number"),
+        ("sampler = 3\n" + DEFAULT.replace("[sampler]", "[sampler_]"), r"\[sampler\] must be a table"),
+    ],
+)
 def test_spec_values_are_checked(tmp_path, default, match):
     path = _write(tmp_path, default)
     with pytest.raises(SpecError, match=match) as err:
@@ -142,8 +186,11 @@ def test_spec_values_are_checked(tmp_path, default, match):
 
 
 def test_spec_edge_values_are_accepted(tmp_path):
-    text = (DEFAULT.replace("tune = 500 ", "tune = 0 ").replace("rhat_max = 1.01", "rhat_max = 1")
-            .replace("ess_bulk_min = 400", "ess_bulk_min = 0"))
+    text = (
+        DEFAULT.replace("tune = 500 ", "tune = 0 ")
+        .replace("rhat_max = 1.01", "rhat_max = 1")
+        .replace("ess_bulk_min = 400", "ess_bulk_min = 0")
+    )
     text = re.sub(r"retries = \[.*?\n\]", "retries = []", text, flags=re.S)
     spec = load_spec(_write(tmp_path, text))
     assert spec.sampler.tune == 0 and spec.diagnostics.rhat_max == 1 and spec.diagnostics.ess_bulk_min == 0
@@ -154,8 +201,17 @@ def test_bad_spec_through_the_cli_is_one_line(tmp_path, capsys):
     from phasefit.cli import main
 
     data = tmp_path / "data.csv"
-    pd.DataFrame({"task": "t", "metric": "acc", "family": "f", "model": list("abcd"), "score": [0.1, 0.2, 0.3, 0.4],
-                  "train_flops": [1e20, 1e21, 1e22, 1e23], "n_items": 100}).to_csv(data, index=False)
+    pd.DataFrame(
+        {
+            "task": "t",
+            "metric": "acc",
+            "family": "f",
+            "model": list("abcd"),
+            "score": [0.1, 0.2, 0.3, 0.4],
+            "train_flops": [1e20, 1e21, 1e22, 1e23],
+            "n_items": 100,
+        }
+    ).to_csv(data, index=False)
     (tmp_path / "spec").mkdir()
     spec = _write(tmp_path / "spec", _edit("[sampler]", "[sampeler]"))
     code = main(["fit", str(data), "--models", str(spec), "--out", str(tmp_path / "out"), "--no-progress"])

@@ -15,9 +15,22 @@ except PackageNotFoundError:  # running from a source tree without installation
 from phasefit.data import CurveSet, datasets, load_curves  # noqa: E402
 from phasefit.errors import DataError, DatasetNotFound, PhasefitError, SpecError  # noqa: E402
 from phasefit.models.spec import load_spec  # noqa: E402
-from phasefit.results.posterior import load_tree  # noqa: E402
 from phasefit.results.analysis import Analysis  # noqa: E402
+from phasefit.results.posterior import load_tree  # noqa: E402
 from phasefit.runner.local import fit, fit_to_directory  # noqa: E402
 
-__all__ = ["Analysis", "CurveSet", "DataError", "DatasetNotFound", "PhasefitError", "SpecError", "__version__",
-           "datasets", "fit", "fit_to_directory", "load_curves", "load_spec", "load_tree"]
+__all__ = [
+    "Analysis",
+    "CurveSet",
+    "DataError",
+    "DatasetNotFound",
+    "PhasefitError",
+    "SpecError",
+    "__version__",
+    "datasets",
+    "fit",
+    "fit_to_directory",
+    "load_curves",
+    "load_spec",
+    "load_tree",
+]

@@ -75,8 +75,13 @@ def _parser() -> argparse.ArgumentParser:
     mo = sub.add_parser("models", help="the bundled model spec (show, export; default: show)")
     msub = mo.add_subparsers(dest="models_command", metavar="ACTION", parser_class=_Parser)
     sh = msub.add_parser("show", help="print the model spec's path, its hypotheses and sampler settings")
-    sh.add_argument("--models", type=Path, default=None, metavar="FILE",
-                    help="a model spec TOML to show (default: the bundled models/default.toml)")
+    sh.add_argument(
+        "--models",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="a model spec TOML to show (default: the bundled models/default.toml)",
+    )
     x = msub.add_parser("export", help="write an editable copy of the bundled model spec into DIR")
     x.add_argument("directory", metavar="DIR", help="folder to write into: created, or empty (see --force)")
     x.add_argument("--force", action="store_true", help="write into a non-empty DIR, overwriting its spec files")
@@ -84,10 +89,16 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _data_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--x", dest="x_axis", choices=("flops", "params"), default="flops",
-                   help="scale axis: log10 training FLOPs or log10 parameters")
-    p.add_argument("--min-points", type=int, default=4, metavar="N",
-                   help="drop curves with fewer distinct models on the axis")
+    p.add_argument(
+        "--x",
+        dest="x_axis",
+        choices=("flops", "params"),
+        default="flops",
+        help="scale axis: log10 training FLOPs or log10 parameters",
+    )
+    p.add_argument(
+        "--min-points", type=int, default=4, metavar="N", help="drop curves with fewer distinct models on the axis"
+    )
     p.add_argument("--task", action="append", metavar="NAME", help="keep only this task (repeatable; default: all)")
     p.add_argument("--metric", action="append", metavar="NAME", help="keep only this metric (repeatable; default: all)")
     p.add_argument("--family", action="append", metavar="NAME", help="keep only this family (repeatable; default: all)")
@@ -95,16 +106,25 @@ def _data_options(p: argparse.ArgumentParser) -> None:
 
 def _fit_options(p: argparse.ArgumentParser) -> None:
     spec = "(default: the model spec's [sampler] %s)"
-    p.add_argument("--models", type=Path, default=None, metavar="FILE",
-                   help="model spec TOML (default: the bundled models/default.toml; see phasefit models export)")
+    p.add_argument(
+        "--models",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="model spec TOML (default: the bundled models/default.toml; see phasefit models export)",
+    )
     p.add_argument("--backend", choices=("nutpie", "pymc", "numpyro"), default=None, help="sampler " + spec % "backend")
     p.add_argument("--chains", type=int, default=None, metavar="N", help="chains per fit " + spec % "chains")
     p.add_argument("--draws", type=int, default=None, metavar="N", help="draws per chain " + spec % "draws")
     p.add_argument("--tune", type=int, default=None, metavar="N", help="tuning steps per chain " + spec % "tune")
     p.add_argument("--seed", type=int, default=None, metavar="N", help="base seed " + spec % "seed")
-    p.add_argument("--lfo-cutoff", type=float, default=None, metavar="X",
-                   help="leave-future-out cutoff in FLOPs (or params with --x params) (default: each curve's median "
-                        "break)")
+    p.add_argument(
+        "--lfo-cutoff",
+        type=float,
+        default=None,
+        metavar="X",
+        help="leave-future-out cutoff in FLOPs (or params with --x params) (default: each curve's median break)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -134,8 +154,10 @@ def _load(args):
                 keep = keep & curves.curves[col].isin(wanted)
         curves = curves.subset(keep)
         if len(curves) == 0:
-            raise PhasefitError(f"{args.data}: no curves left after --task/--metric/--family filters "
-                                "(each name exists, but not together)")
+            raise PhasefitError(
+                f"{args.data}: no curves left after --task/--metric/--family filters "
+                "(each name exists, but not together)"
+            )
     return curves
 
 
@@ -148,8 +170,10 @@ def _why_no_curves(curves, min_points: int) -> str:
     parts = []
     if len(short):
         most = short["reason"].str.extract(r"^(\d+) distinct", expand=False).dropna().astype(int).max()
-        parts.append(f"all {len(short)} curves have fewer than {min_points} distinct {curves.x_axis} values "
-                     f"(the longest has {most}; --min-points {min_points})")
+        parts.append(
+            f"all {len(short)} curves have fewer than {min_points} distinct {curves.x_axis} values "
+            f"(the longest has {most}; --min-points {min_points})"
+        )
     if no_x:
         parts.append(f"{no_x} rows have no {axis_col}")
     return "; ".join(parts) or "the table has no curves"
@@ -172,7 +196,7 @@ def _unknown_name(curves, col: str, name: str) -> str:
 
 def _sci(log10_value: float) -> str:
     """10**x in short scientific notation: 1.3e21, 7e7."""
-    return re.sub(r"e\+?0*(\d)", r"e\1", f"{10.0 ** log10_value:.2g}")
+    return re.sub(r"e\+?0*(\d)", r"e\1", f"{10.0**log10_value:.2g}")
 
 
 def _cmd_validate(args, console: Console) -> int:
@@ -191,13 +215,23 @@ def _cmd_validate(args, console: Console) -> int:
         lo, hi = g["n_points"].min(), g["n_points"].max()
         lik = g["likelihood"].value_counts()
         likelihood = lik.index[0] if len(lik) == 1 else ", ".join(f"{k} {v}" for k, v in lik.items())
-        t.add_row(task, metric, family, str(len(g)), f"{lo}" if lo == hi else f"{lo}-{hi}", shown,
-                  f"{_sci(g['x_min'].min())} – {_sci(g['x_max'].max())}", likelihood)
+        t.add_row(
+            task,
+            metric,
+            family,
+            str(len(g)),
+            f"{lo}" if lo == hi else f"{lo}-{hi}",
+            shown,
+            f"{_sci(g['x_min'].min())} – {_sci(g['x_max'].max())}",
+            likelihood,
+        )
     console.print(t)
     pts = cs.curves["n_points"]
-    console.print(f"curves: {len(cs)}  tasks: {cs.curves['task'].nunique()}  metrics: {cs.curves['metric'].nunique()}"
-                  f"  families: {cs.curves['family'].nunique()}  points per curve: {pts.min() if len(pts) else 0}"
-                  f"-{pts.max() if len(pts) else 0} (median {pts.median() if len(pts) else 0:g})")
+    console.print(
+        f"curves: {len(cs)}  tasks: {cs.curves['task'].nunique()}  metrics: {cs.curves['metric'].nunique()}"
+        f"  families: {cs.curves['family'].nunique()}  points per curve: {pts.min() if len(pts) else 0}"
+        f"-{pts.max() if len(pts) else 0} (median {pts.median() if len(pts) else 0:g})"
+    )
     lik = cs.curves["likelihood"].value_counts().to_dict()
     console.print("likelihoods: " + ", ".join(f"{k} {v}" for k, v in lik.items()))
     dropped = cs.dropped
@@ -238,8 +272,11 @@ def _cmd_models(args, console: Console) -> int:
 
     if args.models_command == "export":
         path = specs.export_spec(args.directory, force=args.force)
-        console.print(f"wrote the bundled model spec to {path} (and the hypothesis TOMLs it lists); edit it, then: "
-                      f"phasefit fit DATA --models {path}", markup=False)
+        console.print(
+            f"wrote the bundled model spec to {path} (and the hypothesis TOMLs it lists); edit it, then: "
+            f"phasefit fit DATA --models {path}",
+            markup=False,
+        )
         return 0
     spec = specs.load_spec(getattr(args, "models", None))
     files = tomllib.loads(Path(spec.source).read_text(encoding="utf-8"))["hypotheses"]  # read by load_spec already
@@ -254,10 +291,14 @@ def _cmd_models(args, console: Console) -> int:
         t.add_row(h.name, str(file), f"{weights[h.name] / total:.3g}", priors)
     console.print(t)
     s = spec.sampler
-    console.print(f"sampler: {s.backend}, {s.chains} chains x {s.draws} draws (tune {s.tune}), target_accept "
-                  f"{s.target_accept:g}, seed {s.seed}", markup=False)
-    console.print("an editable copy: phasefit models export DIR, then phasefit fit DATA --models DIR/default.toml",
-                  markup=False)
+    console.print(
+        f"sampler: {s.backend}, {s.chains} chains x {s.draws} draws (tune {s.tune}), target_accept "
+        f"{s.target_accept:g}, seed {s.seed}",
+        markup=False,
+    )
+    console.print(
+        "an editable copy: phasefit models export DIR, then phasefit fit DATA --models DIR/default.toml", markup=False
+    )
     return 0
 
 
@@ -265,9 +306,19 @@ def _cmd_fit(args, console: Console) -> int:
     from phasefit.runner.local import fit_to_directory
 
     curves = _load(args)
-    fit_to_directory(curves, out=Path(args.out), models=args.models, backend=args.backend, chains=args.chains,
-                     draws=args.draws, tune=args.tune, seed=args.seed, lfo_cutoff=args.lfo_cutoff,
-                     progress=not args.no_progress, console=console)
+    fit_to_directory(
+        curves,
+        out=Path(args.out),
+        models=args.models,
+        backend=args.backend,
+        chains=args.chains,
+        draws=args.draws,
+        tune=args.tune,
+        seed=args.seed,
+        lfo_cutoff=args.lfo_cutoff,
+        progress=not args.no_progress,
+        console=console,
+    )
     return 0
 
 
@@ -283,8 +334,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     console = Console(highlight=False, soft_wrap=True)
     err = Console(stderr=True, highlight=False)
-    handlers = {"validate": _cmd_validate, "datasets": _cmd_datasets, "fit": _cmd_fit, "demo": _cmd_demo,
-                "models": _cmd_models}
+    handlers = {
+        "validate": _cmd_validate,
+        "datasets": _cmd_datasets,
+        "fit": _cmd_fit,
+        "demo": _cmd_demo,
+        "models": _cmd_models,
+    }
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE

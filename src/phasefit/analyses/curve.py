@@ -16,8 +16,8 @@ import numpy as np
 from phasefit.data.curves import Curve
 from phasefit.evidence import baselines
 from phasefit.evidence.loo import compare, leave_future_out, loo
-from phasefit.evidence.onset import onset_draws, resolution
 from phasefit.evidence.marginal import K_HAT_MAX, Evidence, hypothesis_probabilities, log_marginal_likelihood
+from phasefit.evidence.onset import onset_draws, resolution
 from phasefit.evidence.verdicts import agreement, decide
 from phasefit.inference.sampler import FitResult, Sampler, thin_to
 from phasefit.models.curve_model import CurveInputs, curve_inputs, mean_curve, pointwise_loglik, predictive
@@ -75,22 +75,43 @@ def analyse_curve(curve: Curve, sampler: Sampler, *, x_axis: str, lfo_cutoff: fl
     p_above = above_floor(fits, inputs, spec, probability)
     verdict = decide(ok=ok, p_absent=p_absent, p_emergent=p_bp, thresholds=spec.verdict, p_above_floor=p_above)
     row = {
-        "curve": curve.index, "label": curve.label, "task": curve.task, "metric": curve.metric, "family": curve.family, "condition": curve.condition,
-        "n_points": curve.n_points, "x_axis": x_axis, "p_emergent": p_bp, "p_absent": p_absent,
-        "p_smooth": p_smooth, "elpd_diff": cmp.elpd_diff, "elpd_diff_se": cmp.elpd_diff_se,
+        "curve": curve.index,
+        "label": curve.label,
+        "task": curve.task,
+        "metric": curve.metric,
+        "family": curve.family,
+        "condition": curve.condition,
+        "n_points": curve.n_points,
+        "x_axis": x_axis,
+        "p_emergent": p_bp,
+        "p_absent": p_absent,
+        "p_smooth": p_smooth,
+        "elpd_diff": cmp.elpd_diff,
+        "elpd_diff_se": cmp.elpd_diff_se,
         "stacking_weight_breakpoint": cmp.stacking_weight_breakpoint,
         "lfo_elpd_diff": lfo.lfo_elpd_diff if lfo else np.nan,
         "lfo_largest_in_pi90": lfo.largest_in_interval if lfo else np.nan,
-        "lfo_cutoff": 10 ** lfo.cutoff_x if lfo else np.nan,
-        "verdict": verdict, "likelihood": curve.likelihood,
-        "rhat_max": max(d.rhat_max for d in diags), "ess_bulk_min": min(d.ess_bulk_min for d in diags),
-        "ess_tail_min": min(d.ess_tail_min for d in diags), "divergences": sum(d.divergences for d in diags),
-        "treedepth_share": max(d.treedepth_share for d in diags), "attempts": max(d.attempts for d in diags),
-        "loo_refits": cmp.loo_refits, "loo_refits_unconverged": cmp.refits_unconverged,
-        "pareto_k_max": cmp.max_pareto_k, "failure_reason": reasons, "notes": "; ".join(notes),
+        "lfo_cutoff": 10**lfo.cutoff_x if lfo else np.nan,
+        "verdict": verdict,
+        "likelihood": curve.likelihood,
+        "rhat_max": max(d.rhat_max for d in diags),
+        "ess_bulk_min": min(d.ess_bulk_min for d in diags),
+        "ess_tail_min": min(d.ess_tail_min for d in diags),
+        "divergences": sum(d.divergences for d in diags),
+        "treedepth_share": max(d.treedepth_share for d in diags),
+        "attempts": max(d.attempts for d in diags),
+        "loo_refits": cmp.loo_refits,
+        "loo_refits_unconverged": cmp.refits_unconverged,
+        "pareto_k_max": cmp.max_pareto_k,
+        "failure_reason": reasons,
+        "notes": "; ".join(notes),
         "p_above_floor": p_above,
-        "evidence_agreement": agreement(verdict=verdict, elpd_diff=cmp.elpd_diff, elpd_diff_se=cmp.elpd_diff_se,
-                                        lfo_elpd_diff=lfo.lfo_elpd_diff if lfo else np.nan),
+        "evidence_agreement": agreement(
+            verdict=verdict,
+            elpd_diff=cmp.elpd_diff,
+            elpd_diff_se=cmp.elpd_diff_se,
+            lfo_elpd_diff=lfo.lfo_elpd_diff if lfo else np.nan,
+        ),
         "lfo_converged": lfo.ok if lfo else np.nan,
         "breakthroughness": baselines.breakthroughness(curve.x, curve.y),
         "linearity": baselines.linearity(curve.x, curve.y),
@@ -102,8 +123,11 @@ def analyse_curve(curve: Curve, sampler: Sampler, *, x_axis: str, lfo_cutoff: fl
     row |= break_scale(curve, tq, x_axis)
     margin = spec.verdict.onset_margin
     onset = onset_draws(fits[EMERGENT].draws, inputs, spec, margin=margin)
-    oq = np.quantile(onset, QUANTILES, method="inverted_cdf") if fits[EMERGENT].diagnostics.ok and np.isfinite(onset).any() \
+    oq = (
+        np.quantile(onset, QUANTILES, method="inverted_cdf")
+        if fits[EMERGENT].diagnostics.ok and np.isfinite(onset).any()
         else np.full(3, np.nan)
+    )
     oq = np.where(np.isinf(oq), np.nan, oq)  # beyond the largest model: no finite scale to report
     row |= {k.replace("break_", "onset_"): v for k, v in break_scale(curve, oq, x_axis).items()}
     row["onset_beyond_data"] = np.nan if np.isnan(onset).all() else float(np.mean(np.isinf(onset)))
@@ -111,23 +135,41 @@ def analyse_curve(curve: Curve, sampler: Sampler, *, x_axis: str, lfo_cutoff: fl
     row["onset_below_resolution"] = bool(margin * (1 - inputs.floor) < res) if res > 0 else False
     row |= {f"tau_{name}": float(v) for name, v in zip(("q05", "median", "q95"), tq, strict=True)}
     n = spec.sampler.draws
-    kept = {name: FitResult(hypothesis=name, draws=thin_to(f.draws, n), diagnostics=f.diagnostics,
-                            seconds=f.seconds, stats=thin_to(f.stats, n), settings=f.settings)
-            for name, f in fits.items()}
+    kept = {
+        name: FitResult(
+            hypothesis=name,
+            draws=thin_to(f.draws, n),
+            diagnostics=f.diagnostics,
+            seconds=f.seconds,
+            stats=thin_to(f.stats, n),
+            settings=f.settings,
+        )
+        for name, f in fits.items()
+    }
     rng = np.random.default_rng(seed + 50)
     loglik = {h: pointwise_loglik(h, f.draws, inputs, spec) for h, f in kept.items()}
     sims = {h: predictive(h, f.draws, inputs, spec, rng=rng) for h, f in kept.items()}
-    return CurveResult(index=curve.index, label=curve.label, row=row, onset=onset, inputs=inputs, fits=kept,
-                       loglik=loglik, predictive=sims)
+    return CurveResult(
+        index=curve.index,
+        label=curve.label,
+        row=row,
+        onset=onset,
+        inputs=inputs,
+        fits=kept,
+        loglik=loglik,
+        predictive=sims,
+    )
 
 
-def fit_hypotheses(inputs: CurveInputs, sampler: Sampler, *, seed: int
-                   ) -> tuple[dict[str, FitResult], dict[str, Evidence], dict[str, float]]:
+def fit_hypotheses(
+    inputs: CurveInputs, sampler: Sampler, *, seed: int
+) -> tuple[dict[str, FitResult], dict[str, Evidence], dict[str, float]]:
     """Each hypothesis fitted alone, its marginal likelihood, and P(h | data) with the spec's weights."""
     spec = sampler.spec
     fits = {h: sampler.fit(inputs, h, seed=seed + j) for j, h in enumerate(spec.names)}
-    evidence = {h: log_marginal_likelihood(fits[h].draws, inputs, h, spec, seed=seed + 40 + j)
-                for j, h in enumerate(spec.names)}
+    evidence = {
+        h: log_marginal_likelihood(fits[h].draws, inputs, h, spec, seed=seed + 40 + j) for j, h in enumerate(spec.names)
+    }
     return fits, evidence, hypothesis_probabilities(evidence, spec)
 
 
@@ -142,8 +184,9 @@ def above_floor(fits: dict[str, FitResult], inputs: CurveInputs, spec, probabili
     return float(sum(probability[h] * share[h] for h in fits))
 
 
-def convergence_problems(fits: dict[str, FitResult], evidence: dict[str, Evidence], probability: dict[str, float]
-                         ) -> tuple[list[str], list[str]]:
+def convergence_problems(
+    fits: dict[str, FitResult], evidence: dict[str, Evidence], probability: dict[str, float]
+) -> tuple[list[str], list[str]]:
     """What makes the curve `failed`, and what is only noted.
 
     The verdict rests on the marginal likelihoods, and an importance-sampling estimate is valid
@@ -158,8 +201,10 @@ def convergence_problems(fits: dict[str, FitResult], evidence: dict[str, Evidenc
         if f.diagnostics.ok:
             continue
         if evidence[name].ok and probability[name] < NEGLIGIBLE:
-            notes.append(f"{name} fit not converged ({f.diagnostics.reason}) but P({name}) = "
-                         f"{probability[name]:.1e} < {NEGLIGIBLE}: verdict unaffected")
+            notes.append(
+                f"{name} fit not converged ({f.diagnostics.reason}) but P({name}) = "
+                f"{probability[name]:.1e} < {NEGLIGIBLE}: verdict unaffected"
+            )
         else:
             problems.append(f"{name}: {f.diagnostics.reason}")
     problems += [f"{h} evidence: importance k-hat {e.k_hat:.2f} > {K_HAT_MAX}" for h, e in evidence.items() if not e.ok]

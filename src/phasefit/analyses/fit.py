@@ -39,8 +39,14 @@ class FitOutcome:
     compile_seconds: dict[str, float]
 
 
-def analyse_curves(curves: CurveSet, sampler: Sampler, *, lfo_cutoff: float | None = None,
-                   store: CheckpointStore | None = None, progress: Progress | None = None) -> FitOutcome:
+def analyse_curves(
+    curves: CurveSet,
+    sampler: Sampler,
+    *,
+    lfo_cutoff: float | None = None,
+    store: CheckpointStore | None = None,
+    progress: Progress | None = None,
+) -> FitOutcome:
     """Analyse every curve (reusing stored ones), then pool them. `lfo_cutoff` in FLOPs or params."""
     cutoff = math.log10(lfo_cutoff) if lfo_cutoff is not None else None
     results: list[CurveResult] = []

@@ -62,8 +62,9 @@ def _log_tn(x, mu, sd, lo, hi, *, xp):
     return pm.logp(dist, x) - mass
 
 
-def fit_population(curves: CurveSet, results: Sequence[CurveResult], spec: ModelSpec, *, seed: int
-                   ) -> PopulationResult | None:
+def fit_population(
+    curves: CurveSet, results: Sequence[CurveResult], spec: ModelSpec, *, seed: int
+) -> PopulationResult | None:
     """Fit the population stage on the converged curves; None when fewer than 2 qualify."""
     pop = spec.population
     # proportion-scale curves only: a Student-t curve's rise is in standard deviations, not log-odds
@@ -88,8 +89,11 @@ def fit_population(curves: CurveSet, results: Sequence[CurveResult], spec: Model
         # log gain = log rise + log L(tau) with L = w softplus((x_ref - tau) / w): given tau, the
         # per-curve prior of log rise is the gain prior's normal at that point (unit Jacobian)
         log_len = np.log(width * np.logaddexp(0.0, (inputs.x_ref - t) / width))
-        lp = (stats.beta.logpdf(frac, fp["alpha"], fp["beta"]) - np.log(inputs.range_hi - inputs.range_lo)
-              + stats.norm.logpdf(lr + log_len, gp["mu"], gp["sigma"]))
+        lp = (
+            stats.beta.logpdf(frac, fp["alpha"], fp["beta"])
+            - np.log(inputs.range_hi - inputs.range_lo)
+            + stats.norm.logpdf(lr + log_len, gp["mu"], gp["sigma"])
+        )
         tau.append(t + inputs.center)
         logr.append(lr)
         logp0.append(lp)
@@ -112,27 +116,43 @@ def fit_population(curves: CurveSet, results: Sequence[CurveResult], spec: Model
         sd_fam = _hyper("family_offset_sd", pop.prior("family_offset_sd"))
         # floors keep the Monte Carlo ratio smooth: a population narrower than a curve's own
         # posterior spread would be resolved by a handful of draws (docs/models.md)
-        sd_curve = pm.Deterministic("curve_break_sd", SD_FLOOR + _hyper("curve_break_sd_excess",
-                                                                         pop.prior("curve_break_sd")))
+        sd_curve = pm.Deterministic(
+            "curve_break_sd", SD_FLOOR + _hyper("curve_break_sd_excess", pop.prior("curve_break_sd"))
+        )
         z_task = pm.Normal("z_task", 0, 1, dims="task")
         z_fam = pm.Normal("z_family", 0, 1, dims="family")
         task_break = pm.Deterministic("task_break", grand + sd_task * z_task, dims="task")
         fam_offset = pm.Deterministic("family_offset", sd_fam * z_fam, dims="family")
         rise_mean = _hyper("log_rise_mean", pop.prior("log_rise_mean"))
         sd_rise_task = _hyper("task_log_rise_sd", pop.prior("task_log_rise_sd"))
-        sd_rise = pm.Deterministic("curve_log_rise_sd", SD_FLOOR + _hyper("curve_log_rise_sd_excess",
-                                                                           pop.prior("curve_log_rise_sd")))
+        sd_rise = pm.Deterministic(
+            "curve_log_rise_sd", SD_FLOOR + _hyper("curve_log_rise_sd_excess", pop.prior("curve_log_rise_sd"))
+        )
         z_rise = pm.Normal("z_rise", 0, 1, dims="task")
         task_rise = pm.Deterministic("task_log_rise", rise_mean + sd_rise_task * z_rise, dims="task")
         rates = pm.Dirichlet("rates", a=np.full(len(hyps), pop.rates_concentration), dims="hypothesis")
         mu = (task_break[t_idx] + fam_offset[f_idx])[:, None]
-        log_ratio = (_log_tn(tau, mu, sd_curve, lo, hi, xp=pt)
-                     + pm.logp(pm.Normal.dist(task_rise[t_idx][:, None], sd_rise), logr) - logp0)
+        log_ratio = (
+            _log_tn(tau, mu, sd_curve, lo, hi, xp=pt)
+            + pm.logp(pm.Normal.dist(task_rise[t_idx][:, None], sd_rise), logr)
+            - logp0
+        )
         log_r = pt.logsumexp(log_ratio, axis=1) - np.log(S)
         terms = pt.log(rates)[None, :] + log_m + pt.where(bp_at[None, :], log_r[:, None], 0.0)
         pm.Potential("curves", pt.logsumexp(terms, axis=1).sum())
-    names = ["break_mean", "task_break_sd", "family_offset_sd", "curve_break_sd", "task_break", "family_offset",
-             "log_rise_mean", "task_log_rise_sd", "curve_log_rise_sd", "task_log_rise", "rates"]
+    names = [
+        "break_mean",
+        "task_break_sd",
+        "family_offset_sd",
+        "curve_break_sd",
+        "task_break",
+        "family_offset",
+        "log_rise_mean",
+        "task_log_rise_sd",
+        "curve_log_rise_sd",
+        "task_log_rise",
+        "rates",
+    ]
     draws, diag = sample_model(model, spec, names=names, seed=seed)
 
     # per-curve pooled quantities from a subset of hyper draws
@@ -142,8 +162,11 @@ def fit_population(curves: CurveSet, results: Sequence[CurveResult], spec: Model
     mu_j = flat["task_break"][js][:, t_idx] + flat["family_offset"][js][:, f_idx]  # (J, C)
     lr_j = flat["task_log_rise"][js][:, t_idx]
     sdc, sdr = flat["curve_break_sd"][js], flat["curve_log_rise_sd"][js]
-    log_ratio = (_log_tn(tau[None], mu_j[..., None], sdc[:, None, None], lo[None], hi[None], xp=np)
-                 + stats.norm.logpdf(logr[None], lr_j[..., None], sdr[:, None, None]) - logp0[None])  # (J, C, S)
+    log_ratio = (
+        _log_tn(tau[None], mu_j[..., None], sdc[:, None, None], lo[None], hi[None], xp=np)
+        + stats.norm.logpdf(logr[None], lr_j[..., None], sdr[:, None, None])
+        - logp0[None]
+    )  # (J, C, S)
     log_r = special.logsumexp(log_ratio, axis=2) - np.log(S)  # (J, C)
     terms = np.log(flat["rates"][js])[:, None, :] + log_m[None] + np.where(bp_at[None, None, :], log_r[..., None], 0.0)
     pooled_p = np.exp(terms - special.logsumexp(terms, axis=2, keepdims=True)).mean(0)  # (C, H)
@@ -153,21 +176,50 @@ def fit_population(curves: CurveSet, results: Sequence[CurveResult], spec: Model
         wc = w[c] / w[c].sum()
         q = _weighted_quantiles(tau[c], wc, (0.05, 0.5, 0.95))
         p_of = dict(zip(hyps, pooled_p[c], strict=True))
-        rows.append({"curve": r.index, "p_absent": p_of.get("absent", 0.0), "p_smooth": p_of.get("smooth", 0.0),
-                     "p_emergent": p_of[EMERGENT], "tau_q05": q[0], "tau_median": q[1], "tau_q95": q[2],
-                     "importance_ess": float(1.0 / np.sum(wc**2))})
+        rows.append(
+            {
+                "curve": r.index,
+                "p_absent": p_of.get("absent", 0.0),
+                "p_smooth": p_of.get("smooth", 0.0),
+                "p_emergent": p_of[EMERGENT],
+                "tau_q05": q[0],
+                "tau_median": q[1],
+                "tau_q95": q[2],
+                "importance_ess": float(1.0 / np.sum(wc**2)),
+            }
+        )
     task_rows = []
     for i, t in enumerate(tasks):
         q = np.quantile(flat["task_break"][:, i], (0.05, 0.5, 0.95))
-        task_rows.append({"task": t, "n_curves": int(np.sum(t_idx == i)), "break_x_q05": q[0],
-                          "break_x_median": q[1], "break_x_q95": q[2]})
+        task_rows.append(
+            {
+                "task": t,
+                "n_curves": int(np.sum(t_idx == i)),
+                "break_x_q05": q[0],
+                "break_x_median": q[1],
+                "break_x_q95": q[2],
+            }
+        )
     fam_rows = []
     for i, f in enumerate(fams):
         q = np.quantile(flat["family_offset"][:, i], (0.05, 0.5, 0.95))
-        fam_rows.append({"family": f, "n_curves": int(np.sum(f_idx == i)), "offset_q05": q[0],
-                         "offset_median": q[1], "offset_q95": q[2]})
-    return PopulationResult(rates=flat["rates"], tasks=pd.DataFrame(task_rows), families=pd.DataFrame(fam_rows),
-                            curves=pd.DataFrame(rows), draws=draws, diagnostics=diag)
+        fam_rows.append(
+            {
+                "family": f,
+                "n_curves": int(np.sum(f_idx == i)),
+                "offset_q05": q[0],
+                "offset_median": q[1],
+                "offset_q95": q[2],
+            }
+        )
+    return PopulationResult(
+        rates=flat["rates"],
+        tasks=pd.DataFrame(task_rows),
+        families=pd.DataFrame(fam_rows),
+        curves=pd.DataFrame(rows),
+        draws=draws,
+        diagnostics=diag,
+    )
 
 
 def _weighted_quantiles(x: np.ndarray, w: np.ndarray, qs) -> np.ndarray:

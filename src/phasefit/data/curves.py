@@ -38,8 +38,10 @@ _LOG_NAMES = re.compile(r"(?:ppl|perplexity)")
 # names of scores that are proportions when not in percent (F1, win/error rates), beyond _DISCRETE_NAMES
 _PROPORTION_NAMES = re.compile(r"(?:^|[^a-z0-9])(?:f1|rate|percent|pct)(?:$|[^a-z0-9])|%")
 # a scale column whose every value is below this limit holds log10 values (10**100 FLOPs, 10**20 parameters)
-_LOG10_LIMITS = {"train_flops": (100.0, "raw FLOPs (10**x, e.g. 1.4e22)"),
-                 "params": (20.0, "raw parameter counts (10**x, e.g. 6.9e9; not billions)")}
+_LOG10_LIMITS = {
+    "train_flops": (100.0, "raw FLOPs (10**x, e.g. 1.4e22)"),
+    "params": (20.0, "raw parameter counts (10**x, e.g. 6.9e9; not billions)"),
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -133,8 +135,14 @@ class CurveSet:
         points = self.points[self.points["curve"].isin(keep)].copy()
         points["curve"] = points["curve"].map(remap)
         points = points.reset_index(drop=True)
-        return CurveSet(points=points, curves=curves, dropped=self.dropped, x_axis=self.x_axis, source=self.source,
-                        data_hash=_hash(points))  # the subset's own hash: checkpoints of other subsets never match
+        return CurveSet(
+            points=points,
+            curves=curves,
+            dropped=self.dropped,
+            x_axis=self.x_axis,
+            source=self.source,
+            data_hash=_hash(points),
+        )  # the subset's own hash: checkpoints of other subsets never match
 
     def to_xarray(self) -> xr.Dataset:
         """Observed data with dims (curve, point), padded with NaN; curve labels as coordinates."""
@@ -194,11 +202,14 @@ def load_curves(
 def _check_axis(frame: pd.DataFrame, *, x_axis: XAxis, source: str) -> None:
     """A table with no value at all on the chosen axis, but values on the other one, is a mistake of axis:
     every point would be dropped. Say which axis to use instead."""
-    col, other, other_axis = (("train_flops", "params", "params") if x_axis == "flops"
-                              else ("params", "train_flops", "flops"))
+    col, other, other_axis = (
+        ("train_flops", "params", "params") if x_axis == "flops" else ("params", "train_flops", "flops")
+    )
     if frame[col].isna().all() and frame[other].notna().any():
-        raise DataError(f"{source}: no row has a value in column '{col}' (the {x_axis} axis) but '{other}' is "
-                        f"given; analyse on the {other_axis} axis: --x {other_axis} (Python: x_axis=\"{other_axis}\")")
+        raise DataError(
+            f"{source}: no row has a value in column '{col}' (the {x_axis} axis) but '{other}' is "
+            f'given; analyse on the {other_axis} axis: --x {other_axis} (Python: x_axis="{other_axis}")'
+        )
 
 
 def _frame_as_text(df: pd.DataFrame) -> pd.DataFrame:
@@ -236,8 +247,16 @@ def _read(path: str | Path) -> tuple[pd.DataFrame, np.ndarray | None]:
     try:
         # header=None: pandas would rename a repeated column ('score.1'); blank lines are kept so that
         # line numbers stay those of the file, then dropped
-        cells = pd.read_csv(path, sep=sep, header=None, dtype=str, keep_default_na=False,
-                            encoding="utf-8-sig", skipinitialspace=True, skip_blank_lines=False)
+        cells = pd.read_csv(
+            path,
+            sep=sep,
+            header=None,
+            dtype=str,
+            keep_default_na=False,
+            encoding="utf-8-sig",
+            skipinitialspace=True,
+            skip_blank_lines=False,
+        )
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: not UTF-8 text (bad byte at offset {exc.start}); save it as UTF-8") from None
     except pd.errors.EmptyDataError:
@@ -290,8 +309,9 @@ class _Validator:
             return f"{self.name} row {row}"
         return f"{self.name}:{int(self.lines[row])}"
 
-    def fail(self, bad: np.ndarray | pd.Series, column: str, what: str, values: pd.Series | None = None,
-             hint: str = "") -> None:
+    def fail(
+        self, bad: np.ndarray | pd.Series, column: str, what: str, values: pd.Series | None = None, hint: str = ""
+    ) -> None:
         bad = np.asarray(bad, bool)
         if not bad.any():
             return
@@ -359,8 +379,12 @@ class _Validator:
             given = v.notna().to_numpy()
             if given.any() and (v[given] < limit).all():  # e.g. 21.3 for 2e21 FLOPs: name the first row
                 first = np.arange(len(v)) == np.flatnonzero(given)[0]
-                self.fail(first, col, f"every {col} value is below {limit:g}, so the column looks like log10 "
-                          f"values; give {unit}", v)
+                self.fail(
+                    first,
+                    col,
+                    f"every {col} value is below {limit:g}, so the column looks like log10 values; give {unit}",
+                    v,
+                )
             out[col] = v
         n_items = self.number("n_items", required=False)
         self.fail(n_items <= 0, "n_items", "must be a positive count", n_items)
@@ -368,7 +392,9 @@ class _Validator:
         out["n_items"] = n_items
         n_correct = self.number("n_correct", required=False)
         self.fail(n_correct < 0, "n_correct", "must not be negative", n_correct)
-        self.fail(n_correct.notna() & (n_correct != np.round(n_correct)), "n_correct", "must be a whole number", n_correct)
+        self.fail(
+            n_correct.notna() & (n_correct != np.round(n_correct)), "n_correct", "must be a whole number", n_correct
+        )
         self.fail(n_correct.notna() & n_items.isna(), "n_correct", "needs 'n_items' in the same row")
         self.fail(n_correct > n_items, "n_correct", "exceeds n_items (k > n)", n_correct)
         out["n_correct"] = n_correct
@@ -379,7 +405,9 @@ class _Validator:
         self.fail(hib.notna() & ~hib.isin([0, 1]), "higher_is_better", "must be 0 or 1", hib)
         out["higher_is_better"] = hib.fillna(1).astype(int)
         kind = self.text("metric_kind", required=False)
-        self.fail((kind != "") & ~kind.isin(METRIC_KINDS), "metric_kind", f"must be one of {', '.join(METRIC_KINDS)}", kind)
+        self.fail(
+            (kind != "") & ~kind.isin(METRIC_KINDS), "metric_kind", f"must be one of {', '.join(METRIC_KINDS)}", kind
+        )
         out["metric_kind"] = kind
         if "answer_tokens" in raw.columns:
             at = self.number("answer_tokens", required=False)
@@ -411,32 +439,51 @@ class _Validator:
                 kind = "continuous"
                 # a proportion (it has item counts or a chance level, or a name like f1/rate) with scores
                 # above 1 would be modelled silently as an unbounded score: most likely percentages
-                signs = [why for why, present in (("it has n_items", grp["n_items"].notna().all()),
-                                                  ("it has a chance level", grp["chance"].gt(0).any()),
-                                                  ("its name says so", _PROPORTION_NAMES.search(metric.lower())))
-                         if present]
+                signs = [
+                    why
+                    for why, present in (
+                        ("it has n_items", grp["n_items"].notna().all()),
+                        ("it has a chance level", grp["chance"].gt(0).any()),
+                        ("its name says so", _PROPORTION_NAMES.search(metric.lower())),
+                    )
+                    if present
+                ]
                 if signs and s.between(0, 100).all() and s.gt(1).any():
                     bad = out.index.isin(grp.index[s > 1])
-                    self.fail(bad, "score", f"above 1 for metric {metric!r}, which looks like a proportion "
-                              f"({', '.join(signs)})", out["score"], hint=f"in percent? {_PERCENT_HINT}")
+                    self.fail(
+                        bad,
+                        "score",
+                        f"above 1 for metric {metric!r}, which looks like a proportion ({', '.join(signs)})",
+                        out["score"],
+                        hint=f"in percent? {_PERCENT_HINT}",
+                    )
             out.loc[grp.index, "metric_kind"] = kind
 
     def _check_ranges(self, out: pd.DataFrame) -> None:
         s, kind, c = out["score"], out["metric_kind"], out["chance"]
         disc = kind == "discrete"
         bad = disc & ~s.between(0, 1)
-        self.fail(bad, "score", "outside [0, 1] for a discrete (proportion) metric", s,
-                  hint=self._percent_hint(out, bad, disc, lo=0.0))
+        self.fail(
+            bad,
+            "score",
+            "outside [0, 1] for a discrete (proportion) metric",
+            s,
+            hint=self._percent_hint(out, bad, disc, lo=0.0),
+        )
         norm = kind == "discrete_normalized"
         lower = np.where(c > 0, -c / (1 - c), -1.0)
         bad = norm & ((s < lower - 1e-9) | (s > 1))
-        self.fail(bad, "score", "outside [-chance/(1-chance), 1] for a chance-normalised metric", s,
-                  hint=self._percent_hint(out, bad, norm, lo=-100.0))
+        self.fail(
+            bad,
+            "score",
+            "outside [-chance/(1-chance), 1] for a chance-normalised metric",
+            s,
+            hint=self._percent_hint(out, bad, norm, lo=-100.0),
+        )
         n, k = out["n_items"], out["n_correct"]
         implied = s.where(~norm, c + (1 - c) * s)
         has_k = k.notna()
-        self.fail(has_k & ((k / n - implied).abs() > 0.5 / n + 1e-9), "n_correct",
-                  "does not match score * n_items", k)
+        self.fail(has_k & ((k / n - implied).abs() > 0.5 / n + 1e-9), "n_correct", "does not match score * n_items", k)
         pct = out["metric"].str.lower().str.contains(_PERCENT_NAMES) & (kind == "continuous")
         self.fail(pct & ~s.between(0, 100), "score", "outside [0, 100] for a BLEU/ROUGE-type metric", s)
         logm = out["metric"].str.lower().str.contains(_LOG_NAMES) & (kind == "continuous")
@@ -525,8 +572,12 @@ def _pool_replicates(frame: pd.DataFrame) -> pd.DataFrame:
     single = frame[size == 1].assign(replicates=1)
     multi = frame[size > 1]
     agg: dict[str, Any] = {c: "first" for c in multi.columns if c not in key}
-    agg |= {"score": "mean", "n_items": lambda v: v.sum(min_count=len(v)),
-            "n_correct": lambda v: v.sum(min_count=len(v)), "replicate": "size"}
+    agg |= {
+        "score": "mean",
+        "n_items": lambda v: v.sum(min_count=len(v)),
+        "n_correct": lambda v: v.sum(min_count=len(v)),
+        "replicate": "size",
+    }
     pooled = multi.groupby(key, sort=False).agg(agg).reset_index().rename(columns={"replicate": "replicates"})
     pooled["replicate"] = np.nan
     return pd.concat([single, pooled], ignore_index=True)
@@ -541,8 +592,14 @@ def _group(frame: pd.DataFrame, *, x_axis: XAxis, min_points: int, source: str) 
     dropped: list[dict] = []
     no_x = frame["x"].isna()
     for _, r in frame[no_x].iterrows():
-        dropped.append({**{k: r[k] for k in CURVE_KEY}, "model": r["model"], "level": "point",
-                        "reason": f"no {axis_col} ({r['row']})"})
+        dropped.append(
+            {
+                **{k: r[k] for k in CURVE_KEY},
+                "model": r["model"],
+                "level": "point",
+                "reason": f"no {axis_col} ({r['row']})",
+            }
+        )
     frame = _pool_replicates(frame[~no_x])
 
     curves: list[dict[str, Any]] = []
@@ -552,8 +609,14 @@ def _group(frame: pd.DataFrame, *, x_axis: XAxis, min_points: int, source: str) 
         grp = grp.sort_values(["x", "model"])
         n_distinct = grp["x"].nunique()
         if n_distinct < min_points:
-            dropped.append({**info, "model": "", "level": "curve",
-                            "reason": f"{n_distinct} distinct {x_axis} values, fewer than {min_points}"})
+            dropped.append(
+                {
+                    **info,
+                    "model": "",
+                    "level": "curve",
+                    "reason": f"{n_distinct} distinct {x_axis} values, fewer than {min_points}",
+                }
+            )
             continue
         first = grp.iloc[0]
         kind, chance, hib = first["metric_kind"], float(first["chance"]), int(first["higher_is_better"])
@@ -581,22 +644,47 @@ def _group(frame: pd.DataFrame, *, x_axis: XAxis, min_points: int, source: str) 
             y = t if hib else -t
             floor = 0.0
         i = len(curves)
-        curves.append({"curve": i, **info, "n_points": len(grp), "metric_kind": kind, "likelihood": lik,
-                       "transform": transform, "floor": floor, "chance": chance, "higher_is_better": hib,
-                       "n_items_imputed": n_imputed, "x_min": grp["x"].min(), "x_max": grp["x"].max()})
+        curves.append(
+            {
+                "curve": i,
+                **info,
+                "n_points": len(grp),
+                "metric_kind": kind,
+                "likelihood": lik,
+                "transform": transform,
+                "floor": floor,
+                "chance": chance,
+                "higher_is_better": hib,
+                "n_items_imputed": n_imputed,
+                "x_min": grp["x"].min(),
+                "x_max": grp["x"].max(),
+            }
+        )
         pts = grp.assign(curve=i, y=y, k=k, n=n.to_numpy(float) if has_n else np.nan)
         points.append(pts)
-    cols = ["curve", *CURVE_KEY, "n_points", "metric_kind", "likelihood", "transform", "floor", "chance",
-            "higher_is_better", "n_items_imputed", "x_min", "x_max"]
+    cols = [
+        "curve",
+        *CURVE_KEY,
+        "n_points",
+        "metric_kind",
+        "likelihood",
+        "transform",
+        "floor",
+        "chance",
+        "higher_is_better",
+        "n_items_imputed",
+        "x_min",
+        "x_max",
+    ]
     curves_df = pd.DataFrame(curves, columns=cols)
     points_df = pd.concat(points, ignore_index=True) if points else frame.head(0).assign(curve=0, y=0.0, k=0.0, n=0.0)
     dropped_df = pd.DataFrame(dropped, columns=[*CURVE_KEY, "model", "level", "reason"])
-    return CurveSet(points=points_df, curves=curves_df, dropped=dropped_df, x_axis=x_axis, source=source,
-                    data_hash=_hash(points_df))
+    return CurveSet(
+        points=points_df, curves=curves_df, dropped=dropped_df, x_axis=x_axis, source=source, data_hash=_hash(points_df)
+    )
 
 
 def _hash(points: pd.DataFrame) -> str:
     cols = [c for c in (*CURVE_KEY, "model", "score", "x", "n") if c in points.columns]
     blob = points[cols].to_csv(index=False).encode()
     return "sha256:" + hashlib.sha256(blob).hexdigest()
-

@@ -68,8 +68,9 @@ def _loglik(result: FitResult, inputs: CurveInputs, spec: ModelSpec) -> np.ndarr
     return pointwise_loglik(result.hypothesis, result.draws, inputs, spec)
 
 
-def loo(result: FitResult, inputs: CurveInputs, spec: ModelSpec, *, refit: Refit | None, seed: int
-        ) -> tuple[LooResult, np.ndarray]:
+def loo(
+    result: FitResult, inputs: CurveInputs, spec: ModelSpec, *, refit: Refit | None, seed: int
+) -> tuple[LooResult, np.ndarray]:
     """PSIS-LOO of one hypothesis' fit; points with high k-hat are replaced by exact refits.
 
     Returns the LOO result and the pointwise log likelihood (chain, draw, point) used.
@@ -77,10 +78,12 @@ def loo(result: FitResult, inputs: CurveInputs, spec: ModelSpec, *, refit: Refit
     hypothesis = result.hypothesis
     ll = _loglik(result, inputs, spec)
     post = xr.Dataset({k: (("chain", "draw"), v) for k, v in result.checked().items()})
-    tree = xr.DataTree.from_dict({
-        "posterior": post,
-        "log_likelihood": xr.Dataset({"y": (("chain", "draw", "point"), ll)}),
-    })
+    tree = xr.DataTree.from_dict(
+        {
+            "posterior": post,
+            "log_likelihood": xr.Dataset({"y": (("chain", "draw", "point"), ll)}),
+        }
+    )
     with warnings.catch_warnings():  # high k-hat is expected with 4-10 points; handled below
         warnings.simplefilter("ignore")
         elpd = azs.loo(tree, pointwise=True, var_name="y")
@@ -122,8 +125,9 @@ def compare(smooth: LooResult, breakpoint: LooResult) -> Comparison:
     )
 
 
-def leave_future_out(inputs: CurveInputs, cutoff_centred: float, spec: ModelSpec, *, refit: Refit, seed: int,
-                     min_train: int = 3) -> LfoResult | None:
+def leave_future_out(
+    inputs: CurveInputs, cutoff_centred: float, spec: ModelSpec, *, refit: Refit, seed: int, min_train: int = 3
+) -> LfoResult | None:
     """Fit both hypotheses on the models at or below the cutoff and score the larger ones.
 
     The break may fall anywhere in the full range (the breakpoint hypothesis may expect a rise
@@ -134,8 +138,7 @@ def leave_future_out(inputs: CurveInputs, cutoff_centred: float, spec: ModelSpec
     test = ~train
     if train.sum() < min_train or test.sum() < 1:
         return None
-    sub = inputs.subset(train, range_=(float(np.sort(inputs.x)[min(1, len(inputs.x) - 1)]),
-                                       float(inputs.range_hi)))
+    sub = inputs.subset(train, range_=(float(np.sort(inputs.x)[min(1, len(inputs.x) - 1)]), float(inputs.range_hi)))
     fits = {h: refit(sub, h, seed=seed + j) for j, h in enumerate(("smooth", "breakpoint"))}
     elpd = {}
     for h, res in fits.items():
@@ -143,14 +146,21 @@ def leave_future_out(inputs: CurveInputs, cutoff_centred: float, spec: ModelSpec
         elpd[h] = float(logmeanexp(ll.reshape(-1, ll.shape[-1]), axis=0).sum())
     largest = int(np.argmax(inputs.x))
     inside = _in_predictive_interval(fits["smooth"], inputs, largest, spec, seed=seed)
-    return LfoResult(cutoff_x=cutoff_centred + inputs.center, n_train=int(train.sum()), n_test=int(test.sum()),
-                     elpd_smooth=elpd["smooth"], elpd_breakpoint=elpd["breakpoint"],
-                     lfo_elpd_diff=elpd["breakpoint"] - elpd["smooth"], largest_in_interval=inside,
-                     ok=all(f.diagnostics.ok for f in fits.values()))
+    return LfoResult(
+        cutoff_x=cutoff_centred + inputs.center,
+        n_train=int(train.sum()),
+        n_test=int(test.sum()),
+        elpd_smooth=elpd["smooth"],
+        elpd_breakpoint=elpd["breakpoint"],
+        lfo_elpd_diff=elpd["breakpoint"] - elpd["smooth"],
+        largest_in_interval=inside,
+        ok=all(f.diagnostics.ok for f in fits.values()),
+    )
 
 
-def _in_predictive_interval(result: FitResult, inputs: CurveInputs, i: int, spec: ModelSpec, *, seed: int,
-                            prob: float = 0.9) -> bool:
+def _in_predictive_interval(
+    result: FitResult, inputs: CurveInputs, i: int, spec: ModelSpec, *, seed: int, prob: float = 0.9
+) -> bool:
     """Is point i inside the central `prob` posterior predictive interval of the fit?"""
     point = inputs.subset(np.arange(len(inputs.x)) == i)
     sims = predictive(result.hypothesis, result.draws, point, spec, rng=np.random.default_rng(seed))

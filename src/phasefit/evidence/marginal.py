@@ -37,8 +37,15 @@ class Evidence:
         return bool(np.isfinite(self.log_z) and self.k_hat <= K_HAT_MAX)
 
 
-def log_marginal_likelihood(draws: dict[str, np.ndarray], inputs: CurveInputs, hypothesis: str, spec: ModelSpec,
-                            *, n_proposal: int = 4000, seed: int) -> Evidence:
+def log_marginal_likelihood(
+    draws: dict[str, np.ndarray],
+    inputs: CurveInputs,
+    hypothesis: str,
+    spec: ModelSpec,
+    *,
+    n_proposal: int = 4000,
+    seed: int,
+) -> Evidence:
     """Importance-sampling estimate of log Z for one hypothesis from its own posterior draws.
 
     When the Pareto k-hat of the ratios is too high (a posterior with heavier tails or more skew
@@ -55,8 +62,16 @@ def log_marginal_likelihood(draws: dict[str, np.ndarray], inputs: CurveInputs, h
     return best
 
 
-def _importance_estimate(draws: dict[str, np.ndarray], inputs: CurveInputs, hypothesis: str, spec: ModelSpec,
-                         *, n_proposal: int, seed: int, scale: float) -> Evidence:
+def _importance_estimate(
+    draws: dict[str, np.ndarray],
+    inputs: CurveInputs,
+    hypothesis: str,
+    spec: ModelSpec,
+    *,
+    n_proposal: int,
+    seed: int,
+    scale: float,
+) -> Evidence:
     priors = parameter_priors(hypothesis, inputs.likelihood, spec)
     u = np.column_stack([to_unconstrained(np.asarray(draws[n]).reshape(-1), pr) for n, pr in priors])
     d = u.shape[1]

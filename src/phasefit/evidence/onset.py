@@ -19,8 +19,7 @@ from phasefit.models.spec import EMERGENT, ModelSpec
 GRID = 241
 
 
-def onset_draws(draws: dict[str, np.ndarray], inputs: CurveInputs, spec: ModelSpec, *, margin: float
-                ) -> np.ndarray:
+def onset_draws(draws: dict[str, np.ndarray], inputs: CurveInputs, spec: ModelSpec, *, margin: float) -> np.ndarray:
     """Onset per draw (flattened), log10 of the analysis axis; NaN for unbounded (Student-t) scores."""
     n = int(np.prod(next(iter(draws.values())).shape))
     if inputs.likelihood == "student_t":

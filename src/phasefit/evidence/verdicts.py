@@ -13,21 +13,61 @@ Verdict = Literal["failed", "absent", "emergent", "smooth", "inconclusive"]
 
 # the columns documented in docs/verdicts.md, in that spelling and order, then extras
 VERDICT_COLUMNS = (
-    "task", "metric", "family", "condition", "n_points", "x_axis", "p_emergent", "elpd_diff", "elpd_diff_se",
-    "stacking_weight_breakpoint", "lfo_elpd_diff", "verdict", "break_flops_median", "break_flops_q05",
-    "break_flops_q95", "break_params_median", "break_params_q05", "break_params_q95", "onset_flops_median",
-    "onset_flops_q05", "onset_flops_q95", "onset_params_median", "onset_params_q05", "onset_params_q95", "rhat_max",
-    "ess_bulk_min", "divergences", "breakthroughness", "linearity",
+    "task",
+    "metric",
+    "family",
+    "condition",
+    "n_points",
+    "x_axis",
+    "p_emergent",
+    "elpd_diff",
+    "elpd_diff_se",
+    "stacking_weight_breakpoint",
+    "lfo_elpd_diff",
+    "verdict",
+    "break_flops_median",
+    "break_flops_q05",
+    "break_flops_q95",
+    "break_params_median",
+    "break_params_q05",
+    "break_params_q95",
+    "onset_flops_median",
+    "onset_flops_q05",
+    "onset_flops_q95",
+    "onset_params_median",
+    "onset_params_q05",
+    "onset_params_q95",
+    "rhat_max",
+    "ess_bulk_min",
+    "divergences",
+    "breakthroughness",
+    "linearity",
     # extras
-    "p_absent", "p_smooth", "p_emergent_pooled", "likelihood", "lfo_largest_in_pi90", "lfo_cutoff",
-    "lfo_converged", "loo_refits", "loo_refits_unconverged", "pareto_k_max", "ess_tail_min", "treedepth_share",
-    "attempts", "failure_reason", "notes", "onset_beyond_data", "onset_below_resolution", "p_above_floor",
+    "p_absent",
+    "p_smooth",
+    "p_emergent_pooled",
+    "likelihood",
+    "lfo_largest_in_pi90",
+    "lfo_cutoff",
+    "lfo_converged",
+    "loo_refits",
+    "loo_refits_unconverged",
+    "pareto_k_max",
+    "ess_tail_min",
+    "treedepth_share",
+    "attempts",
+    "failure_reason",
+    "notes",
+    "onset_beyond_data",
+    "onset_below_resolution",
+    "p_above_floor",
     "evidence_agreement",
 )
 
 
-def decide(*, ok: bool, p_absent: float, p_emergent: float, thresholds: VerdictSpec,
-           p_above_floor: float = float("nan")) -> Verdict:
+def decide(
+    *, ok: bool, p_absent: float, p_emergent: float, thresholds: VerdictSpec, p_above_floor: float = float("nan")
+) -> Verdict:
     """failed > absent > emergent > smooth > inconclusive, with the spec's thresholds.
 
     `absent` also when the curve never credibly leaves its floor: P(expected score at the largest
@@ -94,11 +134,15 @@ def describe(row: pd.Series) -> str:
             flops, params = row.get(f"{what}_flops_median"), row.get(f"{what}_params_median")
             parts = []
             if not pd.isna(flops):
-                parts.append(f"{format_sci(flops)} FLOPs [{format_sci(row[f'{what}_flops_q05'])}, "
-                             f"{format_sci(row[f'{what}_flops_q95'])}]")
+                parts.append(
+                    f"{format_sci(flops)} FLOPs [{format_sci(row[f'{what}_flops_q05'])}, "
+                    f"{format_sci(row[f'{what}_flops_q95'])}]"
+                )
             if not pd.isna(params):
-                parts.append(f"{format_params(params)} params [{format_params(row[f'{what}_params_q05'])}, "
-                             f"{format_params(row[f'{what}_params_q95'])}]")
+                parts.append(
+                    f"{format_params(params)} params [{format_params(row[f'{what}_params_q05'])}, "
+                    f"{format_params(row[f'{what}_params_q95'])}]"
+                )
             if parts:
                 text += f"; {what} at {', '.join(parts)}"
     if not pd.isna(row.get("lfo_largest_in_pi90")) and row["verdict"] != "smooth":

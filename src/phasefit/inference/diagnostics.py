@@ -24,8 +24,9 @@ class Diagnostics:
     reason: str  # empty when ok
 
 
-def diagnose(draws: dict[str, np.ndarray], stats: dict[str, np.ndarray], spec: ModelSpec, *, attempts: int
-             ) -> Diagnostics:
+def diagnose(
+    draws: dict[str, np.ndarray], stats: dict[str, np.ndarray], spec: ModelSpec, *, attempts: int
+) -> Diagnostics:
     """Diagnostics over every (chain, draw) array in `draws`."""
     ds = xr.Dataset({k: (("chain", "draw"), v) for k, v in draws.items()})
     rhat = azs.rhat(ds)
@@ -48,5 +49,13 @@ def diagnose(draws: dict[str, np.ndarray], stats: dict[str, np.ndarray], spec: M
         problems.append(f"{div} divergences")
     if depth_share > d.max_treedepth_share:
         problems.append(f"{depth_share:.0%} of draws hit the maximum tree depth")
-    return Diagnostics(rhat_max=r, ess_bulk_min=eb, ess_tail_min=et, divergences=div, treedepth_share=depth_share,
-                       attempts=attempts, ok=not problems, reason="; ".join(problems))
+    return Diagnostics(
+        rhat_max=r,
+        ess_bulk_min=eb,
+        ess_tail_min=et,
+        divergences=div,
+        treedepth_share=depth_share,
+        attempts=attempts,
+        ok=not problems,
+        reason="; ".join(problems),
+    )

@@ -27,8 +27,15 @@ from phasefit.models.spec import ModelSpec
 MAX_TREEDEPTH = 10
 # sampler statistics kept per draw, ArviZ's names
 STATS = ("diverging", "reached_max_treedepth", "energy", "tree_depth", "step_size", "n_steps", "lp")
-_NUTPIE_STATS = {"diverging": "diverging", "reached_max_treedepth": "maxdepth_reached", "energy": "energy",
-                 "tree_depth": "depth", "step_size": "step_size", "n_steps": "n_steps", "lp": "logp"}
+_NUTPIE_STATS = {
+    "diverging": "diverging",
+    "reached_max_treedepth": "maxdepth_reached",
+    "energy": "energy",
+    "tree_depth": "depth",
+    "step_size": "step_size",
+    "n_steps": "n_steps",
+    "lp": "logp",
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -96,15 +103,22 @@ class Sampler:
         for i, setting in enumerate(attempts(self.spec)):
             draws, stats = self.sample(inputs, hypothesis, seed=attempt_seed(seed, i), **setting)
             diag = diagnose(_checked(draws), stats, self.spec, attempts=i + 1)
-            result = FitResult(hypothesis=hypothesis, draws=draws, diagnostics=diag,
-                               seconds=time.perf_counter() - t0, stats=stats, settings=setting)
+            result = FitResult(
+                hypothesis=hypothesis,
+                draws=draws,
+                diagnostics=diag,
+                seconds=time.perf_counter() - t0,
+                stats=stats,
+                settings=setting,
+            )
             if diag.ok:
                 break
         assert result is not None
         return result
 
-    def sample(self, inputs: CurveInputs, hypothesis: str, *, seed: int, target_accept: float, tune: int,
-               draws: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    def sample(
+        self, inputs: CurveInputs, hypothesis: str, *, seed: int, target_accept: float, tune: int, draws: int
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """One sampling run (no retries): draws and sampler statistics, each (chain, draw)."""
         data = inputs.data()
         names = stored_names(hypothesis, inputs.likelihood, self.spec)
@@ -115,18 +129,35 @@ class Sampler:
             compiled = self.compiled(inputs.likelihood, hypothesis)
             known = {var.name for var in compiled.shared_var_keys}  # nutpie drops data the graph never uses
             compiled = compiled.with_data(**{k: v for k, v in data.items() if k in known})
-            raw = nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, cores=chains, seed=seed,
-                                target_accept=target_accept, progress_bar=False, save_warmup=False,
-                                return_raw_trace=True)
+            raw = nutpie.sample(
+                compiled,
+                draws=draws,
+                tune=tune,
+                chains=chains,
+                cores=chains,
+                seed=seed,
+                target_accept=target_accept,
+                progress_bar=False,
+                save_warmup=False,
+                return_raw_trace=True,
+            )
             return _from_arrow(raw, names)
         import pymc as pm
 
         model = self.compiled(inputs.likelihood, hypothesis)
         with model:
             pm.set_data(data)
-            idata = pm.sample(draws=draws, tune=tune, chains=chains, cores=1, random_seed=seed,
-                              target_accept=target_accept, progressbar=False, compute_convergence_checks=False,
-                              nuts_sampler="numpyro" if self.backend == "numpyro" else "pymc")
+            idata = pm.sample(
+                draws=draws,
+                tune=tune,
+                chains=chains,
+                cores=1,
+                random_seed=seed,
+                target_accept=target_accept,
+                progressbar=False,
+                compute_convergence_checks=False,
+                nuts_sampler="numpyro" if self.backend == "numpyro" else "pymc",
+            )
         post = idata.posterior
         return {k: np.asarray(post[k].values, float) for k in names}, pymc_stats(idata.sample_stats)
 
@@ -135,8 +166,9 @@ def attempts(spec: ModelSpec) -> list[dict]:
     """Sampler settings of the first attempt, then of each retry escalation, in order."""
     s = spec.sampler
     first = {"target_accept": s.target_accept, "tune": s.tune, "draws": s.draws}
-    return [first] + [{"target_accept": r.target_accept, "tune": r.tune, "draws": r.draws}
-                      for r in spec.diagnostics.retries]
+    return [first] + [
+        {"target_accept": r.target_accept, "tune": r.tune, "draws": r.draws} for r in spec.diagnostics.retries
+    ]
 
 
 def attempt_seed(seed: int, attempt: int) -> int:
@@ -179,8 +211,7 @@ def _from_arrow(raw, names: tuple[str, ...]) -> tuple[dict[str, np.ndarray], dic
     return {k: np.stack(v) for k, v in draws.items()}, out_stats
 
 
-def sample_model(model, spec: ModelSpec, *, names: list[str], seed: int
-                 ) -> tuple[dict[str, np.ndarray], Diagnostics]:
+def sample_model(model, spec: ModelSpec, *, names: list[str], seed: int) -> tuple[dict[str, np.ndarray], Diagnostics]:
     """Sample a one-off model (compiled once here) with the spec's settings and retries.
 
     Returns draws (chain, draw[, ...]) of `names` and diagnostics over all their components.
@@ -194,20 +225,37 @@ def sample_model(model, spec: ModelSpec, *, names: list[str], seed: int
             import nutpie
 
             compiled = compiled or _compile_nutpie(model)
-            tr = nutpie.sample(compiled, chains=s.chains, cores=s.chains, seed=attempt_seed(seed, i),
-                               progress_bar=False, save_warmup=False, **setting)
+            tr = nutpie.sample(
+                compiled,
+                chains=s.chains,
+                cores=s.chains,
+                seed=attempt_seed(seed, i),
+                progress_bar=False,
+                save_warmup=False,
+                **setting,
+            )
             post, st = tr.posterior, tr.sample_stats
             stats = {"diverging": st["diverging"].values, "reached_max_treedepth": st["maxdepth_reached"].values}
         else:
             import pymc as pm
 
             with model:
-                idata = pm.sample(chains=s.chains, cores=1, random_seed=attempt_seed(seed, i), progressbar=False,
-                                  compute_convergence_checks=False, nuts_sampler="pymc", **setting)
+                idata = pm.sample(
+                    chains=s.chains,
+                    cores=1,
+                    random_seed=attempt_seed(seed, i),
+                    progressbar=False,
+                    compute_convergence_checks=False,
+                    nuts_sampler="pymc",
+                    **setting,
+                )
             post, stats = idata.posterior, pymc_stats(idata.sample_stats)
         draws = {k: np.asarray(post[k].values, float) for k in names}
-        flat = {f"{k}[{j}]": v.reshape(v.shape[0], v.shape[1], -1)[:, :, j]
-                for k, v in draws.items() for j in range(int(np.prod(v.shape[2:], dtype=int)))}
+        flat = {
+            f"{k}[{j}]": v.reshape(v.shape[0], v.shape[1], -1)[:, :, j]
+            for k, v in draws.items()
+            for j in range(int(np.prod(v.shape[2:], dtype=int)))
+        }
         diag = diagnose(flat, stats, spec, attempts=i + 1)
         if diag.ok:
             break

@@ -47,15 +47,32 @@ class CurveInputs:
     def subset(self, keep: np.ndarray, *, range_: tuple[float, float] | None = None) -> CurveInputs:
         """The same curve restricted to the points in `keep` (leave-future-out and LOO refits)."""
         lo, hi = range_ if range_ is not None else (self.range_lo, self.range_hi)
-        return CurveInputs(likelihood=self.likelihood, x=self.x[keep], center=self.center, y=self.y[keep],
-                           n=self.n[keep], y_loc=self.y_loc, y_scale=self.y_scale, floor=self.floor,
-                           range_lo=lo, range_hi=hi, x_ref=self.x_ref)
+        return CurveInputs(
+            likelihood=self.likelihood,
+            x=self.x[keep],
+            center=self.center,
+            y=self.y[keep],
+            n=self.n[keep],
+            y_loc=self.y_loc,
+            y_scale=self.y_scale,
+            floor=self.floor,
+            range_lo=lo,
+            range_hi=hi,
+            x_ref=self.x_ref,
+        )
 
     def data(self) -> dict[str, np.ndarray]:
         """The `pm.Data` values of every hypothesis model."""
-        return {"x": self.x, "y_data": self.y, "n": self.n, "floor": np.asarray(self.floor),
-                "center": np.asarray(self.center), "range_lo": np.asarray(self.range_lo),
-                "range_hi": np.asarray(self.range_hi), "x_ref": np.asarray(self.x_ref)}
+        return {
+            "x": self.x,
+            "y_data": self.y,
+            "n": self.n,
+            "floor": np.asarray(self.floor),
+            "center": np.asarray(self.center),
+            "range_lo": np.asarray(self.range_lo),
+            "range_hi": np.asarray(self.range_hi),
+            "x_ref": np.asarray(self.x_ref),
+        }
 
     @property
     def x_axis_values(self) -> np.ndarray:
@@ -75,15 +92,30 @@ def curve_inputs(curve: Curve, spec: ModelSpec) -> CurveInputs:
     zeros = np.zeros(len(x))
     common = dict(x=x - center, center=float(center), range_lo=lo, range_hi=hi, x_ref=float(xs[-1]))
     if curve.likelihood == "beta_binomial":
-        return CurveInputs(likelihood="beta_binomial", y=curve.k.astype(np.int64), n=curve.n.astype(np.int64),
-                           y_loc=0.0, y_scale=1.0, floor=curve.floor, **common)
+        return CurveInputs(
+            likelihood="beta_binomial",
+            y=curve.k.astype(np.int64),
+            n=curve.n.astype(np.int64),
+            y_loc=0.0,
+            y_scale=1.0,
+            floor=curve.floor,
+            **common,
+        )
     if curve.likelihood == "beta":
-        return CurveInputs(likelihood="beta", y=np.clip(curve.y, BETA_EPS, 1 - BETA_EPS), n=zeros, y_loc=0.0,
-                           y_scale=1.0, floor=min(curve.floor, 1 - 10 * BETA_EPS), **common)
+        return CurveInputs(
+            likelihood="beta",
+            y=np.clip(curve.y, BETA_EPS, 1 - BETA_EPS),
+            n=zeros,
+            y_loc=0.0,
+            y_scale=1.0,
+            floor=min(curve.floor, 1 - 10 * BETA_EPS),
+            **common,
+        )
     loc, scale = float(np.mean(curve.y)), float(np.std(curve.y))
     scale = scale if scale > 0 else 1.0
-    return CurveInputs(likelihood="student_t", y=(curve.y - loc) / scale, n=zeros, y_loc=loc, y_scale=scale,
-                       floor=0.0, **common)
+    return CurveInputs(
+        likelihood="student_t", y=(curve.y - loc) / scale, n=zeros, y_loc=loc, y_scale=scale, floor=0.0, **common
+    )
 
 
 def template_inputs(likelihood: Likelihood) -> CurveInputs:
@@ -93,8 +125,19 @@ def template_inputs(likelihood: Likelihood) -> CurveInputs:
         y, n = np.array([1, 2, 2, 10, 40, 70], np.int64), np.full(6, 100, np.int64)
     else:
         y, n = np.array([0.02, 0.03, 0.02, 0.1, 0.4, 0.7]), np.zeros(6)
-    return CurveInputs(likelihood=likelihood, x=x, center=0.0, y=y, n=n, y_loc=0.0, y_scale=1.0, floor=0.0,
-                       range_lo=x[1], range_hi=x[4], x_ref=x[-1])
+    return CurveInputs(
+        likelihood=likelihood,
+        x=x,
+        center=0.0,
+        y=y,
+        n=n,
+        y_loc=0.0,
+        y_scale=1.0,
+        floor=0.0,
+        range_lo=x[1],
+        range_hi=x[4],
+        x_ref=x[-1],
+    )
 
 
 # ------------------------------------------------------------------------------------- PyMC
@@ -105,15 +148,19 @@ def parameter_priors(hypothesis: str, likelihood: Likelihood, spec: ModelSpec):
     hspec, plugin = spec.hypothesis(hypothesis), spec.plugin(hypothesis)
     is_t = likelihood == "student_t"
     own = [(p, hspec.prior(p, student_t=is_t)) for p in plugin.params]
-    return own + [(n, spec.shared_prior(key)) for n, key in
-                  likelihoods.nuisance(likelihood, uses_ceiling=plugin.uses_ceiling)]
+    return own + [
+        (n, spec.shared_prior(key)) for n, key in likelihoods.nuisance(likelihood, uses_ceiling=plugin.uses_ceiling)
+    ]
 
 
 def stored_names(hypothesis: str, likelihood: Likelihood, spec: ModelSpec) -> tuple[str, ...]:
     """Every quantity kept per draw: free parameters and the plug-in's derived quantities."""
     plugin = spec.plugin(hypothesis)
-    return (*plugin.params, *plugin.derived,
-            *(n for n, _ in likelihoods.nuisance(likelihood, uses_ceiling=plugin.uses_ceiling)))
+    return (
+        *plugin.params,
+        *plugin.derived,
+        *(n for n, _ in likelihoods.nuisance(likelihood, uses_ceiling=plugin.uses_ceiling)),
+    )
 
 
 def build_model(hypothesis: str, likelihood: Likelihood, spec: ModelSpec, *, template: CurveInputs | None = None):
@@ -138,8 +185,9 @@ def build_model(hypothesis: str, likelihood: Likelihood, spec: ModelSpec, *, tem
 # ------------------------------------------------------------------------------------ NumPy
 
 
-def _with_derived(plugin: Hypothesis, draws: Mapping[str, np.ndarray], inputs: CurveInputs,
-                  xp: MathBackend = NUMPY) -> dict[str, np.ndarray]:
+def _with_derived(
+    plugin: Hypothesis, draws: Mapping[str, np.ndarray], inputs: CurveInputs, xp: MathBackend = NUMPY
+) -> dict[str, np.ndarray]:
     d = {k: np.asarray(v) for k, v in draws.items()}
     missing = [k for k in plugin.derived if k not in d]
     if missing:
@@ -147,8 +195,9 @@ def _with_derived(plugin: Hypothesis, draws: Mapping[str, np.ndarray], inputs: C
     return d
 
 
-def mean_curve(hypothesis: str, draws: Mapping[str, np.ndarray], inputs: CurveInputs, x: np.ndarray,
-               spec: ModelSpec) -> np.ndarray:
+def mean_curve(
+    hypothesis: str, draws: Mapping[str, np.ndarray], inputs: CurveInputs, x: np.ndarray, spec: ModelSpec
+) -> np.ndarray:
     """Expected response at centred `x` for every draw: shape draws.shape + x.shape."""
     plugin = spec.plugin(hypothesis)
     d = _with_derived(plugin, draws, inputs)
@@ -158,15 +207,17 @@ def mean_curve(hypothesis: str, draws: Mapping[str, np.ndarray], inputs: CurveIn
     return likelihoods.mean(eta, p, inputs.data(), inputs.likelihood, xp_clip=np.clip, sigmoid=NUMPY.sigmoid)
 
 
-def pointwise_loglik(hypothesis: str, draws: Mapping[str, np.ndarray], inputs: CurveInputs, spec: ModelSpec
-                     ) -> np.ndarray:
+def pointwise_loglik(
+    hypothesis: str, draws: Mapping[str, np.ndarray], inputs: CurveInputs, spec: ModelSpec
+) -> np.ndarray:
     """Log likelihood of every point of `inputs`, shape draws.shape + (n_points,)."""
     mu = mean_curve(hypothesis, draws, inputs, inputs.x, spec)
     return likelihoods.logpdf(inputs.likelihood, inputs.y, inputs.n, mu, draws, t_nu=spec.t_nu)
 
 
-def predictive(hypothesis: str, draws: Mapping[str, np.ndarray], inputs: CurveInputs, spec: ModelSpec, *,
-               rng: np.random.Generator) -> np.ndarray:
+def predictive(
+    hypothesis: str, draws: Mapping[str, np.ndarray], inputs: CurveInputs, spec: ModelSpec, *, rng: np.random.Generator
+) -> np.ndarray:
     """Simulated y at the curve's points for every draw (posterior or prior predictive)."""
     mu = mean_curve(hypothesis, draws, inputs, inputs.x, spec)
     return likelihoods.simulate(inputs.likelihood, mu, inputs.n, draws, t_nu=spec.t_nu, rng=rng)

@@ -29,8 +29,11 @@ PARAMS = {
     "smooth": ("smooth_intercept", "smooth_slope"),
     "breakpoint": ("bp_level", "bp_slope_before", "bp_gain", "bp_rise", "bp_tau"),
 }
-NUISANCE = {"beta_binomial": ("ceiling_fraction", "concentration"), "beta": ("ceiling_fraction", "precision"),
-            "student_t": ("sigma",)}
+NUISANCE = {
+    "beta_binomial": ("ceiling_fraction", "concentration"),
+    "beta": ("ceiling_fraction", "precision"),
+    "student_t": ("sigma",),
+}
 DATA_NAMES = {
     "beta_binomial": ("x", "k", "n", "floor", "tau_lo", "tau_hi", "x_ref", "log_w"),
     "beta": ("x", "y", "floor", "tau_lo", "tau_hi", "x_ref", "log_w"),
@@ -64,18 +67,42 @@ class CurveInputs:
     def subset(self, keep: np.ndarray, *, tau_range: tuple[float, float] | None = None) -> CurveInputs:
         """The same curve restricted to the points in `keep` (leave-future-out training data)."""
         lo, hi = tau_range if tau_range is not None else (self.tau_lo, self.tau_hi)
-        return CurveInputs(likelihood=self.likelihood, x=self.x[keep], center=self.center, k=self.k[keep],
-                           n=self.n[keep], y=self.y[keep], y_loc=self.y_loc, y_scale=self.y_scale,
-                           floor=self.floor, tau_lo=lo, tau_hi=hi, x_ref=self.x_ref)
+        return CurveInputs(
+            likelihood=self.likelihood,
+            x=self.x[keep],
+            center=self.center,
+            k=self.k[keep],
+            n=self.n[keep],
+            y=self.y[keep],
+            y_loc=self.y_loc,
+            y_scale=self.y_scale,
+            floor=self.floor,
+            tau_lo=lo,
+            tau_hi=hi,
+            x_ref=self.x_ref,
+        )
 
-    def data(self, log_weights: tuple[float, float, float] | np.ndarray, *, fit: Fit = "mixture"
-             ) -> dict[str, np.ndarray]:
+    def data(
+        self, log_weights: tuple[float, float, float] | np.ndarray, *, fit: Fit = "mixture"
+    ) -> dict[str, np.ndarray]:
         """The `pm.Data` values of the model for this likelihood and fit."""
-        every = {"x": self.x, "k": self.k, "n": self.n, "y": self.y, "floor": np.asarray(self.floor),
-                 "tau_lo": np.asarray(self.tau_lo), "tau_hi": np.asarray(self.tau_hi),
-                 "x_ref": np.asarray(self.x_ref), "log_w": np.asarray(log_weights, float)}
-        names = [n for n in DATA_NAMES[self.likelihood]
-                 if not (n == "log_w" and fit != "mixture") and not ((n.startswith("tau_") or n == "x_ref") and fit in ("absent", "smooth"))]
+        every = {
+            "x": self.x,
+            "k": self.k,
+            "n": self.n,
+            "y": self.y,
+            "floor": np.asarray(self.floor),
+            "tau_lo": np.asarray(self.tau_lo),
+            "tau_hi": np.asarray(self.tau_hi),
+            "x_ref": np.asarray(self.x_ref),
+            "log_w": np.asarray(log_weights, float),
+        }
+        names = [
+            n
+            for n in DATA_NAMES[self.likelihood]
+            if not (n == "log_w" and fit != "mixture")
+            and not ((n.startswith("tau_") or n == "x_ref") and fit in ("absent", "smooth"))
+        ]
         return {name: every[name] for name in names}
 
 
@@ -92,19 +119,52 @@ def curve_inputs(curve: Curve, spec: ModelSpec) -> CurveInputs:
         lo, hi = xs[0], xs[-1]
     zeros = np.zeros(m)
     if curve.likelihood == "beta_binomial":
-        return CurveInputs(likelihood="beta_binomial", x=x - center, center=center, k=curve.k.astype(np.int64),
-                           n=curve.n.astype(np.int64), y=zeros, y_loc=0.0, y_scale=1.0, floor=curve.floor,
-                           tau_lo=lo, tau_hi=hi, x_ref=xs[-1])
+        return CurveInputs(
+            likelihood="beta_binomial",
+            x=x - center,
+            center=center,
+            k=curve.k.astype(np.int64),
+            n=curve.n.astype(np.int64),
+            y=zeros,
+            y_loc=0.0,
+            y_scale=1.0,
+            floor=curve.floor,
+            tau_lo=lo,
+            tau_hi=hi,
+            x_ref=xs[-1],
+        )
     if curve.likelihood == "beta":
         y = np.clip(curve.y, BETA_EPS, 1 - BETA_EPS)
-        return CurveInputs(likelihood="beta", x=x - center, center=center, k=zeros.astype(np.int64),
-                           n=zeros.astype(np.int64), y=y, y_loc=0.0, y_scale=1.0,
-                           floor=min(curve.floor, 1 - 10 * BETA_EPS), tau_lo=lo, tau_hi=hi, x_ref=xs[-1])
+        return CurveInputs(
+            likelihood="beta",
+            x=x - center,
+            center=center,
+            k=zeros.astype(np.int64),
+            n=zeros.astype(np.int64),
+            y=y,
+            y_loc=0.0,
+            y_scale=1.0,
+            floor=min(curve.floor, 1 - 10 * BETA_EPS),
+            tau_lo=lo,
+            tau_hi=hi,
+            x_ref=xs[-1],
+        )
     loc, scale = float(np.mean(curve.y)), float(np.std(curve.y))
     scale = scale if scale > 0 else 1.0
-    return CurveInputs(likelihood="student_t", x=x - center, center=center, k=zeros.astype(np.int64),
-                       n=zeros.astype(np.int64), y=(curve.y - loc) / scale, y_loc=loc, y_scale=scale, floor=0.0,
-                       tau_lo=lo, tau_hi=hi, x_ref=xs[-1])
+    return CurveInputs(
+        likelihood="student_t",
+        x=x - center,
+        center=center,
+        k=zeros.astype(np.int64),
+        n=zeros.astype(np.int64),
+        y=(curve.y - loc) / scale,
+        y_loc=loc,
+        y_scale=scale,
+        floor=0.0,
+        tau_lo=lo,
+        tau_hi=hi,
+        x_ref=xs[-1],
+    )
 
 
 # ------------------------------------------------------------------------------ mean functions
@@ -133,8 +193,15 @@ def rise_from_gain(gain, tau, x_ref, width, *, softplus=_np_softplus):
     return gain / (width * softplus((x_ref - tau) / width))
 
 
-def mean_curves(draws: dict[str, np.ndarray], x: np.ndarray, *, likelihood: Likelihood, floor: float,
-                width: float, hypotheses: tuple[str, ...] = HYPOTHESES) -> dict[str, np.ndarray]:
+def mean_curves(
+    draws: dict[str, np.ndarray],
+    x: np.ndarray,
+    *,
+    likelihood: Likelihood,
+    floor: float,
+    width: float,
+    hypotheses: tuple[str, ...] = HYPOTHESES,
+) -> dict[str, np.ndarray]:
     """Expected response per hypothesis for every draw: arrays of shape draws.shape + x.shape."""
     d = {k: np.asarray(v)[..., None] for k, v in draws.items()}
     out = {}
@@ -144,8 +211,9 @@ def mean_curves(draws: dict[str, np.ndarray], x: np.ndarray, *, likelihood: Like
         elif h == "smooth":
             eta = eta_smooth(x, d["smooth_intercept"], d["smooth_slope"])
         else:
-            eta = eta_breakpoint(x, d["bp_level"], d["bp_slope_before"], d["bp_rise"], d["bp_tau"], width,
-                                 softplus=_np_softplus)
+            eta = eta_breakpoint(
+                x, d["bp_level"], d["bp_slope_before"], d["bp_rise"], d["bp_tau"], width, softplus=_np_softplus
+            )
         if likelihood == "student_t":
             out[h] = eta
         elif h == "absent":  # no ceiling: a constant level near the floor
@@ -155,11 +223,18 @@ def mean_curves(draws: dict[str, np.ndarray], x: np.ndarray, *, likelihood: Like
     return out
 
 
-def pointwise_loglik(draws: dict[str, np.ndarray], inputs: CurveInputs, *, width: float, t_nu: float,
-                     hypotheses: tuple[str, ...] = HYPOTHESES) -> dict[str, np.ndarray]:
+def pointwise_loglik(
+    draws: dict[str, np.ndarray],
+    inputs: CurveInputs,
+    *,
+    width: float,
+    t_nu: float,
+    hypotheses: tuple[str, ...] = HYPOTHESES,
+) -> dict[str, np.ndarray]:
     """Log likelihood of every point under each hypothesis, shape draws.shape + (n_points,)."""
-    mu = mean_curves(draws, inputs.x, likelihood=inputs.likelihood, floor=inputs.floor, width=width,
-                     hypotheses=hypotheses)
+    mu = mean_curves(
+        draws, inputs.x, likelihood=inputs.likelihood, floor=inputs.floor, width=width, hypotheses=hypotheses
+    )
     out = {}
     for h, m in mu.items():
         if inputs.likelihood == "beta_binomial":
@@ -193,8 +268,9 @@ def _rv(name: str, prior: Prior):
     raise ValueError(prior.dist)
 
 
-def build_model(likelihood: Likelihood, spec: ModelSpec, *, fit: Fit = "mixture",
-                template: CurveInputs | None = None) -> pm.Model:
+def build_model(
+    likelihood: Likelihood, spec: ModelSpec, *, fit: Fit = "mixture", template: CurveInputs | None = None
+) -> pm.Model:
     """One hypothesis' model for one curve (or the marginalised mixture of all three), data as `pm.Data`.
 
     A single-hypothesis model has only that hypothesis' parameters (and its nuisance parameters),
@@ -212,8 +288,11 @@ def build_model(likelihood: Likelihood, spec: ModelSpec, *, fit: Fit = "mixture"
             etas["absent"] = _rv("absent_level", absent.prior("level", student_t=is_t)) + 0 * x
         if "smooth" in names:
             smooth = spec.hypothesis("smooth")
-            etas["smooth"] = eta_smooth(x, _rv("smooth_intercept", smooth.prior("intercept", student_t=is_t)),
-                                        _rv("smooth_slope", smooth.prior("slope", student_t=is_t)))
+            etas["smooth"] = eta_smooth(
+                x,
+                _rv("smooth_intercept", smooth.prior("intercept", student_t=is_t)),
+                _rv("smooth_slope", smooth.prior("slope", student_t=is_t)),
+            )
         if "breakpoint" in names:
             bp = spec.hypothesis("breakpoint")
             b_lvl = _rv("bp_level", bp.prior("level", student_t=is_t))
@@ -221,8 +300,9 @@ def build_model(likelihood: Likelihood, spec: ModelSpec, *, fit: Fit = "mixture"
             b_gain = _rv("bp_gain", bp.prior("gain", student_t=is_t))
             b_frac = _rv("bp_tau_fraction", bp.prior("tau_fraction", student_t=is_t))
             tau = pm.Deterministic("bp_tau", data["tau_lo"] + (data["tau_hi"] - data["tau_lo"]) * b_frac)
-            b_rise = pm.Deterministic("bp_rise", rise_from_gain(b_gain, tau, data["x_ref"], bp.width,
-                                                                softplus=pt.softplus))
+            b_rise = pm.Deterministic(
+                "bp_rise", rise_from_gain(b_gain, tau, data["x_ref"], bp.width, softplus=pt.softplus)
+            )
             etas["breakpoint"] = eta_breakpoint(x, b_lvl, b_s1, b_rise, tau, bp.width, softplus=pt.softplus)
         if is_t:
             sigma = _rv("sigma", spec.shared_prior("t_sigma"))
@@ -231,12 +311,16 @@ def build_model(likelihood: Likelihood, spec: ModelSpec, *, fit: Fit = "mixture"
             floor = data["floor"]
             needs_ceiling = any(h != "absent" for h in etas)
             cf = _rv("ceiling_fraction", spec.shared_prior("ceiling_fraction")) if needs_ceiling else None
-            ps = [pt.clip(floor + (1 - floor) * (1.0 if h == "absent" else cf) * pt.sigmoid(e), 1e-9, 1 - 1e-9)
-                  for h, e in etas.items()]
+            ps = [
+                pt.clip(floor + (1 - floor) * (1.0 if h == "absent" else cf) * pt.sigmoid(e), 1e-9, 1 - 1e-9)
+                for h, e in etas.items()
+            ]
             if likelihood == "beta_binomial":
                 c = _rv("concentration", spec.shared_prior("concentration"))
-                lls = [pm.logp(pm.BetaBinomial.dist(n=data["n"], alpha=p * c, beta=(1 - p) * c), data["k"]).sum()
-                       for p in ps]
+                lls = [
+                    pm.logp(pm.BetaBinomial.dist(n=data["n"], alpha=p * c, beta=(1 - p) * c), data["k"]).sum()
+                    for p in ps
+                ]
             else:
                 c = _rv("precision", spec.shared_prior("beta_precision"))
                 lls = [pm.logp(pm.Beta.dist(alpha=p * c, beta=(1 - p) * c), data["y"]).sum() for p in ps]
@@ -250,9 +334,20 @@ def build_model(likelihood: Likelihood, spec: ModelSpec, *, fit: Fit = "mixture"
 def _template(likelihood: Likelihood) -> CurveInputs:
     x = np.linspace(-1.5, 1.5, 6)
     n = np.full(6, 100, np.int64)
-    return CurveInputs(likelihood=likelihood, x=x, center=0.0, k=np.array([1, 2, 2, 10, 40, 70], np.int64), n=n,
-                       y=np.array([0.02, 0.03, 0.02, 0.1, 0.4, 0.7]), y_loc=0.0, y_scale=1.0, floor=0.0,
-                       tau_lo=x[1], tau_hi=x[4], x_ref=x[-1])
+    return CurveInputs(
+        likelihood=likelihood,
+        x=x,
+        center=0.0,
+        k=np.array([1, 2, 2, 10, 40, 70], np.int64),
+        n=n,
+        y=np.array([0.02, 0.03, 0.02, 0.1, 0.4, 0.7]),
+        y_loc=0.0,
+        y_scale=1.0,
+        floor=0.0,
+        tau_lo=x[1],
+        tau_hi=x[4],
+        x_ref=x[-1],
+    )
 
 
 def weights_for(fit: Fit, spec: ModelSpec) -> np.ndarray:

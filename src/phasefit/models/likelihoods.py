@@ -35,8 +35,7 @@ def nuisance(likelihood: Likelihood, *, uses_ceiling: bool) -> tuple[tuple[str, 
     return tuple((n, p) for n, p in NUISANCE[likelihood] if uses_ceiling or n != "ceiling_fraction")
 
 
-def mean(eta: Any, p: Mapping[str, Any], data: Mapping[str, Any], likelihood: Likelihood, *, xp_clip,
-         sigmoid) -> Any:
+def mean(eta: Any, p: Mapping[str, Any], data: Mapping[str, Any], likelihood: Likelihood, *, xp_clip, sigmoid) -> Any:
     """Expected response: the proportion for beta/beta-binomial, eta itself for Student-t."""
     if likelihood == "student_t":
         return eta
@@ -57,22 +56,35 @@ def observe(likelihood: Likelihood, mu: Any, p: Mapping[str, Any], data: Mapping
     return pm.StudentT(OBSERVED, nu=t_nu, mu=mu, sigma=p["sigma"], observed=data["y_data"])
 
 
-def logpdf(likelihood: Likelihood, y: np.ndarray, n: np.ndarray, mu: np.ndarray, p: Mapping[str, np.ndarray], *,
-           t_nu: float) -> np.ndarray:
+def logpdf(
+    likelihood: Likelihood, y: np.ndarray, n: np.ndarray, mu: np.ndarray, p: Mapping[str, np.ndarray], *, t_nu: float
+) -> np.ndarray:
     """Pointwise log likelihood (SciPy), broadcasting draws (leading axes) against points (last)."""
     if likelihood == "beta_binomial":
         c = np.asarray(p["concentration"])[..., None]
         a, b = mu * c, (1 - mu) * c
-        return (special.gammaln(n + 1) - special.gammaln(y + 1) - special.gammaln(n - y + 1)
-                + special.betaln(y + a, n - y + b) - special.betaln(a, b))
+        return (
+            special.gammaln(n + 1)
+            - special.gammaln(y + 1)
+            - special.gammaln(n - y + 1)
+            + special.betaln(y + a, n - y + b)
+            - special.betaln(a, b)
+        )
     if likelihood == "beta":
         c = np.asarray(p["precision"])[..., None]
         return stats.beta.logpdf(y, mu * c, (1 - mu) * c)
     return stats.t.logpdf(y, t_nu, loc=mu, scale=np.asarray(p["sigma"])[..., None])
 
 
-def simulate(likelihood: Likelihood, mu: np.ndarray, n: np.ndarray, p: Mapping[str, np.ndarray], *, t_nu: float,
-             rng: np.random.Generator) -> np.ndarray:
+def simulate(
+    likelihood: Likelihood,
+    mu: np.ndarray,
+    n: np.ndarray,
+    p: Mapping[str, np.ndarray],
+    *,
+    t_nu: float,
+    rng: np.random.Generator,
+) -> np.ndarray:
     """Draws of y given the mean per draw and point (posterior and prior predictive)."""
     if likelihood == "beta_binomial":
         c = np.asarray(p["concentration"])[..., None]

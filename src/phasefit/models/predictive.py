@@ -10,8 +10,9 @@ from phasefit.models.priors import sample
 from phasefit.models.spec import ModelSpec
 
 
-def prior_draws(hypothesis: str, inputs: CurveInputs, spec: ModelSpec, *, draws: int, rng: np.random.Generator
-                ) -> dict[str, np.ndarray]:
+def prior_draws(
+    hypothesis: str, inputs: CurveInputs, spec: ModelSpec, *, draws: int, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
     """Draws of every parameter of `hypothesis` from its prior, shape (1, draws): a `prior` group."""
     out = {name: sample(prior, draws, rng) for name, prior in parameter_priors(hypothesis, inputs.likelihood, spec)}
     out |= spec.plugin(hypothesis).deterministics(out, inputs.data(), NUMPY)

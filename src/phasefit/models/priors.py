@@ -55,8 +55,7 @@ class Prior:
         """The same family with its scale multiplied by `factor` (prior-sensitivity checks)."""
         key = "sigma" if "sigma" in dict(self.params) else None
         if key is None:  # beta / gamma: scale the concentration down to widen
-            return Prior(self.dist, tuple((k, v / factor**2 if k in ("alpha", "beta") else v)
-                                          for k, v in self.params))
+            return Prior(self.dist, tuple((k, v / factor**2 if k in ("alpha", "beta") else v) for k, v in self.params))
         return Prior(self.dist, tuple((k, v * factor if k == key else v) for k, v in self.params))
 
 

@@ -29,10 +29,19 @@ KINDS: tuple[Kind, ...] = ("breakpoint", "smooth", "flat")
 FLAT_MAX_LEVEL = -2.0  # log-odds: "flat at the floor" keeps the absent prior's draws below this
 
 
-def simulate_curve(kind: Kind, *, rng: np.random.Generator, n_points: int, n_items: int, floor: float,
-                   noise: float = 0.0, concentration: float | None = None, name: str = "sim",
-                   spec: ModelSpec | None = None, params: dict[str, float] | None = None
-                   ) -> tuple[pd.DataFrame, dict]:
+def simulate_curve(
+    kind: Kind,
+    *,
+    rng: np.random.Generator,
+    n_points: int,
+    n_items: int,
+    floor: float,
+    noise: float = 0.0,
+    concentration: float | None = None,
+    name: str = "sim",
+    spec: ModelSpec | None = None,
+    params: dict[str, float] | None = None,
+) -> tuple[pd.DataFrame, dict]:
     """One curve in the input contract, and its truth (break in log10 FLOPs for breakpoint curves).
 
     `noise` is a between-model sd on the logit scale; `concentration` makes the counts
@@ -56,8 +65,14 @@ def simulate_curve(kind: Kind, *, rng: np.random.Generator, n_points: int, n_ite
         x = np.sort(lo + span * np.concatenate([[0.0, 1.0], rng.uniform(0.05, 0.95, n_points - 2)]))
     fraction = fixed.get("ceiling_fraction", float(sample_prior(spec.shared_prior("ceiling_fraction"), 1, rng)[0]))
     ceiling = floor + (1 - floor) * fraction
-    truth: dict = {"kind": kind, "floor": floor, "ceiling": ceiling, "noise": noise,
-                   "concentration": np.nan if concentration is None else concentration, "tau": np.nan}
+    truth: dict = {
+        "kind": kind,
+        "floor": floor,
+        "ceiling": ceiling,
+        "noise": noise,
+        "concentration": np.nan if concentration is None else concentration,
+        "tau": np.nan,
+    }
     if kind == "breakpoint":
         # the break between the second-smallest and second-largest model (the model's admissible range)
         tau = x[1] + (x[-2] - x[1]) * draw("breakpoint", "tau_fraction")
@@ -82,16 +97,26 @@ def simulate_curve(kind: Kind, *, rng: np.random.Generator, n_points: int, n_ite
         p = rng.beta(p * concentration, (1 - p) * concentration)
     k = rng.binomial(n_items, p)
     params = 10 ** (x - np.log10(6 * 3e11))  # 300B tokens: FLOPs = 6 N D
-    df = pd.DataFrame({
-        "task": name, "metric": "acc", "family": "sim", "model": [f"m{i}" for i in range(len(x))],
-        "score": k / n_items, "train_flops": 10**x, "params": params, "n_items": n_items, "chance": floor,
-        "metric_kind": "discrete",
-    })
+    df = pd.DataFrame(
+        {
+            "task": name,
+            "metric": "acc",
+            "family": "sim",
+            "model": [f"m{i}" for i in range(len(x))],
+            "score": k / n_items,
+            "train_flops": 10**x,
+            "params": params,
+            "n_items": n_items,
+            "chance": floor,
+            "metric_kind": "discrete",
+        }
+    )
     return df, truth
 
 
-def simulation_suite(n_curves: int, *, seed: int, kinds: tuple[Kind, ...] = KINDS, spec: ModelSpec | None = None
-                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def simulation_suite(
+    n_curves: int, *, seed: int, kinds: tuple[Kind, ...] = KINDS, spec: ModelSpec | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A mixed suite: kinds in rotation (the default prior weights, 1/3 each); 5-10 points, n_items
     100-2000, floors 0/0.25/0.5, over-dispersed (beta-binomial) counts with the concentration drawn
     from its prior: the spec's prior predictive, but for sharp hinges and irregular grids.
@@ -105,9 +130,15 @@ def simulation_suite(n_curves: int, *, seed: int, kinds: tuple[Kind, ...] = KIND
         kind = kinds[i % len(kinds)]
         name = f"sim_{i:04d}"
         df, truth = simulate_curve(
-            kind, rng=rng, n_points=int(rng.integers(5, 11)), n_items=int(rng.choice([100, 250, 500, 1000, 2000])),
+            kind,
+            rng=rng,
+            n_points=int(rng.integers(5, 11)),
+            n_items=int(rng.choice([100, 250, 500, 1000, 2000])),
             floor=float(rng.choice([0.0, 0.25, 0.5])),
-            concentration=float(sample_prior(spec.shared_prior("concentration"), 1, rng)[0]), name=name, spec=spec)
+            concentration=float(sample_prior(spec.shared_prior("concentration"), 1, rng)[0]),
+            name=name,
+            spec=spec,
+        )
         frames.append(df)
         truths.append({"task": name, **truth})
     return pd.concat(frames, ignore_index=True), pd.DataFrame(truths)

@@ -25,7 +25,6 @@ EMERGENT = "breakpoint"  # the hypothesis whose probability is p_emergent
 Backend = Literal["nutpie", "pymc", "numpyro"]
 
 
-
 @dataclass(frozen=True)
 class HypothesisSpec:
     """One hypothesis' TOML: its priors and the options its plug-in declares (e.g. a break's width)."""
@@ -90,8 +89,14 @@ class PopulationSpec:
         return dict(self.priors)[name]
 
 
-POPULATION_PRIORS = ("task_break_sd", "family_offset_sd", "curve_break_sd", "log_rise_mean", "task_log_rise_sd",
-                     "curve_log_rise_sd")
+POPULATION_PRIORS = (
+    "task_break_sd",
+    "family_offset_sd",
+    "curve_break_sd",
+    "log_rise_mean",
+    "task_log_rise_sd",
+    "curve_log_rise_sd",
+)
 
 
 @dataclass(frozen=True)
@@ -161,8 +166,9 @@ def load_spec(path: str | Path | None = None) -> ModelSpec:
     if len(set(got)) != len(got):
         raise SpecError(f"{path}: 'hypotheses' names a hypothesis twice ({', '.join(got)})")
     if EMERGENT not in got or len(got) < 2:
-        raise SpecError(f"{path}: 'hypotheses' must include '{EMERGENT}' and at least one alternative; "
-                        f"got {', '.join(got)}")
+        raise SpecError(
+            f"{path}: 'hypotheses' must include '{EMERGENT}' and at least one alternative; got {', '.join(got)}"
+        )
     _check_prior_weights(doc, path, got)
     weights = doc.get("prior_weights", {h: 1.0 for h in got})
     for h in got:
@@ -221,8 +227,7 @@ def _population(doc: dict, *, where: str) -> PopulationSpec:
         if name not in doc:
             raise SpecError(f"{where} is missing '{name}'")
         priors.append((name, _prior(doc[name], where=f"{where} {name}")))
-    return PopulationSpec(enabled=enabled, draws_per_curve=draws, priors=tuple(priors),
-                          rates_concentration=float(conc))
+    return PopulationSpec(enabled=enabled, draws_per_curve=draws, priors=tuple(priors), rates_concentration=float(conc))
 
 
 def _read_toml(path: Path) -> dict:
@@ -249,27 +254,34 @@ def _load_hypothesis(path: Path) -> HypothesisSpec:
         for req in plugin.params:
             if req not in table:
                 raise SpecError(f"{path}: [{section}] is missing '{req}'")
-        sections[section] = tuple(
-            (k, _prior(v, where=f"{path}: [{section}] {k}")) for k, v in sorted(table.items())
-        )
+        sections[section] = tuple((k, _prior(v, where=f"{path}: [{section}] {k}")) for k, v in sorted(table.items()))
     unknown = set(doc) - {"name", "priors", "priors_student_t", *plugin.options}
     if unknown:
-        raise SpecError(f"{path}: unknown key(s) {', '.join(sorted(unknown))} for hypothesis {name!r} "
-                        f"(options: {', '.join(plugin.options) or 'none'})")
+        raise SpecError(
+            f"{path}: unknown key(s) {', '.join(sorted(unknown))} for hypothesis {name!r} "
+            f"(options: {', '.join(plugin.options) or 'none'})"
+        )
     options = []
     for key, default in plugin.options.items():
         v = doc.get(key, default)
-        if not isinstance(v, int | float) or isinstance(v, bool) or not math.isfinite(v) or v < 0 \
-                or (isinstance(default, int) and v != int(v)) or (key == "width" and v <= 0):
-            raise SpecError(f"{path}: '{key}' must be a {'whole' if isinstance(default, int) else 'positive'} "
-                            f"number, got {v!r}")
+        if (
+            not isinstance(v, int | float)
+            or isinstance(v, bool)
+            or not math.isfinite(v)
+            or v < 0
+            or (isinstance(default, int) and v != int(v))
+            or (key == "width" and v <= 0)
+        ):
+            raise SpecError(
+                f"{path}: '{key}' must be a {'whole' if isinstance(default, int) else 'positive'} number, got {v!r}"
+            )
         options.append((key, float(v)))
     return HypothesisSpec(name=name, **sections, options=tuple(options))
 
 
 def _prior(table: object, *, where: str) -> Prior:
     if not isinstance(table, dict) or "dist" not in table:
-        raise SpecError(f"{where}: a prior is a table like {{ dist = \"normal\", mu = 0, sigma = 1 }}")
+        raise SpecError(f'{where}: a prior is a table like {{ dist = "normal", mu = 0, sigma = 1 }}')
     dist = table["dist"]
     if dist not in DISTRIBUTIONS:
         raise SpecError(f"{where}: unknown dist {dist!r} (one of {', '.join(DISTRIBUTIONS)})")
@@ -328,8 +340,10 @@ _VALUE_RULES: dict[str, dict[str, tuple]] = {
         "ess_tail_min": (lambda v: _is_number(v) and v >= 0, "a number >= 0"),
         "max_divergences": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
         "max_treedepth_share": (lambda v: _is_number(v) and 0 <= v <= 1, "a number in [0, 1]"),
-        "retries": (lambda v: isinstance(v, list), "a list of tables like { target_accept = 0.99, tune = 2000, "
-                                                   "draws = 1000 }"),
+        "retries": (
+            lambda v: isinstance(v, list),
+            "a list of tables like { target_accept = 0.99, tune = 2000, draws = 1000 }",
+        ),
     },
     "verdict": {
         "emergent": (lambda v: _is_number(v) and 0 < v < 1, "a number in (0, 1)"),
@@ -378,8 +392,7 @@ def _check_spec_doc(doc: dict, path: Path) -> None:
             kind = "section" if isinstance(value, dict) else "key"
             raise SpecError(f"{path}: {_unknown(kind, key, (*_SPEC_TABLES, *_SPEC_KEYS))}")
         if not isinstance(value, dict):
-            raise SpecError(f"{path}: [{key}] must be a table ([{key}] followed by key = value lines), "
-                            f"got {value!r}")
+            raise SpecError(f"{path}: [{key}] must be a table ([{key}] followed by key = value lines), got {value!r}")
         if key == "prior_weights":
             continue
         known = _table_keys(key)
@@ -392,8 +405,9 @@ def _check_spec_doc(doc: dict, path: Path) -> None:
     for i, retry in enumerate(doc.get("diagnostics", {}).get("retries", [])):
         where = f"{path}: [diagnostics] retries[{i}]"
         if not isinstance(retry, dict):
-            raise SpecError(f"{where} must be a table like {{ target_accept = 0.99, tune = 2000, draws = 1000 }}, "
-                            f"got {retry!r}")
+            raise SpecError(
+                f"{where} must be a table like {{ target_accept = 0.99, tune = 2000, draws = 1000 }}, got {retry!r}"
+            )
         for name in retry:
             if name not in _RETRY_RULES:
                 raise SpecError(f"{where}: {_unknown('key', name, tuple(_RETRY_RULES))}")
@@ -408,8 +422,10 @@ def _check_prior_weights(doc: dict, path: Path, names: list[str]) -> None:
     """[prior_weights] names only the spec's hypotheses, each with a positive number."""
     for name, value in doc.get("prior_weights", {}).items():
         if name not in names:
-            raise SpecError(f"{path}: [prior_weights] {_unknown('hypothesis', name, names)}; "
-                            f"the spec's hypotheses are {', '.join(names)}")
+            raise SpecError(
+                f"{path}: [prior_weights] {_unknown('hypothesis', name, names)}; "
+                f"the spec's hypotheses are {', '.join(names)}"
+            )
         if not _is_number(value) or value <= 0:
             raise SpecError(f"{path}: [prior_weights] {name} must be a positive number, got {value!r}")
 
@@ -432,8 +448,10 @@ def export_spec(directory: str | Path, *, force: bool = False) -> Path:
     if target.exists() and not target.is_dir():
         raise PhasefitError(f"{target}: exists and is not a directory")
     if target.is_dir() and any(target.iterdir()) and not force:
-        raise PhasefitError(f"{target}: exists and is not empty; choose a new directory, or overwrite the spec "
-                            "files in it with --force (Python: force=True)")
+        raise PhasefitError(
+            f"{target}: exists and is not empty; choose a new directory, or overwrite the spec "
+            "files in it with --force (Python: force=True)"
+        )
     source = default_spec_path()
     names = ["default.toml", *(str(n) for n in _read_toml(source).get("hypotheses", []))]
     for name in names:

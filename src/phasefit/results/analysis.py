@@ -23,10 +23,31 @@ from phasefit.evidence.verdicts import VERDICT_COLUMNS, describe, summary_text
 from phasefit.models.spec import ModelSpec
 from phasefit.results.posterior import build_tree
 
-PARAMETER_COLUMNS = ("task", "metric", "family", "condition", "x_axis", "tau_median", "tau_q05", "tau_q95",
-                     "break_flops_median", "break_flops_q05", "break_flops_q95", "break_params_median",
-                     "break_params_q05", "break_params_q95", "p_absent", "p_smooth", "p_emergent", "verdict",
-                     "p_emergent_pooled", "tau_median_pooled", "tau_q05_pooled", "tau_q95_pooled", "importance_ess")
+PARAMETER_COLUMNS = (
+    "task",
+    "metric",
+    "family",
+    "condition",
+    "x_axis",
+    "tau_median",
+    "tau_q05",
+    "tau_q95",
+    "break_flops_median",
+    "break_flops_q05",
+    "break_flops_q95",
+    "break_params_median",
+    "break_params_q05",
+    "break_params_q95",
+    "p_absent",
+    "p_smooth",
+    "p_emergent",
+    "verdict",
+    "p_emergent_pooled",
+    "tau_median_pooled",
+    "tau_q05_pooled",
+    "tau_q95_pooled",
+    "importance_ess",
+)
 RUN_FORMAT = 2
 
 
@@ -64,8 +85,9 @@ def spec_hash(spec: ModelSpec) -> str:
     return hashlib.sha256(json.dumps(spec.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
 
 
-def assemble(curves: CurveSet, outcome: FitOutcome, spec: ModelSpec, *, lfo_cutoff: float | None,
-             seconds: float, argv: list[str]) -> Analysis:
+def assemble(
+    curves: CurveSet, outcome: FitOutcome, spec: ModelSpec, *, lfo_cutoff: float | None, seconds: float, argv: list[str]
+) -> Analysis:
     """The tables, the DataTree and the run record of a finished fit."""
     results = sorted(outcome.results, key=lambda r: r.index)
     rows = pd.DataFrame([r.row for r in results])
@@ -76,16 +98,30 @@ def assemble(curves: CurveSet, outcome: FitOutcome, spec: ModelSpec, *, lfo_cuto
     params = rows[list(PARAMETER_COLUMNS)].copy()
     tasks = task_table(results, population, curves.x_axis)
     run = {
-        "phasefit_run": RUN_FORMAT, "source": curves.source, "data_hash": curves.data_hash, "x_axis": curves.x_axis,
-        "n_curves": len(curves), "spec": spec.to_dict(), "spec_hash": spec_hash(spec),
-        "seed": spec.sampler.seed, "lfo_cutoff": lfo_cutoff, "versions": versions(),
-        "compile_seconds": outcome.compile_seconds, "seconds": round(seconds, 2),
-        "dropped": curves.dropped.to_dict(orient="records"), "argv": argv,
+        "phasefit_run": RUN_FORMAT,
+        "source": curves.source,
+        "data_hash": curves.data_hash,
+        "x_axis": curves.x_axis,
+        "n_curves": len(curves),
+        "spec": spec.to_dict(),
+        "spec_hash": spec_hash(spec),
+        "seed": spec.sampler.seed,
+        "lfo_cutoff": lfo_cutoff,
+        "versions": versions(),
+        "compile_seconds": outcome.compile_seconds,
+        "seconds": round(seconds, 2),
+        "dropped": curves.dropped.to_dict(orient="records"),
+        "argv": argv,
         "population": _population_summary(population, spec),
     }
     models = {r.index: curves.curve(r.index).models for r in results}
-    tree = build_tree(results, spec, population=population, models=models, attrs={"phasefit_run": json.dumps(
-        {k: run[k] for k in ("source", "data_hash", "x_axis", "spec_hash", "seed")})})
+    tree = build_tree(
+        results,
+        spec,
+        population=population,
+        models=models,
+        attrs={"phasefit_run": json.dumps({k: run[k] for k in ("source", "data_hash", "x_axis", "spec_hash", "seed")})},
+    )
     return Analysis(verdicts=verdicts, parameters=params, posterior=tree, run=run, tasks=tasks)
 
 
@@ -133,21 +169,28 @@ def task_table(results, population: PopulationResult | None, x_axis: str) -> pd.
         rising = [r for r in ok if r.row["verdict"] == "emergent" and np.isfinite(r.onset).any()]
         if rising:
             n = min(len(r.onset) for r in rising)
-            pooled = np.concatenate([r.onset[np.linspace(0, len(r.onset) - 1, n).round().astype(int)]
-                                     for r in rising])
+            pooled = np.concatenate([r.onset[np.linspace(0, len(r.onset) - 1, n).round().astype(int)] for r in rising])
             q = np.quantile(pooled, (0.5, 0.05, 0.95), method="inverted_cdf")  # inf: beyond the data
             q = np.where(np.isfinite(q), 10.0 ** np.where(np.isfinite(q), q, 0.0), np.nan)
         else:
             q = np.full(3, np.nan)
         brk = pooled_break.get(key[0], (np.nan, np.nan, np.nan)) if rising else (np.nan, np.nan, np.nan)
-        rows.append({**dict(zip(TASK_KEY, key, strict=True)), "n_curves": len(ok),
-                     "n_failed": len(group) - len(ok),
-                     "p_any_emergent": float(1 - np.prod(1 - p)) if len(p) else np.nan,
-                     "expected_emergent_families": float(p.sum()) if len(p) else np.nan,
-                     "n_emergent": len(rising),
-                     f"onset_{x_axis}_median": q[0], f"onset_{x_axis}_q05": q[1], f"onset_{x_axis}_q95": q[2],
-                     f"break_{x_axis}_pooled_median": 10 ** brk[0], f"break_{x_axis}_pooled_q05": 10 ** brk[1],
-                     f"break_{x_axis}_pooled_q95": 10 ** brk[2]})
+        rows.append(
+            {
+                **dict(zip(TASK_KEY, key, strict=True)),
+                "n_curves": len(ok),
+                "n_failed": len(group) - len(ok),
+                "p_any_emergent": float(1 - np.prod(1 - p)) if len(p) else np.nan,
+                "expected_emergent_families": float(p.sum()) if len(p) else np.nan,
+                "n_emergent": len(rising),
+                f"onset_{x_axis}_median": q[0],
+                f"onset_{x_axis}_q05": q[1],
+                f"onset_{x_axis}_q95": q[2],
+                f"break_{x_axis}_pooled_median": 10 ** brk[0],
+                f"break_{x_axis}_pooled_q05": 10 ** brk[1],
+                f"break_{x_axis}_pooled_q95": 10 ** brk[2],
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -156,10 +199,15 @@ def _population_summary(population: PopulationResult | None, spec: ModelSpec) ->
         return None
     d = population.diagnostics
     rates = population.rates
-    return {"ok": d.ok, "reason": d.reason, "rhat_max": d.rhat_max, "ess_bulk_min": d.ess_bulk_min,
-            "divergences": d.divergences,
-            "rates_mean": dict(zip(spec.names, rates.mean(0).round(4).tolist(), strict=True)),
-            "families": population.families.round(4).to_dict(orient="records")}
+    return {
+        "ok": d.ok,
+        "reason": d.reason,
+        "rhat_max": d.rhat_max,
+        "ess_bulk_min": d.ess_bulk_min,
+        "divergences": d.divergences,
+        "rates_mean": dict(zip(spec.names, rates.mean(0).round(4).tolist(), strict=True)),
+        "families": population.families.round(4).to_dict(orient="records"),
+    }
 
 
 def _blank_inapplicable(v: pd.DataFrame) -> None:

@@ -38,7 +38,8 @@ class DiskCheckpoints:
         except Exception:  # unreadable or from another version: refit that curve
             return None
         if not isinstance(result, CurveResult) or tuple(result.row[k] for k in CURVE_KEY) != tuple(
-                getattr(curve, k) for k in CURVE_KEY):
+            getattr(curve, k) for k in CURVE_KEY
+        ):
             return None
         return result
 

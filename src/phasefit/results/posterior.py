@@ -50,36 +50,52 @@ def _per_obs(arrays: Sequence[np.ndarray], obs_coords: dict, *, dtype=float) -> 
     """(chain, draw, point) arrays of each curve concatenated along `obs`."""
     arr = np.concatenate(arrays, axis=-1).astype(dtype)
     chain, draw = arr.shape[:2]
-    return xr.DataArray(arr, dims=("chain", "draw", "obs"),
-                        coords={"chain": np.arange(chain), "draw": np.arange(draw), **obs_coords})
+    return xr.DataArray(
+        arr, dims=("chain", "draw", "obs"), coords={"chain": np.arange(chain), "draw": np.arange(draw), **obs_coords}
+    )
 
 
-def build_tree(results: Sequence[CurveResult], spec: ModelSpec, *, attrs: dict,
-               population: PopulationResult | None = None, models: dict[int, Sequence[str]] | None = None,
-               ) -> xr.DataTree:
+def build_tree(
+    results: Sequence[CurveResult],
+    spec: ModelSpec,
+    *,
+    attrs: dict,
+    population: PopulationResult | None = None,
+    models: dict[int, Sequence[str]] | None = None,
+) -> xr.DataTree:
     """Assemble per-curve results (sorted by curve index) into one labelled DataTree.
 
     `models` maps a curve index to its model names (the `model` coordinate of its points).
     """
     results = sorted(results, key=lambda r: r.index)
     labels = np.array([r.label for r in results], dtype=str)
-    curve_coords = {"curve": labels, **{c: ("curve", np.array([str(r.row[c]) for r in results], dtype=str))
-                                        for c in (*CURVE_KEY, "likelihood")}}
+    curve_coords = {
+        "curve": labels,
+        **{c: ("curve", np.array([str(r.row[c]) for r in results], dtype=str)) for c in (*CURVE_KEY, "likelihood")},
+    }
     sizes = [len(r.inputs.x) for r in results]
     obs_curve = np.repeat(labels, sizes)
     model_names = [str(m) for r in results for m in (models or {}).get(r.index, [""] * len(r.inputs.x))]
-    obs_coords = {"obs": np.arange(sum(sizes)), "obs_curve": ("obs", obs_curve),
-                  "model": ("obs", np.array(model_names, dtype=str))}
+    obs_coords = {
+        "obs": np.arange(sum(sizes)),
+        "obs_curve": ("obs", obs_curve),
+        "model": ("obs", np.array(model_names, dtype=str)),
+    }
     y = np.concatenate([np.asarray(r.inputs.y, float) for r in results])
     constant = xr.Dataset(
-        {"x": ("obs", np.concatenate([r.inputs.x + r.inputs.center for r in results])),
-         "n": ("obs", np.concatenate([np.asarray(r.inputs.n, float) for r in results])),
-         **{name: ("curve", np.array([getattr(r.inputs, name) for r in results], float))
-            for name in ("floor", "center", "y_loc", "y_scale")},
-         "x_ref": ("curve", np.array([r.inputs.x_ref + r.inputs.center for r in results])),
-         "range_lo": ("curve", np.array([r.inputs.range_lo + r.inputs.center for r in results])),
-         "range_hi": ("curve", np.array([r.inputs.range_hi + r.inputs.center for r in results]))},
-        coords={**obs_coords, **curve_coords})
+        {
+            "x": ("obs", np.concatenate([r.inputs.x + r.inputs.center for r in results])),
+            "n": ("obs", np.concatenate([np.asarray(r.inputs.n, float) for r in results])),
+            **{
+                name: ("curve", np.array([getattr(r.inputs, name) for r in results], float))
+                for name in ("floor", "center", "y_loc", "y_scale")
+            },
+            "x_ref": ("curve", np.array([r.inputs.x_ref + r.inputs.center for r in results])),
+            "range_lo": ("curve", np.array([r.inputs.range_lo + r.inputs.center for r in results])),
+            "range_hi": ("curve", np.array([r.inputs.range_hi + r.inputs.center for r in results])),
+        },
+        coords={**obs_coords, **curve_coords},
+    )
     observed = xr.Dataset({"y": ("obs", y)}, coords=obs_coords)
     nodes: dict[str, xr.Dataset] = {}
     rng = np.random.default_rng(spec.sampler.seed)
@@ -87,23 +103,35 @@ def build_tree(results: Sequence[CurveResult], spec: ModelSpec, *, attrs: dict,
         nodes[f"{h}/posterior"] = _per_curve([r.fits[h].draws for r in results], curve_coords)
         nodes[f"{h}/sample_stats"] = _per_curve([r.fits[h].stats for r in results], curve_coords)
         nodes[f"{h}/log_likelihood"] = _per_obs([r.loglik[h] for r in results], obs_coords).to_dataset(name="y")
-        nodes[f"{h}/posterior_predictive"] = _per_obs([r.predictive[h] for r in results], obs_coords,
-                                                      dtype=np.float32).to_dataset(name="y")
+        nodes[f"{h}/posterior_predictive"] = _per_obs(
+            [r.predictive[h] for r in results], obs_coords, dtype=np.float32
+        ).to_dataset(name="y")
         nodes[f"{h}/observed_data"] = observed
         nodes[f"{h}/constant_data"] = constant
-        nodes[f"{h}/prior"] = _per_curve([prior_draws(h, r.inputs, spec, draws=PRIOR_DRAWS, rng=rng)
-                                          for r in results], curve_coords)
+        nodes[f"{h}/prior"] = _per_curve(
+            [prior_draws(h, r.inputs, spec, draws=PRIOR_DRAWS, rng=rng) for r in results], curve_coords
+        )
     hyp = {"hypothesis": list(spec.names)}
     evidence = {}
-    for name, col in (("log_marginal_likelihood", "log_z_{}"), ("log_marginal_likelihood_se", "log_z_se_{}"),
-                      ("importance_k_hat", "k_hat_{}"), ("probability", "p_{}")):
-        evidence[name] = (("curve", "hypothesis"), np.array([[r.row[col.format(h)] for h in spec.names]
-                                                             for r in results], float))
+    for name, col in (
+        ("log_marginal_likelihood", "log_z_{}"),
+        ("log_marginal_likelihood_se", "log_z_se_{}"),
+        ("importance_k_hat", "k_hat_{}"),
+        ("probability", "p_{}"),
+    ):
+        evidence[name] = (
+            ("curve", "hypothesis"),
+            np.array([[r.row[col.format(h)] for h in spec.names] for r in results], float),
+        )
     nodes["evidence"] = xr.Dataset(evidence, coords={**hyp, **curve_coords})
-    diag = {f: (("curve", "hypothesis"), np.array([[getattr(r.fits[h].diagnostics, f) for h in spec.names]
-                                                   for r in results], float)) for f in DIAGNOSTIC_FIELDS}
-    diag["ok"] = (("curve", "hypothesis"), np.array([[r.fits[h].diagnostics.ok for h in spec.names]
-                                                     for r in results]))
+    diag = {
+        f: (
+            ("curve", "hypothesis"),
+            np.array([[getattr(r.fits[h].diagnostics, f) for h in spec.names] for r in results], float),
+        )
+        for f in DIAGNOSTIC_FIELDS
+    }
+    diag["ok"] = (("curve", "hypothesis"), np.array([[r.fits[h].diagnostics.ok for h in spec.names] for r in results]))
     nodes["diagnostics"] = xr.Dataset(diag, coords={**hyp, **curve_coords})
     if population is not None:
         nodes["population"] = _population_group(population, spec)
@@ -117,10 +145,16 @@ def _population_group(pop: PopulationResult, spec: ModelSpec) -> xr.Dataset:
     dims = {"task_break": "task", "task_log_rise": "task", "family_offset": "family", "rates": "hypothesis"}
     data = {k: (("chain", "draw", dims[k]) if k in dims else ("chain", "draw"), v) for k, v in pop.draws.items()}
     chain, draw = next(iter(pop.draws.values())).shape[:2]
-    return xr.Dataset(data, coords={"chain": np.arange(chain), "draw": np.arange(draw),
-                                    "task": pop.tasks["task"].to_numpy(str),
-                                    "family": pop.families["family"].to_numpy(str),
-                                    "hypothesis": list(spec.names)})
+    return xr.Dataset(
+        data,
+        coords={
+            "chain": np.arange(chain),
+            "draw": np.arange(draw),
+            "task": pop.tasks["task"].to_numpy(str),
+            "family": pop.families["family"].to_numpy(str),
+            "hypothesis": list(spec.names),
+        },
+    )
 
 
 def select_curve(tree: xr.DataTree, curve: str | int) -> xr.DataTree:
@@ -145,11 +179,15 @@ def select_curve(tree: xr.DataTree, curve: str | int) -> xr.DataTree:
 
 def save_tree(tree: xr.DataTree, path: Path) -> Path:
     """Write the DataTree atomically as netCDF4 (h5netcdf engine, compressed)."""
+
     def writer(tmp: Path) -> None:
         encoding = {}
         for node in tree.subtree:
-            enc = {v: {"compression": "gzip", "compression_opts": 4} for v, da in node.dataset.data_vars.items()
-                   if da.dtype.kind in "fiub"}
+            enc = {
+                v: {"compression": "gzip", "compression_opts": 4}
+                for v, da in node.dataset.data_vars.items()
+                if da.dtype.kind in "fiub"
+            }
             if enc:
                 encoding[node.path] = enc
         tree.to_netcdf(tmp, engine="h5netcdf", encoding=encoding)

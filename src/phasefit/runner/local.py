@@ -52,8 +52,15 @@ class _RichProgress:
     """A `Progress` callback drawing a rich bar (curves done, elapsed, eta, current curve)."""
 
     def __init__(self, console: Console, *, enabled: bool):
-        columns = (TextColumn("[bold]fitting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   TextColumn("eta"), TimeRemainingColumn(), TextColumn("{task.description}"))
+        columns = (
+            TextColumn("[bold]fitting"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            TextColumn("{task.description}"),
+        )
         self.console = console
         self.bar = Progress(*columns, console=console, disable=not enabled, transient=False)
         self.task = None
@@ -65,14 +72,25 @@ class _RichProgress:
         if stage == "population":
             self.bar.update(self.task, completed=total, description="")
             self.bar.stop()
-            self.console.print("population stage: pooling rates, task breaks and family offsets across curves",
-                               markup=False)
+            self.console.print(
+                "population stage: pooling rates, task breaks and family offsets across curves", markup=False
+            )
 
 
-def fit(curves: CurveSet, *, models: str | Path | ModelSpec | None = None, backend: str | None = None,
-        chains: int | None = None, draws: int | None = None, tune: int | None = None, seed: int | None = None,
-        lfo_cutoff: float | None = None, progress: bool = True, console: Console | None = None,
-        work_dir: Path | None = None) -> Analysis:
+def fit(
+    curves: CurveSet,
+    *,
+    models: str | Path | ModelSpec | None = None,
+    backend: str | None = None,
+    chains: int | None = None,
+    draws: int | None = None,
+    tune: int | None = None,
+    seed: int | None = None,
+    lfo_cutoff: float | None = None,
+    progress: bool = True,
+    console: Console | None = None,
+    work_dir: Path | None = None,
+) -> Analysis:
     """Fit every curve (compiling each hypothesis' model once) and decide its verdict.
 
     `lfo_cutoff` is in FLOPs (or parameters when the curves use `x_axis="params"`); by default each
@@ -88,16 +106,20 @@ def fit(curves: CurveSet, *, models: str | Path | ModelSpec | None = None, backe
     spec = _resolve_spec(models, backend=backend, chains=chains, draws=draws, tune=tune, seed=seed)
     store = None
     if work_dir is not None:
-        key = checkpoint_key(version=__version__, data_hash=curves.data_hash, spec_hash=spec_hash(spec),
-                             lfo_cutoff=lfo_cutoff, x_axis=curves.x_axis)
+        key = checkpoint_key(
+            version=__version__,
+            data_hash=curves.data_hash,
+            spec_hash=spec_hash(spec),
+            lfo_cutoff=lfo_cutoff,
+            x_axis=curves.x_axis,
+        )
         store = DiskCheckpoints(Path(work_dir) / key)
     console = console or Console(stderr=True)
     t0 = time.perf_counter()
     bar = _RichProgress(console, enabled=progress)
     with bar.bar:
         outcome = analyse_curves(curves, Sampler(spec), lfo_cutoff=lfo_cutoff, store=store, progress=bar)
-    return assemble(curves, outcome, spec, lfo_cutoff=lfo_cutoff, seconds=time.perf_counter() - t0,
-                    argv=list(sys.argv))
+    return assemble(curves, outcome, spec, lfo_cutoff=lfo_cutoff, seconds=time.perf_counter() - t0, argv=list(sys.argv))
 
 
 def fit_to_directory(curves: CurveSet, *, out: Path, console: Console | None = None, **options) -> Analysis:
@@ -142,10 +164,19 @@ def demo_curves() -> CurveSet:
     return load_curves(df, x_axis="flops", min_points=5, name="dataset:obsscaling_emergent")
 
 
-def run_demo(*, out: Path, draws: int | None = None, tune: int | None = None, chains: int | None = None,
-             console: Console | None = None) -> Analysis:
+def run_demo(
+    *,
+    out: Path,
+    draws: int | None = None,
+    tune: int | None = None,
+    chains: int | None = None,
+    console: Console | None = None,
+) -> Analysis:
     console = console or Console()
     curves = demo_curves()
-    console.print(f"phasefit demo: {len(curves)} curves from the bundled ObsScaling emergent-capability table "
-                  f"({', '.join(DEMO_TASKS)}), x = log10 training FLOPs", markup=False)
+    console.print(
+        f"phasefit demo: {len(curves)} curves from the bundled ObsScaling emergent-capability table "
+        f"({', '.join(DEMO_TASKS)}), x = log10 training FLOPs",
+        markup=False,
+    )
     return fit_to_directory(curves, out=out, console=console, draws=draws, tune=tune, chains=chains)

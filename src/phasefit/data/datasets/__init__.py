@@ -35,9 +35,18 @@ _INDEX = "index.json"
 
 #: column dtypes of a loaded dataset; columns not listed are text (``str``, empty cells -> NaN)
 _FLOAT_COLUMNS = (
-    "score", "train_flops", "params", "chance", "score_stderr", "non_embedding_params", "train_tokens",
+    "score",
+    "train_flops",
+    "params",
+    "chance",
+    "score_stderr",
+    "non_embedding_params",
+    "train_tokens",
     # whole numbers that may be missing: float64 with NaN (not a nullable integer, so numpy sees floats)
-    "n_items", "shots", "checkpoint_step", "replicate",
+    "n_items",
+    "shots",
+    "checkpoint_step",
+    "replicate",
 )
 _INT_COLUMNS = ("higher_is_better", "instruction_tuned")
 
@@ -71,11 +80,20 @@ def _read_index() -> Mapping[str, DatasetInfo]:
     out: dict[str, DatasetInfo] = {}
     for name, e in json.loads(text).items():
         out[name] = DatasetInfo(
-            name=e["name"], file=e["file"], description=e["description"], source=e["source"],
-            commit=e["commit"], licence=e["licence"], attribution=e["attribution"],
-            default_x=e["default_x"], rows=int(e["rows"]), curves=int(e["curves"]),
-            curves_4_scales=int(e["curves_4_scales"]), columns=tuple(e["columns"]),
-            sha256_csv=e["sha256_csv"], curation=tuple(e["curation"]),
+            name=e["name"],
+            file=e["file"],
+            description=e["description"],
+            source=e["source"],
+            commit=e["commit"],
+            licence=e["licence"],
+            attribution=e["attribution"],
+            default_x=e["default_x"],
+            rows=int(e["rows"]),
+            curves=int(e["curves"]),
+            curves_4_scales=int(e["curves_4_scales"]),
+            columns=tuple(e["columns"]),
+            sha256_csv=e["sha256_csv"],
+            curation=tuple(e["curation"]),
         )
     return MappingProxyType(out)
 
@@ -88,9 +106,7 @@ def _info(name: str) -> DatasetInfo:
     if not isinstance(name, str) or name not in DATASETS:
         close = difflib.get_close_matches(str(name), list(DATASETS), n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise DatasetNotFound(
-            f"unknown dataset {name!r}{hint} (available: {', '.join(DATASETS)})"
-        )
+        raise DatasetNotFound(f"unknown dataset {name!r}{hint} (available: {', '.join(DATASETS)})")
     return DATASETS[name]
 
 
@@ -101,8 +117,7 @@ def list_datasets() -> pd.DataFrame:
     `curves_4_scales` those with at least 4 distinct values on the default x axis (for
     ``ukp_emergence`` this is 0: its families mix base and instruction-tuned models of <= 3 sizes).
     """
-    cols = ["name", "description", "rows", "curves", "curves_4_scales", "licence", "source", "commit",
-            "default_x"]
+    cols = ["name", "description", "rows", "curves", "curves_4_scales", "licence", "source", "commit", "default_x"]
     return pd.DataFrame([{c: getattr(i, c) for c in cols} for i in DATASETS.values()], columns=cols)
 
 

@@ -34,8 +34,7 @@ class MathBackend:
     sigmoid: Any
 
 
-NUMPY = MathBackend("numpy", lambda z: np.logaddexp(0.0, z), np.exp, np.log,
-                    special.expit)
+NUMPY = MathBackend("numpy", lambda z: np.logaddexp(0.0, z), np.exp, np.log, special.expit)
 
 
 def _pytensor_backend() -> MathBackend:
