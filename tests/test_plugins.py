@@ -27,6 +27,15 @@ class Quadratic(Hypothesis):
         return p["intercept"] + p["slope"] * x + p["curvature"] * x**2
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _unregister_after_module():
+    """The test plug-in is registered at import; other test modules must not see it."""
+    yield
+    from phasefit.models import hypotheses
+
+    hypotheses._REGISTRY.pop(Quadratic.name, None)
+
+
 QUADRATIC_TOML = textwrap.dedent("""
     name = "quadratic_test"
     [priors]

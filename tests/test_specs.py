@@ -20,7 +20,7 @@ def test_default_spec():
     assert [h.name for h in spec.hypotheses] == list(HYPOTHESES)
     assert math.fsum(math.exp(w) for w in spec.log_weights()) == pytest.approx(1)
     bp = spec.hypothesis("breakpoint")
-    assert bp.prior("slope_before").dist == "normal" and bp.width > 0
+    assert bp.prior("slope_before").dist == "normal" and bp.option("width") > 0
     assert spec.sampler.backend == "nutpie"
     with pytest.raises(dataclasses.FrozenInstanceError):
         spec.sampler.draws = 5
@@ -45,7 +45,7 @@ DEFAULT = (default_spec_path()).read_text()
     ("default", "hyps", "match"),
     [
         ("hypotheses = 3", {}, "must list"),
-        ('hypotheses = ["absent.toml", "smooth.toml"]', {}, "exactly"),
+        ('hypotheses = ["absent.toml", "smooth.toml"]', {}, "must include 'breakpoint'"),
         (DEFAULT.replace("breakpoint = 1.0", "breakpoint = -1.0"), {}, "prior_weights"),
         (DEFAULT.replace('t_sigma = { dist = "halfnormal", sigma = 0.5 }', ""), {}, "t_sigma"),
         (DEFAULT.replace('dist = "lognormal", mu = 5.3', 'dist = "cauchy", mu = 5.3'), {}, "unknown dist"),
@@ -59,7 +59,7 @@ DEFAULT = (default_spec_path()).read_text()
             {"smooth": 'name = "smooth"\n[priors]\nintercept = { dist = "normal", mu = 0, sigma = 1 }\n'},
             "slope",
         ),
-        (DEFAULT, {"absent": 'name = "nothing"\n'}, "'name'"),
+        (DEFAULT, {"absent": 'name = "nothing"\n'}, "unknown hypothesis 'nothing'"),
         (
             DEFAULT,
             {

@@ -4,7 +4,7 @@ Each hypothesis is its own small model (its parameters, its likelihood's nuisanc
 the observed `y`), compiled once per run and likelihood family; every curve, leave-future-out subset
 and exact LOO refit is swapped in as data (`pm.Data`), since parameter shapes never depend on the
 data. The mean function is the plug-in's, written once for PyMC and NumPy; `pointwise_loglik` and
-`mean_curves` evaluate it with NumPy for any draws, held-out points included.
+`mean_curve` evaluate it with NumPy for any draws, held-out points included.
 """
 
 from __future__ import annotations
