@@ -16,7 +16,6 @@ from phasefit.models.hypotheses import Hypothesis, register, registered
 from phasefit.models.spec import load_spec
 
 
-@register
 class Quadratic(Hypothesis):
     """A test plug-in: a curved trend of the log-odds in log compute."""
 
@@ -28,8 +27,9 @@ class Quadratic(Hypothesis):
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _unregister_after_module():
-    """The test plug-in is registered at import; other test modules must not see it."""
+def _registered_for_this_module():
+    """The test plug-in is registered only while this module's tests run."""
+    register(Quadratic)
     yield
     from phasefit.models import hypotheses
 
