@@ -301,14 +301,29 @@ def markdown(res: dict, stem: str) -> str:
     lines = [
         head,
         "",
+        *(
+            [
+                f"**{s['curves']} curves, fewer than the {DEFAULT_CURVES} the project's targets are defined on**: the "
+                f"first {s['curves']} curves of the {DEFAULT_CURVES}-curve suite of this seed (a smaller suite is a "
+                "prefix of a larger one), so a later full run can be compared on them curve by curve.",
+                "",
+            ]
+            if s["curves"] < DEFAULT_CURVES and not s.get("quick")
+            else []
+        ),
         f"Run {res['date']} by `{res['command']}`; git {mach['git_commit']}"
         + (
             f" with uncommitted changes to {len(mach['src_uncommitted'])} files under src/"
             if mach["src_uncommitted"]
             else ""
         )
-        + f", phasefit from `{mach['phasefit_path']}`. "
-        f"{mach['nproc']} cores ({mach['cpu']}), {mach['ram_gib']} GiB RAM; load average at the end "
+        + (
+            f", phasefit from `{mach['phasefit_path']}`. "
+            if mach["phasefit_path"].startswith(str(ROOT / "src"))
+            else f"; phasefit imported from a copy of src/ at git {mach['git_commit']} (`{mach['phasefit_path']}` on "
+            "PYTHONPATH, made with `git archive`). "
+        )
+        + f"{mach['nproc']} cores ({mach['cpu']}), {mach['ram_gib']} GiB RAM; load average at the end "
         f"{', '.join(f'{x:.1f}' for x in mach['loadavg_at_end'])} (shared machine).",
         "",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in (res.get("versions") or {}).items()) + ".",
@@ -446,6 +461,22 @@ def markdown(res: dict, stem: str) -> str:
         f"{d['p_break_se_median']:.4f}, max {d['p_break_se_max']:.4f}.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def render_saved(json_path: Path, write: bool = True) -> str:
+    """The RESULTS.md section of a saved accuracy*.json (e.g. after a change to this rendering), written
+    between its markers unless `write` is false."""
+    res = json.loads(Path(json_path).read_text())
+    text = markdown(res, res["stem"])
+    if write:
+        label = res["settings"].get("label")
+        key = "accuracy" + (f"-{label}" if label else "")
+        write_results_md(
+            f"<!-- {key}:start -->\n{text.rstrip()}\n<!-- {key}:end -->\n",
+            f"<!-- {key}:start -->",
+            f"<!-- {key}:end -->",
+        )
+    return text
 
 
 def _jsonable(o):

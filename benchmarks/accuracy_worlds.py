@@ -2,7 +2,7 @@
 
 Every world has three kinds of curves, 1/3 each: `break` (flat near the floor, then a rise past a break
 inside the data), `smooth` (one trend in log-compute) and `flat` (a constant level near the floor). Each
-kind's parameters are a deterministic function of independent uniforms u in (0, 1)^d (`params(u, design)`),
+kind's curves are a deterministic function of independent uniforms u in (0, 1)^d (`Kind.shape(u, design, x)`),
 so the generator and its Bayes-optimal reference (`accuracy_reference`) share one prior: the generator
 draws one u, the reference integrates over u. The model grid (x, n_items, floor) is data, not a
 parameter: both condition on it.
