@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -157,3 +158,26 @@ def write_results_md(section: str, start: str, end: str, path: Path = RESULTS_MD
     else:
         text = text.rstrip("\n") + "\n\n" + section
     path.write_text(text)
+
+
+def auc(score, positive) -> float:
+    """Rank-based AUC (Mann-Whitney U / n1 n0), ties count one half; NaN scores are dropped."""
+    score, positive = np.asarray(score, float), np.asarray(positive, bool)
+    keep = np.isfinite(score)
+    score, positive = score[keep], positive[keep]
+    n1, n0 = int(positive.sum()), int((~positive).sum())
+    if n1 == 0 or n0 == 0:
+        return float("nan")
+    ranks = stats.rankdata(score)
+    return float((ranks[positive].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def wilson(k: int, n: int, z: float = 1.645) -> tuple[float, float]:
+    """90% Wilson interval of a binomial share."""
+    if n == 0:
+        return (float("nan"), float("nan"))
+    p = k / n
+    d = 1 + z**2 / n
+    c = (p + z**2 / (2 * n)) / d
+    h = z * math.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / d
+    return (max(0.0, c - h), min(1.0, c + h))

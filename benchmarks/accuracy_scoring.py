@@ -11,11 +11,10 @@ identifiable subset). Positives are the break curves, negatives smooth + flat.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
-from scipy import stats
+
+from _common import auc, wilson  # noqa: F401  (re-exported for the scoring API)
 
 CALL = 0.9  # P(break) at which a curve is called emergent
 BINS = tuple(np.round(np.linspace(0.0, 1.0, 11), 10))  # calibration bins of width 0.1
@@ -31,29 +30,6 @@ TARGETS = {
     "width_ratio": 1.5,
     "smooth_median_p": 0.10,
 }
-
-
-def auc(score, positive) -> float:
-    """Rank-based AUC (Mann-Whitney U / n1 n0), ties count one half; NaN scores are dropped."""
-    score, positive = np.asarray(score, float), np.asarray(positive, bool)
-    keep = np.isfinite(score)
-    score, positive = score[keep], positive[keep]
-    n1, n0 = int(positive.sum()), int((~positive).sum())
-    if n1 == 0 or n0 == 0:
-        return float("nan")
-    ranks = stats.rankdata(score)
-    return float((ranks[positive].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
-
-
-def wilson(k: int, n: int, z: float = 1.645) -> tuple[float, float]:
-    """90% Wilson interval of a binomial share."""
-    if n == 0:
-        return (float("nan"), float("nan"))
-    p = k / n
-    d = 1 + z**2 / n
-    c = (p + z**2 / (2 * n)) / d
-    h = z * math.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / d
-    return (max(0.0, c - h), min(1.0, c + h))
 
 
 def calibration(p, positive, tol: float = TARGETS["calibration_tol"]) -> list[dict]:

@@ -27,7 +27,6 @@ import argparse
 import dataclasses
 import datetime as dt
 import json
-import math
 import os
 import subprocess
 import sys
@@ -44,7 +43,7 @@ from phasefit.models.simulate import simulation_suite
 from phasefit.models.spec import load_spec
 from phasefit.runner import local as pipeline
 
-from _common import RESULTS_DIR, ROOT, loadavg, markers, write_json, write_results_md
+from _common import RESULTS_DIR, ROOT, auc, loadavg, markers, wilson, write_json, write_results_md
 from _common import machine as machine_info
 
 RESULTS = RESULTS_DIR
@@ -62,29 +61,6 @@ TARGETS = {
 
 
 # ---------------------------------------------------------------------------------- statistics
-
-
-def auc(score: np.ndarray, positive: np.ndarray) -> float:
-    """Rank-based AUC (Mann-Whitney U / n1 n0); ties count one half. NaN scores are dropped."""
-    score, positive = np.asarray(score, float), np.asarray(positive, bool)
-    keep = np.isfinite(score)
-    score, positive = score[keep], positive[keep]
-    n1, n0 = int(positive.sum()), int((~positive).sum())
-    if n1 == 0 or n0 == 0:
-        return float("nan")
-    ranks = stats.rankdata(score)
-    return float((ranks[positive].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
-
-
-def wilson(k: int, n: int, z: float = 1.645) -> tuple[float, float]:
-    """90% Wilson interval of a binomial share."""
-    if n == 0:
-        return (float("nan"), float("nan"))
-    p = k / n
-    d = 1 + z**2 / n
-    c = (p + z**2 / (2 * n)) / d
-    h = z * math.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / d
-    return (max(0.0, c - h), min(1.0, c + h))
 
 
 def calibration(p: np.ndarray, positive: np.ndarray, tol: float) -> list[dict]:
