@@ -54,8 +54,8 @@ def analyse_curve(curve: Curve, sampler: Sampler, *, x_axis: str, lfo_cutoff: fl
     fits, evidence, probability = fit_hypotheses(inputs, sampler, seed=seed)
     p_absent, p_smooth, p_bp = (probability.get(h, 0.0) for h in ("absent", "smooth", EMERGENT))
 
-    loo_s, _ = loo(fits["smooth"], inputs, spec, refit=sampler.fit, seed=seed + 10)
-    loo_b, _ = loo(fits[EMERGENT], inputs, spec, refit=sampler.fit, seed=seed + 20)
+    loo_s, ll_s = loo(fits["smooth"], inputs, spec, refit=sampler.fit, seed=seed + 10)
+    loo_b, ll_b = loo(fits[EMERGENT], inputs, spec, refit=sampler.fit, seed=seed + 20)
     cmp = compare(loo_s, loo_b)
 
     # the break's quantiles only from a converged breakpoint fit (on the analysis axis, log10)
@@ -147,7 +147,8 @@ def analyse_curve(curve: Curve, sampler: Sampler, *, x_axis: str, lfo_cutoff: fl
         for name, f in fits.items()
     }
     rng = np.random.default_rng(seed + 50)
-    loglik = {h: pointwise_loglik(h, f.draws, inputs, spec) for h, f in kept.items()}
+    computed = thin_to({"smooth": ll_s, EMERGENT: ll_b}, n)  # LOO already evaluated these two
+    loglik = {h: computed[h] if h in computed else pointwise_loglik(h, f.draws, inputs, spec) for h, f in kept.items()}
     sims = {h: predictive(h, f.draws, inputs, spec, rng=rng) for h, f in kept.items()}
     return CurveResult(
         index=curve.index,
