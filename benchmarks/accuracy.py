@@ -112,12 +112,24 @@ def compute_reference(
 
 
 def fit_phasefit(
-    data: pd.DataFrame, *, seed: int, fit_seed: int, draws: int | None, tune: int | None, work_dir: Path | None
+    data: pd.DataFrame,
+    *,
+    seed: int,
+    fit_seed: int,
+    draws: int | None,
+    tune: int | None,
+    work_dir: Path | None,
+    population: bool = True,
 ) -> tuple[pd.DataFrame, dict]:
+    import dataclasses
+
     import phasefit
 
     curves = phasefit.load_curves(data, x_axis="flops", min_points=4, name=f"accuracy-suite:seed={seed}")
     kwargs: dict = {"seed": fit_seed, "progress": False}
+    if not population:  # the curves alone (their checkpoints are reused by a later run with it)
+        spec = phasefit.load_spec()
+        kwargs["models"] = dataclasses.replace(spec, population=dataclasses.replace(spec.population, enabled=False))
     params = inspect.signature(phasefit.fit).parameters
     if draws is not None:
         kwargs["draws"] = draws
@@ -140,7 +152,14 @@ def fit_phasefit(
         "breakthroughness",
         "rhat_max",
         "failure_reason",
+        "p_emergent_unpooled",
         "p_emergent_pooled",
+        "pooled",
+        "importance_ess",
+        "p_emergent_prior_min",
+        "p_emergent_prior_max",
+        "prior_sensitive",
+        "p_above_floor",
     ):
         if c in v:
             out[f"pf_{c}"] = v[c].to_numpy()
@@ -158,7 +177,8 @@ def fit_phasefit(
         "versions": run.get("versions"),
         "compile_seconds": run.get("compile_seconds"),
         "spec_hash": run.get("spec_hash"),
-        "fit_kwargs": {k: (str(v) if isinstance(v, Path) else v) for k, v in kwargs.items()},
+        "fit_kwargs": {k: (str(v) if isinstance(v, Path) else v) for k, v in kwargs.items() if k != "models"},
+        "population": population,
     }
     return out, info
 
@@ -559,6 +579,11 @@ def main(argv: list[str] | None = None) -> int:
         help="checkpoints of phasefit's fits (a rerun resumes; default benchmarks/results/.work-accuracy)",
     )
     ap.add_argument("--no-work-dir", action="store_true", help="no checkpoints of phasefit's fits")
+    ap.add_argument(
+        "--no-population",
+        action="store_true",
+        help="skip phasefit's population stage (fit and checkpoint the curves; a later run reuses them)",
+    )
     args = ap.parse_args(argv)
     if args.quick:
         args.curves = args.curves or QUICK_CURVES
@@ -627,7 +652,13 @@ def main(argv: list[str] | None = None) -> int:
             work = None if args.no_work_dir else args.work_dir
             log(f"fitting {n} curves with phasefit (checkpoints in {work}) ...")
             pf, fit_info = fit_phasefit(
-                data, seed=seed, fit_seed=args.fit_seed, draws=args.draws, tune=args.tune, work_dir=work
+                data,
+                seed=seed,
+                fit_seed=args.fit_seed,
+                draws=args.draws,
+                tune=args.tune,
+                work_dir=work,
+                population=not args.no_population,
             )
             t_fit = fit_info["fit_seconds"]
             log(f"phasefit: {t_fit:.0f} s ({t_fit / n:.2f} s per curve)")

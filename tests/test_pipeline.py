@@ -280,12 +280,16 @@ def test_population_stage_pools_curves(analysis):
     pop = tree["population"].dataset
     assert pop["rates"].sizes["hypothesis"] == 3
     np.testing.assert_allclose(pop["rates"].sum("hypothesis"), 1, atol=1e-9)
-    assert analysis.run["population"] is not None
+    run_pop = analysis.run["population"]
+    assert run_pop is not None and run_pop["method"] == "laplace"
+    assert {r["parameter"] for r in run_pop["learned"]} == set(tiny_spec().population.learn)
     v = analysis.verdicts
-    if analysis.run["population"]["ok"]:
-        assert v["p_emergent_pooled"].between(0, 1).all()
-    else:
-        assert v["p_emergent_pooled"].isna().all()
+    assert v["p_emergent_unpooled"].between(0, 1).all()
+    if run_pop["used"]:
+        assert v.loc[v["pooled"], "p_emergent"].between(0, 1).all()
+    else:  # fewer curves than min_curves (or no convergence): the verdicts rest on the curves alone
+        assert not v["pooled"].any()
+        np.testing.assert_array_equal(v["p_emergent"], v["p_emergent_unpooled"])
     # tasks.csv (docs/verdicts.md): one row per task x metric x condition, whether or not the pooling passed
     tasks = analysis.tasks
     assert list(tasks.columns) == [
@@ -313,7 +317,7 @@ def test_population_stage_pools_curves(analysis):
             assert t.p_any_emergent == pytest.approx(by_task.loc[t.task, "p_emergent"])
             assert t.expected_emergent_families == pytest.approx(by_task.loc[t.task, "p_emergent"])
         assert t.n_emergent == int(by_task.loc[t.task, "verdict"] == "emergent")
-        if not analysis.run["population"]["ok"] or t.n_emergent == 0:
+        if not run_pop["used"] or t.n_emergent == 0:
             assert np.isnan(t.break_flops_pooled_median)
 
 
@@ -334,14 +338,15 @@ def test_population_rates_learn_from_a_suite():
         results.append(dc_replace(r, row=r.row | log_z | {"verdict": "smooth"}))
     pop = fit_population(curves, results, tiny_spec(), seed=1)
     assert pop is not None and len(pop.curves) == 6
+    assert pop.diagnostics.ok and not pop.used  # 6 curves < min_curves: reported, but no verdict rests on it
     rates = pop.rates.mean(0)
     assert rates[1] > 0.5 and rates[2] < 1 / 3 and rates[0] < 0.2
-    # (the pooled prior on the break can raise a curve's breakpoint evidence by R_c(psi), so not ~e^-8)
-    assert (pop.curves["p_emergent"].iloc[:5] < 0.2).all() and pop.curves["p_emergent"].iloc[5] > 0.9
-    assert np.all(
-        (pop.curves["importance_ess"] > 1) & (pop.curves["importance_ess"] <= tiny_spec().population.draws_per_curve)
-    )
+    # (the learned priors can raise a curve's breakpoint evidence by R_c(psi), so not ~e^-8)
+    assert (pop.curves["p_breakpoint"].iloc[:5] < 0.2).all() and pop.curves["p_breakpoint"].iloc[5] > 0.9
+    kept = 2 * tiny_spec().sampler.draws
+    assert np.all((pop.curves["importance_ess"] > 1) & (pop.curves["importance_ess"] <= kept + 1e-6))
     assert (pop.curves["tau_q05"] <= pop.curves["tau_q95"]).all()
+    assert set(pop.onsets) == set(pop.curves["curve"])
 
 
 def test_cli_fit_bundled_dataset_with_filters(tmp_path):

@@ -15,6 +15,7 @@ from typing import Protocol
 from phasefit.analyses.curve import CurveResult, analyse_curve
 from phasefit.analyses.population import PopulationResult, fit_population
 from phasefit.data.curves import Curve, CurveSet
+from phasefit.evidence.sensitivity import Sensitivity, prior_sensitivity
 from phasefit.inference.sampler import Sampler
 
 
@@ -37,6 +38,7 @@ class FitOutcome:
     results: tuple[CurveResult, ...]
     population: PopulationResult | None
     compile_seconds: dict[str, float]
+    sensitivity: dict[int, Sensitivity]  # per curve (not failed): its evidence under power-scaled priors
 
 
 def analyse_curves(
@@ -65,7 +67,23 @@ def analyse_curves(
         if progress is not None:
             progress("population", label="", done=len(curves), total=len(curves))
         population = fit_population(curves, results, spec, seed=spec.sampler.seed)
-    return FitOutcome(results=tuple(results), population=population, compile_seconds=dict(sampler.compile_seconds))
+    sensitivity = {
+        r.index: prior_sensitivity(
+            {h: f.draws for h, f in r.fits.items()},
+            {h: r.row[f"log_z_{h}"] for h in spec.names},
+            spec,
+            student_t=r.row["likelihood"] == "student_t",
+            p_above_floor=r.row["p_above_floor"],
+        )
+        for r in results
+        if r.row["verdict"] != "failed"
+    }
+    return FitOutcome(
+        results=tuple(results),
+        population=population,
+        compile_seconds=dict(sampler.compile_seconds),
+        sensitivity=sensitivity,
+    )
 
 
 __all__: Sequence[str] = ("CheckpointStore", "FitOutcome", "Progress", "analyse_curves")

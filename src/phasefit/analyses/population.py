@@ -1,229 +1,481 @@
-"""Partial pooling across curves: population rates, task break locations, family offsets.
+"""The hierarchy: priors learned from the analysis's own curves, and the per-curve evidence under them.
 
-A second, small model fitted after the per-curve fits (the two-stage construction used for
-population inference from per-unit posteriors, e.g. in gravitational-wave catalogues). It is exact
-for this model family because the hierarchical prior only replaces per-curve priors:
+Every curve is first fitted under the spec's fixed, deliberately wide priors. This stage then learns
+the population those curves come from and re-weighs each curve's evidence with it, exactly, because
+the learned prior only replaces the per-curve one (the two-stage construction of population
+inference from per-unit posteriors):
 
-    p(y_c | pi, psi) = sum_h pi_h m_ch R_ch(psi),   m_ch = Z_ch, the per-curve marginal likelihood
-    R_c,bp(psi) = E_{theta ~ p(theta | y_c, bp)} [ p(theta | psi) / p0(theta) ],  R_c,absent = R_c,smooth = 1
+    p(y_c | psi) = sum_h rate_h Z_ch R_ch(psi),   Z_ch the curve's marginal likelihood under the fixed prior
+    R_ch(psi)    = E_{theta ~ p(theta | y_c, h)} [ p_psi(theta) / p_0(theta) ]
 
-where theta = (tau, log rise) of the breakpoint hypothesis, p0 their per-curve prior (implied by the
-priors on tau and on the gain at the largest model), and
-p(theta | psi): tau ~ Normal(mu_task + delta_family, sd) truncated to the curve's admissible range,
-log rise ~ Normal(m_task, sd). The expectation is a Monte Carlo average over the curve's
-breakpoint-fit draws. Learning pi is the answer to multiple comparisons: in a suite of mostly smooth
-curves a borderline break is shrunk towards smooth. Per-curve pooled quantities are importance
-reweightings of the per-curve draws; their effective sample size is reported.
+a Monte Carlo average over the curve's posterior draws of hypothesis h. What is learned
+(`[population]` in the spec):
+
+* for each parameter named in `learn` (e.g. `breakpoint.gain`), on the unconstrained scale of its
+  fixed prior (log for a log-normal, identity for a normal), a Normal(mean, sd) population, with a
+  heavy-tailed hyperprior centred on the fixed prior (Student-t(3) location, half-Student-t(3)
+  scale, both with the fixed prior's own scale): a small analysis keeps nearly the fixed prior;
+* the break tau (log10 scale): Normal(break_mean + task effect + family offset, curve sd) truncated
+  to the curve's admissible range;
+* the rates of the hypotheses (Dirichlet): the share of the curves that are absent, smooth or
+  emergent, which is what a Bayes-optimal classifier knows and a per-curve fit cannot.
+
+The hyperparameters get a Laplace approximation on the unconstrained scale (mode by L-BFGS on the
+compiled log density and its gradient, curvature by finite differences of the gradient), and every
+per-curve result averages over `hyper_draws` draws from it: pooled P(h | all curves), and the break
+and onset quantiles as importance re-weightings of the curve's draws, with their effective sample size.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
-import pymc as pm
-import pytensor.tensor as pt
-from scipy import special, stats
+from scipy import optimize, special
 
 from phasefit.analyses.curve import CurveResult
 from phasefit.data.curves import CurveSet
-from phasefit.inference.sampler import Diagnostics, sample_model
-from phasefit.models.priors import Prior, pymc_rv
-from phasefit.models.spec import EMERGENT, ModelSpec
+from phasefit.evidence.onset import onset_draws
+from phasefit.models.priors import Prior, from_unconstrained, log_prior, sample, to_unconstrained
+from phasefit.models.spec import EMERGENT, POPULATION_PRIORS, ModelSpec
 
-HYPER_DRAWS_FOR_CURVES = 200  # hyper-posterior draws used to reweight each curve's draws
-SD_FLOOR = 0.25  # decades (break) / log units (rise): smallest curve-level spread the population allows
+POPULATION_T_NU = 4.0  # the learned populations are Student-t: a curve unlike most is not ruled out
+HYPER_T_NU = 3.0  # degrees of freedom of the Student-t hyperpriors (heavy tails: robust for small analyses)
+SD_FLOOR_FRACTION = 0.1  # population sd >= this share of the fixed prior's sd (keeps the Monte Carlo ratio stable)
+BREAK_SD_FLOOR = 0.1  # decades: the same for the break
+MIN_GROUP_CURVES = 3  # a task or family gets its own break level with at least this many curves (and 2 such groups)
+MIN_IMPORTANCE_ESS = 20.0  # a curve whose re-weighted draws are fewer than this keeps its per-curve values
+GRAD_TOL = 1e-3
+OPT_DRAWS = 200  # per-curve draws in the objective the optimiser sees (all of them for the results)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PopulationDiagnostics:
+    """Whether the Laplace approximation can be trusted: the optimiser converged at a proper maximum."""
+
+    ok: bool
+    reason: str
+    method: str
+    iterations: int
+    grad_norm: float
+    n_curves: int
+    min_importance_ess: float
+    seconds: float  # the whole stage, compilation included
 
 
 @dataclass(frozen=True, kw_only=True)
 class PopulationResult:
-    rates: np.ndarray  # (draws, 3) population rates of absent / smooth / breakpoint
-    tasks: pd.DataFrame  # pooled break per task (log10 x, and 10**)
+    rates: np.ndarray  # (hyper draws, hypotheses) population rates
+    learned: pd.DataFrame  # per learned parameter: fixed prior, population mean/sd (unconstrained scale)
+    tasks: pd.DataFrame  # the population break per task (log10 x)
     families: pd.DataFrame  # compute-efficiency offsets per family (decades of x)
-    curves: pd.DataFrame  # per curve (index): pooled P(h), pooled tau quantiles, importance ESS
-    draws: dict[str, np.ndarray]  # hyper-posterior (chain, draw[, dim])
-    diagnostics: Diagnostics
+    curves: pd.DataFrame  # per curve: pooled P(h), break and onset quantiles (log10 x), importance ESS
+    onsets: dict[int, np.ndarray]  # per curve: onset draws resampled by the importance weights (log10 x)
+    taus: dict[int, np.ndarray]  # per curve: break draws, resampled the same way
+    draws: dict[str, np.ndarray]  # hyper draws (chain=1, draw[, dim])
+    diagnostics: PopulationDiagnostics
+    used: bool  # whether the pooled values may set the verdicts (converged, >= min_curves curves, `decide`)
 
 
-def _hyper(name: str, prior: Prior, **kw):
-    return pymc_rv(name, prior, **kw)
+def _loc_scale(prior: Prior) -> tuple[float, float]:
+    """Location and scale of a fixed prior on its unconstrained scale (exact for normal and log-normal)."""
+    p = dict(prior.params)
+    if prior.dist in ("normal", "lognormal", "studentt"):
+        return float(p["mu"]), float(p["sigma"])
+    u = to_unconstrained(sample(prior, 20000, np.random.default_rng(0)), prior)
+    return float(np.median(u)), float(np.std(u))
 
 
-def _log_tn(x, mu, sd, lo, hi, *, xp):
-    """Log density of Normal(mu, sd) truncated to [lo, hi], for NumPy (xp=np) or PyTensor."""
-    if xp is np:
-        z = stats.norm.logpdf(x, mu, sd)
-        mass = np.log(np.clip(stats.norm.cdf(hi, mu, sd) - stats.norm.cdf(lo, mu, sd), 1e-300, None))
-        return z - mass
-    dist = pm.Normal.dist(mu=mu, sigma=sd)
-    mass = pm.math.logdiffexp(pm.logcdf(dist, hi), pm.logcdf(dist, lo))
-    return pm.logp(dist, x) - mass
+def _base_log_density(u: np.ndarray, prior: Prior) -> np.ndarray:
+    """Log density of the fixed prior at u on the unconstrained scale (with the Jacobian)."""
+    value, log_jac = from_unconstrained(u, prior)
+    return log_prior(value, prior) + log_jac
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Where each hyperparameter lives in the flat vector the optimiser sees."""
+
+    names: tuple[str, ...]  # learned "hypothesis.param"
+    n_tasks: int
+    n_fams: int
+    n_rates: int
+
+    @property
+    def size(self) -> int:
+        return 2 * len(self.names) + 4 + self.n_tasks + self.n_fams + self.n_rates - 1
+
+    def split(self, phi):
+        k = len(self.names)
+        i = 2 * k
+        return {
+            "mean": phi[:k],
+            "log_sd": phi[k : 2 * k],
+            "break_mean": phi[i],
+            "log_task_sd": phi[i + 1],
+            "log_family_sd": phi[i + 2],
+            "log_curve_sd": phi[i + 3],
+            "z_task": phi[i + 4 : i + 4 + self.n_tasks],
+            "z_family": phi[i + 4 + self.n_tasks : i + 4 + self.n_tasks + self.n_fams],
+            "logits": phi[i + 4 + self.n_tasks + self.n_fams :],
+        }
 
 
 def fit_population(
     curves: CurveSet, results: Sequence[CurveResult], spec: ModelSpec, *, seed: int
 ) -> PopulationResult | None:
-    """Fit the population stage on the converged curves; None when fewer than 2 qualify."""
+    """Learn the population from the converged proportion-scale curves; None when fewer than 2 qualify."""
+    t0 = time.perf_counter()
     pop = spec.population
-    # proportion-scale curves only: a Student-t curve's rise is in standard deviations, not log-odds
+    # proportion-scale curves only: a Student-t curve's parameters are in standard deviations, not log-odds
     use = [r for r in results if r.row["verdict"] != "failed" and r.row["likelihood"] != "student_t"]
     if not pop.enabled or len(use) < 2:
         return None
     rng = np.random.default_rng(seed)
-    bp = spec.hypothesis(EMERGENT)
-    width = bp.option("width")
-    hyps = spec.names
-    S = pop.draws_per_curve
-    tau, logr, logp0, lo, hi = [], [], [], [], []
-    for r in use:
-        inputs = r.inputs
-        d = r.fits[EMERGENT].draws
-        flat_tau = d["tau"].reshape(-1) - inputs.center
-        idx = rng.choice(flat_tau.size, size=S, replace=flat_tau.size < S)
-        t = flat_tau[idx]
-        lr = np.log(d["rise"].reshape(-1)[idx])
-        frac = np.clip((t - inputs.range_lo) / (inputs.range_hi - inputs.range_lo), 1e-9, 1 - 1e-9)
-        fp, gp = bp.prior("tau_fraction"), bp.prior("gain")
-        # log gain = log rise + log L(tau) with L = w softplus((x_ref - tau) / w): given tau, the
-        # per-curve prior of log rise is the gain prior's normal at that point (unit Jacobian)
-        log_len = np.log(width * np.logaddexp(0.0, (inputs.x_ref - t) / width))
-        lp = (
-            stats.beta.logpdf(frac, fp["alpha"], fp["beta"])
-            - np.log(inputs.range_hi - inputs.range_lo)
-            + stats.norm.logpdf(lr + log_len, gp["mu"], gp["sigma"])
-        )
-        tau.append(t + inputs.center)
-        logr.append(lr)
-        logp0.append(lp)
-        lo.append(inputs.range_lo + inputs.center)
-        hi.append(inputs.range_hi + inputs.center)
-    tau, logr, logp0 = np.array(tau), np.array(logr), np.array(logp0)
-    lo, hi = np.array(lo)[:, None], np.array(hi)[:, None]
-    log_m = np.array([[r.row[f"log_z_{h}"] for h in hyps] for r in use])  # per-curve marginal likelihoods
-    log_m = log_m - log_m.max(1, keepdims=True)  # a constant per curve cancels
-    tasks = sorted({r.row["task"] for r in use})
-    fams = sorted({r.row["family"] for r in use})
-    t_idx = np.array([tasks.index(r.row["task"]) for r in use])
-    f_idx = np.array([fams.index(r.row["family"]) for r in use])
+    hyps = list(spec.names)
+    H, C = len(hyps), len(use)
+    kept = min(next(iter(r.fits[h].draws.values())).size for r in use for h in hyps)
+    S = min(pop.draws_per_curve, kept)  # the same number from every curve, none twice
+    learn = [tuple(n.split(".", 1)) for n in pop.learn]
+    fixed = {f"{h}.{p}": spec.hypothesis(h).prior(p) for h, p in learn}
+    loc_scale = {n: _loc_scale(fixed[n]) for n in fixed}
+    names = tuple(fixed)
 
-    coords = {"task": tasks, "family": fams, "hypothesis": list(hyps)}
-    bp_at = np.array([h == EMERGENT for h in hyps])
-    with pm.Model(coords=coords) as model:
-        grand = pm.Normal("break_mean", mu=float(np.mean(lo + hi) / 2), sigma=2.0)
-        sd_task = _hyper("task_break_sd", pop.prior("task_break_sd"))
-        sd_fam = _hyper("family_offset_sd", pop.prior("family_offset_sd"))
-        # floors keep the Monte Carlo ratio smooth: a population narrower than a curve's own
-        # posterior spread would be resolved by a handful of draws (docs/models.md)
-        sd_curve = pm.Deterministic(
-            "curve_break_sd", SD_FLOOR + _hyper("curve_break_sd_excess", pop.prior("curve_break_sd"))
-        )
-        z_task = pm.Normal("z_task", 0, 1, dims="task")
-        z_fam = pm.Normal("z_family", 0, 1, dims="family")
-        task_break = pm.Deterministic("task_break", grand + sd_task * z_task, dims="task")
-        fam_offset = pm.Deterministic("family_offset", sd_fam * z_fam, dims="family")
-        rise_mean = _hyper("log_rise_mean", pop.prior("log_rise_mean"))
-        sd_rise_task = _hyper("task_log_rise_sd", pop.prior("task_log_rise_sd"))
-        sd_rise = pm.Deterministic(
-            "curve_log_rise_sd", SD_FLOOR + _hyper("curve_log_rise_sd_excess", pop.prior("curve_log_rise_sd"))
-        )
-        z_rise = pm.Normal("z_rise", 0, 1, dims="task")
-        task_rise = pm.Deterministic("task_log_rise", rise_mean + sd_rise_task * z_rise, dims="task")
-        rates = pm.Dirichlet("rates", a=np.full(len(hyps), pop.rates_concentration), dims="hypothesis")
-        mu = (task_break[t_idx] + fam_offset[f_idx])[:, None]
-        log_ratio = (
-            _log_tn(tau, mu, sd_curve, lo, hi, xp=pt)
-            + pm.logp(pm.Normal.dist(task_rise[t_idx][:, None], sd_rise), logr)
-            - logp0
-        )
-        log_r = pt.logsumexp(log_ratio, axis=1) - np.log(S)
-        terms = pt.log(rates)[None, :] + log_m + pt.where(bp_at[None, :], log_r[:, None], 0.0)
-        pm.Potential("curves", pt.logsumexp(terms, axis=1).sum())
-    names = [
-        "break_mean",
-        "task_break_sd",
-        "family_offset_sd",
-        "curve_break_sd",
-        "task_break",
-        "family_offset",
-        "log_rise_mean",
-        "task_log_rise_sd",
-        "curve_log_rise_sd",
-        "task_log_rise",
-        "rates",
-    ]
-    draws, diag = sample_model(model, spec, names=names, seed=seed)
-
-    # per-curve pooled quantities from a subset of hyper draws
-    flat = {k: v.reshape(-1, *v.shape[2:]) for k, v in draws.items()}
-    J = min(HYPER_DRAWS_FOR_CURVES, flat["break_mean"].shape[0])
-    js = rng.choice(flat["break_mean"].shape[0], size=J, replace=False)
-    mu_j = flat["task_break"][js][:, t_idx] + flat["family_offset"][js][:, f_idx]  # (J, C)
-    lr_j = flat["task_log_rise"][js][:, t_idx]
-    sdc, sdr = flat["curve_break_sd"][js], flat["curve_log_rise_sd"][js]
-    log_ratio = (
-        _log_tn(tau[None], mu_j[..., None], sdc[:, None, None], lo[None], hi[None], xp=np)
-        + stats.norm.logpdf(logr[None], lr_j[..., None], sdr[:, None, None])
-        - logp0[None]
-    )  # (J, C, S)
-    log_r = special.logsumexp(log_ratio, axis=2) - np.log(S)  # (J, C)
-    terms = np.log(flat["rates"][js])[:, None, :] + log_m[None] + np.where(bp_at[None, None, :], log_r[..., None], 0.0)
-    pooled_p = np.exp(terms - special.logsumexp(terms, axis=2, keepdims=True)).mean(0)  # (C, H)
-    w = np.exp(log_ratio - log_r[..., None]).mean(0)  # (C, S) importance weights for tau given bp
-    rows = []
+    # per curve, per hypothesis: S posterior draws (same draws for every learned parameter of h)
+    idx = {}
     for c, r in enumerate(use):
-        wc = w[c] / w[c].sum()
-        q = _weighted_quantiles(tau[c], wc, (0.05, 0.5, 0.95))
-        p_of = dict(zip(hyps, pooled_p[c], strict=True))
-        rows.append(
-            {
-                "curve": r.index,
-                "p_absent": p_of.get("absent", 0.0),
-                "p_smooth": p_of.get("smooth", 0.0),
-                "p_emergent": p_of[EMERGENT],
-                "tau_q05": q[0],
-                "tau_median": q[1],
-                "tau_q95": q[2],
-                "importance_ess": float(1.0 / np.sum(wc**2)),
-            }
-        )
-    task_rows = []
-    for i, t in enumerate(tasks):
-        q = np.quantile(flat["task_break"][:, i], (0.05, 0.5, 0.95))
-        task_rows.append(
-            {
-                "task": t,
-                "n_curves": int(np.sum(t_idx == i)),
-                "break_x_q05": q[0],
-                "break_x_median": q[1],
-                "break_x_q95": q[2],
-            }
-        )
-    fam_rows = []
-    for i, f in enumerate(fams):
-        q = np.quantile(flat["family_offset"][:, i], (0.05, 0.5, 0.95))
-        fam_rows.append(
-            {
-                "family": f,
-                "n_curves": int(np.sum(f_idx == i)),
-                "offset_q05": q[0],
-                "offset_median": q[1],
-                "offset_q95": q[2],
-            }
-        )
+        for h in hyps:
+            n = next(iter(r.fits[h].draws.values())).size
+            idx[c, h] = np.sort(rng.choice(n, size=S, replace=False))
+    U = np.zeros((len(names), C, S))
+    LP0 = np.zeros((len(names), C, S))
+    for j, n in enumerate(names):
+        h, p = n.split(".", 1)
+        for c, r in enumerate(use):
+            u = to_unconstrained(r.fits[h].draws[p].reshape(-1)[idx[c, h]], fixed[n])
+            U[j, c], LP0[j, c] = u, _base_log_density(u, fixed[n])
+    bp = spec.hypothesis(EMERGENT)
+    fp = bp.prior("tau_fraction")
+    tau = np.zeros((C, S))
+    lp0_tau = np.zeros((C, S))
+    lo = np.array([r.inputs.range_lo + r.inputs.center for r in use])
+    hi = np.array([r.inputs.range_hi + r.inputs.center for r in use])
+    for c, r in enumerate(use):
+        t = r.fits[EMERGENT].draws["tau"].reshape(-1)[idx[c, EMERGENT]]
+        frac = np.clip((t - lo[c]) / (hi[c] - lo[c]), 1e-9, 1 - 1e-9)
+        tau[c], lp0_tau[c] = t, log_prior(frac, fp) - np.log(hi[c] - lo[c])
+    log_z = np.array([[r.row[f"log_z_{h}"] for h in hyps] for r in use])
+    log_z = log_z - log_z.max(1, keepdims=True)  # a constant per curve cancels
+    tasks, t_idx = _groups([r.row["task"] for r in use])
+    fams, f_idx = _groups([r.row["family"] for r in use])
+    lay = _Layout(names=names, n_tasks=len(tasks), n_fams=len(fams), n_rates=H)
+    centre = float(np.mean((lo + hi) / 2))
+
+    # ---- the compiled log density of the hyperparameters (unconstrained), and per-curve terms
+    mloc = np.array([loc_scale[n][0] for n in names])
+    mscale = np.array([loc_scale[n][1] for n in names])
+    owned = [[j for j, n in enumerate(names) if n.split(".", 1)[0] == h] for h in hyps]
+    sd_scales = [float(dict(pop.prior(k).params)["sigma"]) for k in POPULATION_PRIORS]
+    f_logp, f_curves = _compile(lay, mloc, mscale, owned, hyps.index(EMERGENT), sd_scales, pop.rates_concentration)
+    data = (log_z, t_idx, f_idx, lo, hi, np.float64(centre))
+
+    def arrays(keep: np.ndarray | None):
+        """The per-draw arrays, optionally on a subset of the draws."""
+        k = slice(None) if keep is None else keep
+        return (U[:, :, k], LP0[:, :, k], tau[:, k], lp0_tau[:, k])
+
+    # ---- mode and curvature
+    x0 = np.concatenate(
+        [
+            mloc,
+            np.log(mscale),
+            [centre, 0.0, np.log(0.5), 0.0],
+            np.zeros(lay.n_tasks + lay.n_fams + H - 1),
+        ]
+    )
+
+    fit_arrays = arrays(np.sort(rng.choice(S, size=min(S, OPT_DRAWS), replace=False)))
+
+    def neg(x):
+        val, g = f_logp(x, *fit_arrays, *data)
+        return -float(val), -np.asarray(g, float)
+
+    opt = optimize.minimize(neg, x0, jac=True, method="L-BFGS-B", options={"maxiter": 2000, "gtol": 1e-6})
+    mode = opt.x
+    grad_norm = float(np.max(np.abs(neg(mode)[1])))
+    hess = _hessian(lambda x: -neg(x)[1], mode, lay)
+    ok, reason = True, ""
+    evals, evecs = np.linalg.eigh(-(hess + hess.T) / 2)
+    if not np.all(np.isfinite(evals)) or grad_norm > GRAD_TOL * max(1.0, C):
+        ok, reason = False, f"the optimiser did not reach a maximum (gradient {grad_norm:.2g})"
+    if ok and evals.min() <= 0:
+        reason = f"{int(np.sum(evals <= 0))} flat or negative curvature directions (clipped)"
+    evals = np.clip(evals, 1e-6, None)
+    J = pop.hyper_draws
+    z = rng.standard_normal((J, lay.size))
+    draws = mode[None] + (z / np.sqrt(evals)) @ evecs.T  # (J, D)
+
+    # ---- per-curve results averaged over the hyper draws
+    pooled = np.zeros((C, H))
+    weights = np.zeros((H, C, S))
+    rates = np.zeros((J, H))
+    all_arrays = arrays(None)
+    for j in range(J):
+        t_j, lw_j, lr_j = f_curves(draws[j], *all_arrays, *data)
+        pooled += np.exp(t_j - special.logsumexp(t_j, axis=1, keepdims=True))
+        weights += np.exp(lw_j - special.logsumexp(lw_j, axis=2, keepdims=True))
+        rates[j] = np.exp(lr_j)
+    pooled /= J
+    weights /= J
+    ess = 1.0 / np.sum(weights**2, axis=2)  # (H, C)
+    margin = spec.verdict.onset_margin
+    h_bp = hyps.index(EMERGENT)
+    rows, onsets, taus = [], {}, {}
+    for c, r in enumerate(use):
+        w = weights[h_bp, c]
+        d = {k: v.reshape(-1)[idx[c, EMERGENT]] for k, v in r.fits[EMERGENT].draws.items()}
+        onset = onset_draws(d, r.inputs, spec, margin=margin)
+        tq = _weighted_quantiles(tau[c], w, (0.05, 0.5, 0.95))
+        oq = _weighted_quantiles(onset, w, (0.05, 0.5, 0.95))
+        row = {"curve": r.index, "importance_ess": float(ess[h_bp, c])}
+        row |= {f"p_{h}": float(pooled[c, i]) for i, h in enumerate(hyps)}
+        row |= {f"tau_{q}": v for q, v in zip(("q05", "median", "q95"), tq, strict=True)}
+        row |= {f"onset_{q}": v for q, v in zip(("q05", "median", "q95"), oq, strict=True)}
+        row["onset_beyond_data"] = float(np.sum(w * np.isinf(onset)))
+        rows.append(row)
+        pick = rng.choice(S, size=S, p=w / w.sum())
+        onsets[r.index], taus[r.index] = onset[pick], tau[c][pick]
+    curves_df = pd.DataFrame(rows)
+    split = [lay.split(d) for d in draws]
+    stack = {k: np.stack([s[k] for s in split]) for k in split[0]}
+    sd_draws = np.sqrt(np.exp(2 * stack["log_sd"]) + (SD_FLOOR_FRACTION * mscale) ** 2)
+    task_break = stack["break_mean"][:, None] + np.exp(stack["log_task_sd"])[:, None] * stack["z_task"]  # (J, T)
+    fam_offset = np.exp(stack["log_family_sd"])[:, None] * stack["z_family"]
+    learned = pd.DataFrame(
+        {
+            "parameter": list(names),
+            "fixed_prior": [fixed[n].describe() for n in names],
+            "fixed_mean": mloc,
+            "fixed_sd": mscale,
+            "mean": stack["mean"].mean(0),
+            "sd": sd_draws.mean(0),
+        }
+    )
+    out_draws = {
+        **{f"mean_{n.replace('.', '_')}": stack["mean"][:, j] for j, n in enumerate(names)},
+        **{f"sd_{n.replace('.', '_')}": sd_draws[:, j] for j, n in enumerate(names)},
+        "break_mean": stack["break_mean"],
+        "task_break_sd": np.exp(stack["log_task_sd"]),
+        "family_offset_sd": np.exp(stack["log_family_sd"]),
+        "curve_break_sd": np.sqrt(np.exp(2 * stack["log_curve_sd"]) + BREAK_SD_FLOOR**2),
+        "task_break": task_break,
+        "family_offset": fam_offset,
+        "rates": rates,
+    }
+    out_draws = {k: v[None] for k, v in out_draws.items()}  # (chain=1, draw, ...)
+    task_rows = [
+        {
+            "task": t,
+            "n_curves": int(np.sum(t_idx == i)),
+            **dict(
+                zip(
+                    ("break_x_q05", "break_x_median", "break_x_q95"),
+                    np.quantile(task_break[:, i], (0.05, 0.5, 0.95)),
+                    strict=True,
+                )
+            ),
+        }
+        for i, t in enumerate(tasks)
+    ]
+    fam_rows = [
+        {
+            "family": f,
+            "n_curves": int(np.sum(f_idx == i)),
+            **dict(
+                zip(
+                    ("offset_q05", "offset_median", "offset_q95"),
+                    np.quantile(fam_offset[:, i], (0.05, 0.5, 0.95)),
+                    strict=True,
+                )
+            ),
+        }
+        for i, f in enumerate(fams)
+    ]
+    diagnostics = PopulationDiagnostics(
+        ok=ok,
+        reason=reason if not ok else (reason or ""),
+        method="laplace",
+        iterations=int(opt.nit),
+        grad_norm=grad_norm,
+        n_curves=C,
+        min_importance_ess=float(ess[h_bp].min()),
+        seconds=time.perf_counter() - t0,
+    )
     return PopulationResult(
-        rates=flat["rates"],
-        tasks=pd.DataFrame(task_rows),
-        families=pd.DataFrame(fam_rows),
-        curves=pd.DataFrame(rows),
-        draws=draws,
-        diagnostics=diag,
+        rates=rates,
+        learned=learned,
+        tasks=pd.DataFrame(task_rows, columns=["task", "n_curves", "break_x_q05", "break_x_median", "break_x_q95"]),
+        families=pd.DataFrame(fam_rows, columns=["family", "n_curves", "offset_q05", "offset_median", "offset_q95"]),
+        curves=curves_df,
+        onsets=onsets,
+        taus=taus,
+        draws=out_draws,
+        diagnostics=diagnostics,
+        used=ok and C >= pop.min_curves and pop.decide,
     )
 
 
+@lru_cache(maxsize=8)
+def _compile_cached(key):
+    return _build(*key)
+
+
+def _compile(lay, mloc, mscale, owned, bp, sd_scales, concentration):
+    """The log density (and gradient) of the hyperparameters, and the per-curve terms, compiled once
+    per structure: the data are inputs, so neither the number of curves nor of draws recompiles."""
+    key = (
+        len(lay.names),
+        lay.n_tasks,
+        lay.n_fams,
+        lay.n_rates,
+        tuple(float(v) for v in mloc),
+        tuple(float(v) for v in mscale),
+        tuple(tuple(o) for o in owned),
+        bp,
+        tuple(sd_scales),
+        float(concentration),
+    )
+    return _compile_cached(key)
+
+
+def _build(n_learned, n_tasks, n_fams, n_rates, mloc, mscale, owned, bp, sd_scales, concentration):
+    import pytensor
+    import pytensor.tensor as pt
+
+    lay = _Layout(names=tuple(f"p{j}" for j in range(n_learned)), n_tasks=n_tasks, n_fams=n_fams, n_rates=n_rates)
+    mloc, mscale = np.array(mloc), np.array(mscale)
+    phi = pt.vector("phi")
+    U, LP0 = pt.tensor3("U"), pt.tensor3("LP0")  # (learned, C, S)
+    tau, lp0_tau = pt.matrix("tau"), pt.matrix("lp0_tau")  # (C, S)
+    log_z = pt.matrix("log_z")  # (C, H)
+    t_idx, f_idx = pt.lvector("t_idx"), pt.lvector("f_idx")
+    lo, hi = pt.vector("lo"), pt.vector("hi")
+    centre = pt.scalar("centre")
+    v = lay.split(phi)
+    sd = pt.sqrt(pt.exp(2 * v["log_sd"]) + (SD_FLOOR_FRACTION * mscale) ** 2)
+    task_sd, fam_sd = pt.exp(v["log_task_sd"]), pt.exp(v["log_family_sd"])
+    curve_sd = pt.sqrt(pt.exp(2 * v["log_curve_sd"]) + BREAK_SD_FLOOR**2)
+    logits = pt.concatenate([pt.zeros(1), v["logits"]])
+    log_rates = logits - pt.logsumexp(logits)
+
+    def t_logpdf(x, loc, scale):
+        z = (x - loc) / scale
+        return -0.5 * (HYPER_T_NU + 1) * pt.log1p(z**2 / HYPER_T_NU) - pt.log(scale)
+
+    hyper = t_logpdf(v["mean"], mloc, mscale).sum()
+    hyper += (t_logpdf(pt.exp(v["log_sd"]), 0.0, mscale) + v["log_sd"]).sum()  # half-t, Jacobian of log
+    hyper += t_logpdf(v["break_mean"], centre, 2.0)
+    for name, scale in zip(("log_task_sd", "log_family_sd", "log_curve_sd"), sd_scales, strict=True):
+        hyper += t_logpdf(pt.exp(v[name]), 0.0, scale) + v[name]
+    hyper += -0.5 * (pt.sqr(v["z_task"]).sum() + pt.sqr(v["z_family"]).sum())
+    hyper += concentration * log_rates.sum()  # Dirichlet(a) on the simplex, additive-logistic Jacobian
+
+    # learned parameters: log N(u; m, sd) - log p0(u), summed over each hypothesis' own parameters
+    nu = POPULATION_T_NU
+    z2 = pt.sqr((U - v["mean"][:, None, None]) / sd[:, None, None])
+    lr = (
+        -0.5 * (nu + 1) * pt.log1p(z2 / nu)
+        - pt.log(sd)[:, None, None]
+        + float(special.gammaln((nu + 1) / 2) - special.gammaln(nu / 2) - 0.5 * np.log(nu * np.pi))
+        - LP0
+    )  # (learned, C, S): log Student-t(nu; mean, sd) - log p0
+    z_task = pt.concatenate([v["z_task"], pt.zeros(1)])  # the last: curves of a task without its own level
+    z_fam = pt.concatenate([v["z_family"], pt.zeros(1)])
+    mu = v["break_mean"] + task_sd * z_task[t_idx] + fam_sd * z_fam[f_idx]  # (C,)
+    log_mass = _log_ndtr_diff((lo - mu) / curve_sd, (hi - mu) / curve_sd, pt)
+    lw_tau = (
+        -0.5 * pt.sqr((tau - mu[:, None]) / curve_sd)
+        - pt.log(curve_sd)
+        - 0.5 * np.log(2 * np.pi)
+        - log_mass[:, None]
+        - lp0_tau
+    )
+    per_h = []
+    for h, own in enumerate(owned):
+        w = pt.zeros_like(tau)
+        for j in own:
+            w = w + lr[j]
+        if h == bp:
+            w = w + lw_tau
+        per_h.append(w)
+    lw = pt.stack(per_h)  # (H, C, S)
+    log_r = pt.logsumexp(lw, axis=2) - pt.log(lw.shape[2])  # (H, C)
+    terms = log_rates[None, :] + log_z + log_r.T  # (C, H)
+    logp = hyper + pt.logsumexp(terms, axis=1).sum()
+    inputs = [phi, U, LP0, tau, lp0_tau, log_z, t_idx, f_idx, lo, hi, centre]
+    f_logp = pytensor.function(inputs, [logp, pytensor.grad(logp, phi)], on_unused_input="ignore")
+    f_curves = pytensor.function(inputs, [terms, lw, log_rates], on_unused_input="ignore")
+    return f_logp, f_curves
+
+
+def _groups(keys: list[str]) -> tuple[list[str], np.ndarray]:
+    """The groups (tasks or families) that get their own break level, and each curve's index into
+    them (len(groups): none). A group of one or two curves cannot separate its level from the curves'
+    spread (its maximum a posteriori level would sit on its own curve's break), so it has none; nor
+    does a lone group, whose level is the grand mean's."""
+    counts = pd.Series(keys).value_counts()
+    groups = sorted(counts.index[counts >= MIN_GROUP_CURVES])
+    if len(groups) < 2:
+        groups = []
+    at = {g: i for i, g in enumerate(groups)}
+    return groups, np.array([at.get(k, len(groups)) for k in keys], dtype=np.int64)
+
+
+def _log_ndtr_diff(a, b, pt):
+    """log(Phi(b) - Phi(a)) for a < b, stable in both tails (PyTensor)."""
+    from pymc.distributions.dist_math import normal_lcdf
+
+    # where both are positive, reflect: Phi(b) - Phi(a) = Phi(-a) - Phi(-b)
+    small, large = pt.switch(a > 0, -b, a), pt.switch(a > 0, -a, b)
+    l_small, l_large = normal_lcdf(0.0, 1.0, small), normal_lcdf(0.0, 1.0, large)
+    return l_large + pt.log1mexp(l_small - l_large)
+
+
+def _hessian(grad, x: np.ndarray, lay: _Layout, h: float = 1e-4) -> np.ndarray:
+    """Hessian by central differences of the gradient. The task effects touch only their own curves,
+    so they are perturbed together (their block is diagonal); everything else one at a time."""
+    D = x.size
+    k = len(lay.names)
+    i_task = 2 * k + 4
+    task = np.arange(i_task, i_task + lay.n_tasks)
+    others = np.setdiff1d(np.arange(D), task)
+    H = np.zeros((D, D))
+    for i in others:
+        e = np.zeros(D)
+        e[i] = h
+        H[:, i] = (grad(x + e) - grad(x - e)) / (2 * h)
+    if task.size:
+        e = np.zeros(D)
+        e[task] = h
+        col = (grad(x + e) - grad(x - e)) / (2 * h)
+        H[task, task] = col[task]
+        H[task[:, None], others[None, :]] = H[others[:, None], task[None, :]].T  # symmetry
+    return H
+
+
 def _weighted_quantiles(x: np.ndarray, w: np.ndarray, qs) -> np.ndarray:
+    """Quantiles of weighted draws (inf allowed: an onset beyond the data); NaN without finite mass."""
     order = np.argsort(x)
-    cw = np.cumsum(w[order])
-    cw = (cw - 0.5 * w[order]) / cw[-1]
-    return np.interp(qs, cw, x[order])
+    xs, ws = x[order], w[order]
+    if not np.isfinite(xs).any() or ws.sum() <= 0:
+        return np.full(len(qs), np.nan)
+    cw = np.cumsum(ws) / ws.sum()
+    pos = np.searchsorted(cw, qs, side="left").clip(0, xs.size - 1)
+    return xs[pos]
+
+
+__all__: Sequence[str] = ("PopulationDiagnostics", "PopulationResult", "fit_population")

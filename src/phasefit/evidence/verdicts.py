@@ -45,7 +45,13 @@ VERDICT_COLUMNS = (
     # extras
     "p_absent",
     "p_smooth",
+    "pooled",
+    "p_emergent_unpooled",
     "p_emergent_pooled",
+    "importance_ess",
+    "p_emergent_prior_min",
+    "p_emergent_prior_max",
+    "prior_sensitive",
     "likelihood",
     "lfo_largest_in_pi90",
     "lfo_cutoff",

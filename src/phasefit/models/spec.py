@@ -78,10 +78,15 @@ class VerdictSpec:
 
 @dataclass(frozen=True)
 class PopulationSpec:
-    """Hyperpriors of the partial-pooling stage (see phasefit.analyses.population)."""
+    """The hierarchy: which parameters' priors are learned from the curves, and its hyperpriors
+    (see phasefit.analyses.population)."""
 
     enabled: bool = True
-    draws_per_curve: int = 200
+    decide: bool = False  # whether the pooled probabilities set the verdicts (docs/models.md, "Hierarchy")
+    draws_per_curve: int = 1000
+    hyper_draws: int = 200
+    min_curves: int = 10
+    learn: tuple[str, ...] = ()
     priors: tuple[tuple[str, Prior], ...] = ()
     rates_concentration: float = 1.0
 
@@ -89,14 +94,7 @@ class PopulationSpec:
         return dict(self.priors)[name]
 
 
-POPULATION_PRIORS = (
-    "task_break_sd",
-    "family_offset_sd",
-    "curve_break_sd",
-    "log_rise_mean",
-    "task_log_rise_sd",
-    "curve_log_rise_sd",
-)
+POPULATION_PRIORS = ("task_break_sd", "family_offset_sd", "curve_break_sd")
 
 
 @dataclass(frozen=True)
@@ -192,7 +190,7 @@ def load_spec(path: str | Path | None = None) -> ModelSpec:
         verdict = VerdictSpec(**doc.get("verdict", {}))
     except TypeError as exc:
         raise SpecError(f"{path}: {exc}") from None
-    population = _population(doc.get("population", {}), where=f"{path}: [population]")
+    population = _population(doc.get("population", {}), where=f"{path}: [population]", hypotheses=hyps)
     if sampler.backend not in ("nutpie", "pymc", "numpyro"):
         raise SpecError(f"{path}: [sampler] backend must be nutpie, pymc or numpyro")
     if not 0 < verdict.smooth < verdict.emergent < 1:
@@ -210,24 +208,55 @@ def load_spec(path: str | Path | None = None) -> ModelSpec:
     )
 
 
-def _population(doc: dict, *, where: str) -> PopulationSpec:
+def _population(doc: dict, *, where: str, hypotheses: tuple[HypothesisSpec, ...]) -> PopulationSpec:
     if not doc:
         return PopulationSpec(enabled=False)
-    enabled = doc.get("enabled", True)
-    if not isinstance(enabled, bool):
-        raise SpecError(f"{where} 'enabled' must be true or false")
-    draws = doc.get("draws_per_curve", 200)
-    if not isinstance(draws, int) or draws < 50:
-        raise SpecError(f"{where} 'draws_per_curve' must be an integer >= 50")
+    enabled, decide = doc.get("enabled", True), doc.get("decide", False)
+    for key, value in (("enabled", enabled), ("decide", decide)):
+        if not isinstance(value, bool):
+            raise SpecError(f"{where} '{key}' must be true or false")
+    ints = {}
+    for key, default, least in (("draws_per_curve", 1000, 50), ("hyper_draws", 200, 20), ("min_curves", 10, 2)):
+        value = doc.get(key, default)
+        if not _is_int(value) or value < least:
+            raise SpecError(f"{where} '{key}' must be an integer >= {least}")
+        ints[key] = value
     conc = doc.get("rates_concentration", 1.0)
-    if not isinstance(conc, int | float) or conc <= 0:
+    if not _is_number(conc) or conc <= 0:
         raise SpecError(f"{where} 'rates_concentration' must be positive")
+    learn = doc.get("learn", [])
+    if not isinstance(learn, list) or not all(isinstance(n, str) for n in learn):
+        raise SpecError(f"{where} 'learn' must be a list of \"hypothesis.parameter\" names")
+    own = {f"{h.name}.{p}": h for h in hypotheses for p, _ in h.priors}
+    for name in learn:
+        if name not in own:
+            raise SpecError(
+                f"{where} 'learn' names {name!r}, not a hypothesis parameter (one of {', '.join(sorted(own))})"
+            )
+        if name.endswith(".tau_fraction"):
+            raise SpecError(
+                f"{where} 'learn' names {name!r}: the break is always learned (task, family and curve levels)"
+            )
+        if own[name].prior(name.split(".", 1)[1]).support == "unit":
+            raise SpecError(f"{where} 'learn' names {name!r}: only parameters with a real or positive support")
+    if len(set(learn)) != len(learn):
+        raise SpecError(f"{where} 'learn' names a parameter twice")
     priors = []
     for name in POPULATION_PRIORS:
         if name not in doc:
             raise SpecError(f"{where} is missing '{name}'")
-        priors.append((name, _prior(doc[name], where=f"{where} {name}")))
-    return PopulationSpec(enabled=enabled, draws_per_curve=draws, priors=tuple(priors), rates_concentration=float(conc))
+        prior = _prior(doc[name], where=f"{where} {name}")
+        if prior.dist != "halfnormal":
+            raise SpecError(f"{where} {name} must be a halfnormal (its sigma scales a half-Student-t hyperprior)")
+        priors.append((name, prior))
+    return PopulationSpec(
+        enabled=enabled,
+        decide=decide,
+        learn=tuple(learn),
+        priors=tuple(priors),
+        rates_concentration=float(conc),
+        **ints,
+    )
 
 
 def _read_toml(path: Path) -> dict:
@@ -309,7 +338,16 @@ _SPEC_TABLES: dict[str, tuple[str, ...] | None] = {
     "sampler": None,
     "diagnostics": None,
     "verdict": None,
-    "population": ("enabled", "draws_per_curve", "rates_concentration", *POPULATION_PRIORS),
+    "population": (
+        "enabled",
+        "decide",
+        "draws_per_curve",
+        "hyper_draws",
+        "min_curves",
+        "learn",
+        "rates_concentration",
+        *POPULATION_PRIORS,
+    ),
 }
 _SPEC_KEYS = ("hypotheses",)  # top-level keys that are not tables
 

@@ -16,11 +16,12 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from phasefit.analyses.curve import break_scale
 from phasefit.analyses.fit import FitOutcome
-from phasefit.analyses.population import PopulationResult
+from phasefit.analyses.population import MIN_IMPORTANCE_ESS, PopulationResult
 from phasefit.data.curves import CurveSet
-from phasefit.evidence.verdicts import VERDICT_COLUMNS, describe, summary_text
-from phasefit.models.spec import ModelSpec
+from phasefit.evidence.verdicts import VERDICT_COLUMNS, agreement, decide, describe, summary_text
+from phasefit.models.spec import EMERGENT, ModelSpec
 from phasefit.results.posterior import build_tree
 
 PARAMETER_COLUMNS = (
@@ -42,13 +43,18 @@ PARAMETER_COLUMNS = (
     "p_smooth",
     "p_emergent",
     "verdict",
+    "pooled",
+    "p_emergent_unpooled",
     "p_emergent_pooled",
+    "tau_median_unpooled",
+    "tau_q05_unpooled",
+    "tau_q95_unpooled",
     "tau_median_pooled",
     "tau_q05_pooled",
     "tau_q95_pooled",
     "importance_ess",
 )
-RUN_FORMAT = 2
+RUN_FORMAT = 3
 
 
 @dataclass(frozen=True)
@@ -85,6 +91,14 @@ def spec_hash(spec: ModelSpec) -> str:
     return hashlib.sha256(json.dumps(spec.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
 
 
+def curve_spec_hash(spec: ModelSpec) -> str:
+    """The hash of what one curve's analysis depends on: the spec less its population stage, so that
+    changing the population stage reuses every curve's checkpoint."""
+    d = spec.to_dict()
+    d.pop("population", None)
+    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+
 def assemble(
     curves: CurveSet, outcome: FitOutcome, spec: ModelSpec, *, lfo_cutoff: float | None, seconds: float, argv: list[str]
 ) -> Analysis:
@@ -92,11 +106,17 @@ def assemble(
     results = sorted(outcome.results, key=lambda r: r.index)
     rows = pd.DataFrame([r.row for r in results])
     population = outcome.population
-    rows = _apply_population(rows, population)
+    sens = outcome.sensitivity
+    rows["p_emergent_prior_min"] = rows["curve"].map(lambda c: sens[c].p_min if c in sens else np.nan)
+    rows["p_emergent_prior_max"] = rows["curve"].map(lambda c: sens[c].p_max if c in sens else np.nan)
+    rows["prior_sensitive"] = rows["curve"].map(lambda c: sens[c].changes_verdict if c in sens else False)
+    onsets = {r.index: r.onset for r in results}
+    taus = {r.index: r.fits[EMERGENT].draws["tau"].reshape(-1) for r in results}
+    rows = _apply_population(rows, population, curves, spec, onsets, taus)
     verdicts = rows[list(VERDICT_COLUMNS)].copy()
     _blank_inapplicable(verdicts)
     params = rows[list(PARAMETER_COLUMNS)].copy()
-    tasks = task_table(results, population, curves.x_axis)
+    tasks = task_table(rows, onsets, taus, curves.x_axis)
     run = {
         "phasefit_run": RUN_FORMAT,
         "source": curves.source,
@@ -125,57 +145,119 @@ def assemble(
     return Analysis(verdicts=verdicts, parameters=params, posterior=tree, run=run, tasks=tasks)
 
 
-def _apply_population(rows: pd.DataFrame, population: PopulationResult | None) -> pd.DataFrame:
-    """Add the pooled P(h) and break quantiles beside the per-curve ones (NaN where not pooled).
+def _apply_population(
+    rows: pd.DataFrame,
+    population: PopulationResult | None,
+    curves: CurveSet,
+    spec: ModelSpec,
+    onsets: dict[int, np.ndarray],
+    taus: dict[int, np.ndarray],
+) -> pd.DataFrame:
+    """The pooled columns beside the curves' own, and, where the pooled values decide, the verdict
+    rows under the learned priors; `onsets` and `taus` (curve -> draws, log10 axis) are then updated
+    in place with the re-weighted draws of the pooled curves.
 
-    Verdicts stay on the per-curve evidence: with a handful of curves per task and family the
-    learned population can be narrower than the data justify (docs/models.md, "Hierarchy").
+    When the population stage is used (`decide = true`, converged, at least `min_curves` curves), a
+    pooled curve's P(h), break and onset come from its draws re-weighted by the learned priors and
+    its verdict is decided on them; `*_unpooled` keep the curve alone under the fixed priors. A
+    curve the stage left out (failed, Student-t) keeps its own values; one whose re-weighted break
+    draws are too few (ESS < MIN_IMPORTANCE_ESS) keeps its own break and onset, with a note.
     """
     rows = rows.copy()
-    for col in ("p_absent", "p_smooth", "p_emergent", "tau_q05", "tau_median", "tau_q95", "importance_ess"):
-        name = col if col == "importance_ess" else f"{col}_pooled"
-        rows[name] = float("nan")
-        if population is not None and population.diagnostics.ok:
-            pooled = population.curves.set_index("curve")[col]
-            rows[name] = rows["curve"].map(pooled)
+    rows["pooled"] = False
+    rows["p_emergent_unpooled"] = rows["p_emergent"]
+    rows["p_emergent_pooled"] = float("nan")
+    for q in ("median", "q05", "q95"):
+        rows[f"tau_{q}_unpooled"] = rows[f"tau_{q}"]
+        rows[f"tau_{q}_pooled"] = float("nan")
+    rows["importance_ess"] = float("nan")
+    if population is None or not population.diagnostics.ok:
+        return rows
+    pooled = population.curves.set_index("curve")
+    at = rows["curve"].isin(pooled.index)
+    for col, src in (("p_emergent_pooled", f"p_{EMERGENT}"), ("importance_ess", "importance_ess")):
+        rows.loc[at, col] = rows.loc[at, "curve"].map(pooled[src])
+    for q in ("median", "q05", "q95"):
+        rows.loc[at, f"tau_{q}_pooled"] = rows.loc[at, "curve"].map(pooled[f"tau_{q}"])
+    if not population.used:
+        return rows
+    pooled = population.curves.set_index("curve")
+    for i, row in rows.iterrows():
+        c = int(row["curve"])
+        if c not in pooled.index:
+            continue
+        pr = pooled.loc[c]
+        rows.at[i, "pooled"] = True
+        for h in spec.names:
+            rows.at[i, f"p_{h}"] = pr[f"p_{h}"]
+        rows.at[i, "p_emergent"] = pr[f"p_{EMERGENT}"]
+        if row["verdict"] != "failed":
+            verdict = decide(
+                ok=True,
+                p_absent=float(pr["p_absent"]),
+                p_emergent=float(pr[f"p_{EMERGENT}"]),
+                thresholds=spec.verdict,
+                p_above_floor=float(row["p_above_floor"]),
+            )
+            rows.at[i, "verdict"] = verdict
+            rows.at[i, "evidence_agreement"] = agreement(
+                verdict=verdict,
+                elpd_diff=float(row["elpd_diff"]),
+                elpd_diff_se=float(row["elpd_diff_se"]),
+                lfo_elpd_diff=float(row["lfo_elpd_diff"]),
+            )
+        if pr["importance_ess"] < MIN_IMPORTANCE_ESS:  # the pooled break would rest on a handful of draws
+            note = f"break and onset from the curve alone (re-weighted draws: ESS {pr['importance_ess']:.0f})"
+            rows.at[i, "notes"] = "; ".join(x for x in (row["notes"], note) if x)
+            continue
+        curve = curves.curve(c)
+        tq = np.array([pr["tau_q05"], pr["tau_median"], pr["tau_q95"]], float)
+        for q, v in zip(("q05", "median", "q95"), tq, strict=True):
+            rows.at[i, f"tau_{q}"] = v
+        for k, v in break_scale(curve, tq, row["x_axis"]).items():
+            rows.at[i, k] = v
+        oq = np.array([pr["onset_q05"], pr["onset_median"], pr["onset_q95"]], float)
+        oq = np.where(np.isinf(oq), np.nan, oq)
+        for k, v in break_scale(curve, oq, row["x_axis"]).items():
+            rows.at[i, k.replace("break_", "onset_")] = v
+        rows.at[i, "onset_beyond_data"] = pr["onset_beyond_data"]
+        onsets[c], taus[c] = population.onsets[c], population.taus[c]
     return rows
 
 
 TASK_KEY = ("task", "metric", "condition")
 
 
-def task_table(results, population: PopulationResult | None, x_axis: str) -> pd.DataFrame:
+def _mixture_quantiles(draws: list[np.ndarray]) -> np.ndarray:
+    """Median, 5% and 95% of an equal-weight mixture of draw sets, as 10**x (inf -> NaN)."""
+    if not draws:
+        return np.full(3, np.nan)
+    n = min(len(d) for d in draws)
+    mixed = np.concatenate([d[np.linspace(0, len(d) - 1, n).round().astype(int)] for d in draws])
+    q = np.quantile(mixed, (0.5, 0.05, 0.95), method="inverted_cdf")  # inf: beyond the data
+    return np.where(np.isfinite(q), 10.0 ** np.where(np.isfinite(q), q, 0.0), np.nan)
+
+
+def task_table(
+    rows: pd.DataFrame, onsets: dict[int, np.ndarray], taus: dict[int, np.ndarray], x_axis: str
+) -> pd.DataFrame:
     """How emergent each task is, per task x metric x condition, pooling its families.
 
     `p_any_emergent` = 1 - prod(1 - p_emergent) over the task's curves (families), the probability
-    that at least one is emergent when the curves' evidence is independent; the expected number
-    of emergent families is the sum of p_emergent. The pooled onset mixes the onset draws of the
-    curves called emergent only (each weighted equally), so a task that never rises has none.
-    `failed` curves are left out (`n_failed`). Beside it, when the population stage ran and passed
-    its checks, the task's pooled break (`break_*_pooled_*`) for inspection.
+    that at least one is emergent when the curves' evidence is independent given the population; the
+    expected number of emergent families is the sum of p_emergent. The task's onset and break mix the
+    draws of the curves called emergent only (each weighted equally; re-weighted by the learned
+    priors where the curve was pooled), so a task that never rises has neither. `failed` curves are
+    left out (`n_failed`).
     """
-    rows = []
-    by_key: dict[tuple, list] = {}
-    for r in results:
-        by_key.setdefault(tuple(r.row[k] for k in TASK_KEY), []).append(r)
-    pooled_break = {}
-    if population is not None and population.diagnostics.ok:
-        for t in population.tasks.itertuples(index=False):
-            pooled_break[t.task] = (t.break_x_median, t.break_x_q05, t.break_x_q95)
-    for key in sorted(by_key):
-        group = by_key[key]
-        ok = [r for r in group if r.row["verdict"] != "failed"]
-        p = np.array([r.row["p_emergent"] for r in ok], float)
-        rising = [r for r in ok if r.row["verdict"] == "emergent" and np.isfinite(r.onset).any()]
-        if rising:
-            n = min(len(r.onset) for r in rising)
-            pooled = np.concatenate([r.onset[np.linspace(0, len(r.onset) - 1, n).round().astype(int)] for r in rising])
-            q = np.quantile(pooled, (0.5, 0.05, 0.95), method="inverted_cdf")  # inf: beyond the data
-            q = np.where(np.isfinite(q), 10.0 ** np.where(np.isfinite(q), q, 0.0), np.nan)
-        else:
-            q = np.full(3, np.nan)
-        brk = pooled_break.get(key[0], (np.nan, np.nan, np.nan)) if rising else (np.nan, np.nan, np.nan)
-        rows.append(
+    out = []
+    for key, group in rows.groupby(list(TASK_KEY), sort=True, dropna=False):
+        ok = group[group["verdict"] != "failed"]
+        p = ok["p_emergent"].to_numpy(float)
+        rising = [int(c) for c in ok.loc[ok["verdict"] == "emergent", "curve"] if np.isfinite(onsets[int(c)]).any()]
+        onset = _mixture_quantiles([onsets[c] for c in rising])
+        brk = _mixture_quantiles([taus[c] for c in rising])
+        out.append(
             {
                 **dict(zip(TASK_KEY, key, strict=True)),
                 "n_curves": len(ok),
@@ -183,29 +265,34 @@ def task_table(results, population: PopulationResult | None, x_axis: str) -> pd.
                 "p_any_emergent": float(1 - np.prod(1 - p)) if len(p) else np.nan,
                 "expected_emergent_families": float(p.sum()) if len(p) else np.nan,
                 "n_emergent": len(rising),
-                f"onset_{x_axis}_median": q[0],
-                f"onset_{x_axis}_q05": q[1],
-                f"onset_{x_axis}_q95": q[2],
-                f"break_{x_axis}_pooled_median": 10 ** brk[0],
-                f"break_{x_axis}_pooled_q05": 10 ** brk[1],
-                f"break_{x_axis}_pooled_q95": 10 ** brk[2],
+                f"onset_{x_axis}_median": onset[0],
+                f"onset_{x_axis}_q05": onset[1],
+                f"onset_{x_axis}_q95": onset[2],
+                f"break_{x_axis}_median": brk[0],
+                f"break_{x_axis}_q05": brk[1],
+                f"break_{x_axis}_q95": brk[2],
             }
         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(out)
 
 
 def _population_summary(population: PopulationResult | None, spec: ModelSpec) -> dict | None:
     if population is None:
         return None
     d = population.diagnostics
-    rates = population.rates
     return {
+        "used": population.used,
         "ok": d.ok,
         "reason": d.reason,
-        "rhat_max": d.rhat_max,
-        "ess_bulk_min": d.ess_bulk_min,
-        "divergences": d.divergences,
-        "rates_mean": dict(zip(spec.names, rates.mean(0).round(4).tolist(), strict=True)),
+        "method": d.method,
+        "iterations": d.iterations,
+        "grad_norm": d.grad_norm,
+        "n_curves": d.n_curves,
+        "min_curves": spec.population.min_curves,
+        "min_importance_ess": d.min_importance_ess,
+        "seconds": round(d.seconds, 2),
+        "rates_mean": dict(zip(spec.names, population.rates.mean(0).round(4).tolist(), strict=True)),
+        "learned": population.learned.round(4).to_dict(orient="records"),
         "families": population.families.round(4).to_dict(orient="records"),
     }
 

@@ -1,8 +1,9 @@
 """Finished curves kept on disk so that an interrupted run resumes without losing work.
 
 One pickle per curve in `DIR/.phasefit-work/<key>/`, where the key hashes the phasefit version, the
-data, the spec, the leave-future-out cutoff and the x axis: a checkpoint of another version, data or
-spec is never reused. Each file is written atomically.
+data, the spec (less its population stage, which runs after the curves), the leave-future-out cutoff
+and the x axis: a checkpoint of another version, data or per-curve spec is never reused. Each file
+is written atomically.
 """
 
 from __future__ import annotations

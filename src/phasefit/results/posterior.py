@@ -142,7 +142,7 @@ def build_tree(
 
 def _population_group(pop: PopulationResult, spec: ModelSpec) -> xr.Dataset:
     """Hyper-posterior draws with task / family / hypothesis coordinates."""
-    dims = {"task_break": "task", "task_log_rise": "task", "family_offset": "family", "rates": "hypothesis"}
+    dims = {"task_break": "task", "family_offset": "family", "rates": "hypothesis"}
     data = {k: (("chain", "draw", dims[k]) if k in dims else ("chain", "draw"), v) for k, v in pop.draws.items()}
     chain, draw = next(iter(pop.draws.values())).shape[:2]
     return xr.Dataset(

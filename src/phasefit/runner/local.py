@@ -30,7 +30,7 @@ from phasefit.data.curves import CurveSet
 from phasefit.errors import PhasefitError
 from phasefit.inference.sampler import Sampler
 from phasefit.models.spec import ModelSpec, load_spec
-from phasefit.results.analysis import Analysis, assemble, spec_hash
+from phasefit.results.analysis import Analysis, assemble, curve_spec_hash
 from phasefit.results.checkpoints import DiskCheckpoints, checkpoint_key
 from phasefit.results.files import write_json_atomic, write_table_atomic
 from phasefit.results.posterior import save_tree
@@ -109,7 +109,7 @@ def fit(
         key = checkpoint_key(
             version=__version__,
             data_hash=curves.data_hash,
-            spec_hash=spec_hash(spec),
+            spec_hash=curve_spec_hash(spec),
             lfo_cutoff=lfo_cutoff,
             x_axis=curves.x_axis,
         )
