@@ -171,6 +171,10 @@ def fit_phasefit(
             if col in v:
                 with np.errstate(divide="ignore", invalid="ignore"):
                     out[name] = np.log10(pd.to_numeric(v[col], errors="coerce").to_numpy(float))
+    params = getattr(analysis, "parameters", None)
+    if params is not None and "tau_median_pooled" in params:  # the population stage's values, scored beside
+        for q in ("q05", "median", "q95"):
+            out[f"pf_pool_tau_{q}"] = params[f"tau_{q}_pooled"].to_numpy(float)
     run = getattr(analysis, "run", {}) or {}
     info = {
         "fit_seconds": seconds,
@@ -239,15 +243,26 @@ def machine() -> dict:
 
 
 def score_all(table: pd.DataFrame, with_pf: bool) -> dict:
-    out: dict = {"reference": {}, "phasefit": {}, "targets": {}}
+    out: dict = {"reference": {}, "phasefit": {}, "targets": {}, "pooled": {}}
+    pooled = with_pf and "pf_p_emergent_pooled" in table and table["pf_p_emergent_pooled"].notna().any()
+    if pooled:  # the population stage's P(breakpoint), scored as a method of its own ("pool")
+        table = table.assign(
+            pool_p=table["pf_p_emergent_pooled"],
+            pool_called=table["pf_p_emergent_pooled"] >= sc.CALL,
+            **{f"pool_{w}_{q}": table.get(f"pf_pool_{w}_{q}") for w in ("tau",) for q in ("q05", "median", "q95")},
+        )
     for name, mask in sc.subsets(table).items():
         sub = table[mask].reset_index(drop=True)
         out["reference"][name] = sc.score(sub, "ref")
         if with_pf:
             out["phasefit"][name] = sc.score(sub, "pf")
             out["targets"][name] = sc.targets(sub, out["phasefit"][name], out["reference"][name])
+        if pooled:
+            out["pooled"][name] = sc.score(sub, "pool")
     if not with_pf:
         del out["phasefit"], out["targets"]
+    if not pooled:
+        del out["pooled"]
     return out
 
 
@@ -413,6 +428,18 @@ def markdown(res: dict, stem: str) -> str:
         f"{pi['n_called']}, reference {ri['n_called']}. Curves without a phasefit P: {pa['n_p_missing']}.",
         "",
     ]
+    if "pooled" in m:  # the population stage's P, scored the same way (it sets no verdict unless `decide`)
+        qa, qi = m["pooled"]["all"], m["pooled"]["identifiable"]
+        cov = qa["break_coverage"]
+        lines += [
+            "The population stage's pooled P(breakpoint) (`p_emergent_pooled`, learned rates and break "
+            f"population), scored as a method of its own: AUC {_f(qa['auc'])} (identifiable {_f(qi['auc'])}), "
+            f"TPR at P >= 0.9 {_f(qa['tpr'])} (identifiable {_f(qi['tpr'])}), precision {_f(qa['precision'])}, "
+            f"FPR {_f(qa['fpr'])}, flat called {qa['flat_called']}, worst calibration bin "
+            f"{_f(qa['calibration_worst'])}, median P on smooth curves {_f(qa['smooth_median_p'])}, break "
+            f"coverage {cov['covered']}/{cov['n']} (median width {_f(cov['median_width'], '{:.2f}')}).",
+            "",
+        ]
     # secondary numbers
     rows = [
         ("mean P, break curves", "break_mean_p"),

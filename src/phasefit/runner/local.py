@@ -148,7 +148,7 @@ def fit_to_directory(curves: CurveSet, *, out: Path, console: Console | None = N
     console.print(analysis.summary(), markup=False, highlight=False)
     if len(analysis.tasks):
         console.print("\nper task (families pooled; onset from the curves called emergent):", markup=False)
-        shown = analysis.tasks[[c for c in analysis.tasks.columns if "_pooled_" not in c]]
+        shown = analysis.tasks
         console.print(shown.to_string(index=False, float_format=lambda v: f"{v:.3g}"), markup=False)
     console.print(f"\nwrote {', '.join(str(out / n) for n in OUTPUT_FILES)}", markup=False)
     return analysis
