@@ -336,6 +336,7 @@ def markdown(res: dict, stem: str) -> str:
     lines = [
         head,
         "",
+        *([s["note"], ""] if s.get("note") else []),
         *(
             [
                 f"**{s['curves']} curves, fewer than the {DEFAULT_CURVES} the project's targets are defined on**: the "
@@ -599,6 +600,7 @@ def main(argv: list[str] | None = None) -> int:
         help="recompute the reference of the first N curves with ~4x the draws and compare",
     )
     ap.add_argument("--no-results-md", action="store_true", help="leave benchmarks/RESULTS.md alone")
+    ap.add_argument("--note", default="", help="a sentence printed under the section's heading (e.g. how the fits were made)")
     ap.add_argument(
         "--work-dir",
         type=Path,
@@ -708,6 +710,7 @@ def main(argv: list[str] | None = None) -> int:
             "dev_seed": DEV_SEED,
             "report_seed": REPORT_SEED,
             "label": args.label,
+            "note": args.note,
             "quick": args.quick,
             "reference_only": args.reference_only,
             "worlds": list(worlds_mod.WORLD_ORDER),
