@@ -600,7 +600,9 @@ def main(argv: list[str] | None = None) -> int:
         help="recompute the reference of the first N curves with ~4x the draws and compare",
     )
     ap.add_argument("--no-results-md", action="store_true", help="leave benchmarks/RESULTS.md alone")
-    ap.add_argument("--note", default="", help="a sentence printed under the section's heading (e.g. how the fits were made)")
+    ap.add_argument(
+        "--note", default="", help="a sentence printed under the section's heading (e.g. how the fits were made)"
+    )
     ap.add_argument(
         "--work-dir",
         type=Path,

@@ -26,6 +26,7 @@ DOC = ROOT / "docs" / "case-studies" / "emergence-table.md"
 B_HIGH = 10.0
 P_SHOW = 0.7  # inconclusive curves listed in the table from this P(breakpoint) on
 N_DISAGREE = 30  # high-breakthroughness curves listed where the verdict is not emergent
+P_TASK = 0.5  # tasks listed in the task table from this P(emergent in any family) on
 
 
 def _condition(c) -> str:
@@ -55,12 +56,15 @@ def _select(df: pd.DataFrame, rule: dict[str, list[str]]) -> pd.Series:
     return keep
 
 
-def run(names: list[str], out: Path, min_points: int, *, reuse: bool) -> pd.DataFrame:
-    frames = []
+def run(names: list[str], out: Path, min_points: int, *, reuse: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every dataset's verdicts and task table (reusing finished runs with `reuse`)."""
+    frames, tasks = [], []
     for name in names:
         done = out / name / "verdicts.csv"
-        if reuse and done.exists():  # a finished run of this dataset: its table, no refit
-            frames.append(pd.read_csv(done, keep_default_na=False, na_values=[""]).assign(dataset=name))
+        if reuse and done.exists():  # a finished run of this dataset: its tables, no refit
+            read = dict(keep_default_na=False, na_values=[""])
+            frames.append(pd.read_csv(done, **read).assign(dataset=name))
+            tasks.append(pd.read_csv(out / name / "tasks.csv", **read).assign(dataset=name))
             continue
         df = datasets.load(name)
         if name in SUBSETS:
@@ -68,33 +72,45 @@ def run(names: list[str], out: Path, min_points: int, *, reuse: bool) -> pd.Data
         curves = load_curves(df, min_points=min_points, name=f"dataset:{name}")
         analysis = fit_to_directory(curves, out=out / name)
         frames.append(analysis.verdicts.assign(dataset=name))
-    return pd.concat(frames, ignore_index=True)
+        tasks.append(analysis.tasks.assign(dataset=name))
+    return pd.concat(frames, ignore_index=True), pd.concat(tasks, ignore_index=True)
 
 
-def write(v: pd.DataFrame, *, names: list[str], seconds: float) -> None:
+def write(v: pd.DataFrame, tasks: pd.DataFrame, *, names: list[str], seconds: float) -> None:
     DOC.parent.mkdir(parents=True, exist_ok=True)
     counts = v.groupby("dataset")["verdict"].value_counts().unstack(fill_value=0)
     order = [c for c in ("emergent", "inconclusive", "smooth", "absent", "failed") if c in counts.columns]
     lines = [
-        "# Case study: which real scaling curves are emergent?", "",
+        "# Case study: which real scaling curves are emergent?",
+        "",
         f"phasefit {time.strftime('%Y-%m-%d')}, default spec (models/default.toml), bundled datasets "
         f"{', '.join(f'`{n}`' for n in names)}; every curve with at least the minimum number of models. "
         f"Produced by `scripts/emergence_table.py`; fitting took {seconds / 60:.0f} minutes on a 2-core machine "
-        "(sum of `seconds` in each run's run.json).", "",
+        "(sum of `seconds` in each run's run.json).",
+        "",
         "Verdicts: `emergent` if P(breakpoint | data) >= 0.9, `smooth` if <= 0.1, `absent` if P(absent) >= 0.5,"
-        " `failed` if the fits did not converge, else `inconclusive` (docs/verdicts.md).", "",
-        "## Verdict counts", "", "| dataset | " + " | ".join(order) + " | curves |",
+        " `failed` if the fits did not converge, else `inconclusive` (docs/verdicts.md).",
+        "",
+        "## Verdict counts",
+        "",
+        "| dataset | " + " | ".join(order) + " | curves |",
         "|---|" + "---:|" * (len(order) + 1),
     ]
     for ds, row in counts.iterrows():
         lines.append(f"| {ds} | " + " | ".join(str(row.get(c, 0)) for c in order) + f" | {row.sum()} |")
     show = v[(v["verdict"] == "emergent") | ((v["verdict"] == "inconclusive") & (v["p_emergent"] >= P_SHOW))]
-    lines += ["", "## Emergent curves, and inconclusive ones leaning breakpoint (Wei et al. Table 1 style)", "",
-              f"Every `emergent` curve and every `inconclusive` one with P(breakpoint) >= {P_SHOW:g} "
-              f"({len(show)} of {len(v)} curves; all verdicts are in `all_verdicts.csv` of the run). "
-              "Break: the breakpoint hypothesis' break as training FLOPs and parameters, median [5%, 95%].", "",
-              "| dataset | task | metric | family | verdict | P(breakpoint) | break FLOPs | break params | LFO: largest "
-              "model predicted? | breakthroughness |", "|---|---|---|---|---|---:|---|---|---|---:|"]
+    lines += [
+        "",
+        "## Emergent curves, and inconclusive ones leaning breakpoint (Wei et al. Table 1 style)",
+        "",
+        f"Every `emergent` curve and every `inconclusive` one with P(breakpoint) >= {P_SHOW:g} "
+        f"({len(show)} of {len(v)} curves; all verdicts are in `all_verdicts.csv` of the run). "
+        "Break: the breakpoint hypothesis' break as training FLOPs and parameters, median [5%, 95%].",
+        "",
+        "| dataset | task | metric | family | verdict | P(breakpoint) | break FLOPs | break params | LFO: largest "
+        "model predicted? | breakthroughness |",
+        "|---|---|---|---|---|---:|---|---|---|---:|",
+    ]
     show = show.sort_values(["verdict", "p_emergent"], ascending=[True, False])
     for r in show.itertuples():
         lfo = "" if pd.isna(r.lfo_largest_in_pi90) else ("yes" if r.lfo_largest_in_pi90 else "**no**")
@@ -102,22 +118,54 @@ def write(v: pd.DataFrame, *, names: list[str], seconds: float) -> None:
             f"| {r.dataset} | {r.task} | {r.metric}{_condition(r.condition)} | {r.family} | {r.verdict} | {r.p_emergent:.2f} | "
             f"{_sci(r.break_flops_median)} [{_sci(r.break_flops_q05)}, {_sci(r.break_flops_q95)}] | "
             f"{_params(r.break_params_median)} [{_params(r.break_params_q05)}, {_params(r.break_params_q95)}] | "
-            f"{lfo} | {r.breakthroughness:.1f} |")
+            f"{lfo} | {r.breakthroughness:.1f} |"
+        )
+    t = tasks[tasks["p_any_emergent"] >= P_TASK].sort_values("p_any_emergent", ascending=False)
+    never = int((tasks["p_any_emergent"] < 0.1).sum())
+    lines += [
+        "",
+        "## How emergent is each task (tasks.csv)",
+        "",
+        "Per task × metric × condition, pooling its families: P(emergent in at least one family) = "
+        "1 − Π(1 − p_emergent), the expected number of emergent families, and the task's onset "
+        "(the scale where the expected score first exceeds floor + 5% of the range) and break, mixed "
+        "from the families called `emergent` only, so a task that never rises has none "
+        f"(docs/verdicts.md, tasks.csv). Listed: the {len(t)} of {len(tasks)} tasks with P(any) >= "
+        f"{P_TASK:g}; {never} tasks have P(any) < 0.1.",
+        "",
+        "| dataset | task | metric | families | P(any emergent) | E[emergent families] | emergent | "
+        "onset FLOPs | break FLOPs |",
+        "|---|---|---|---:|---:|---:|---:|---|---|",
+    ]
+    for r in t.itertuples():
+        lines.append(
+            f"| {r.dataset} | {r.task} | {r.metric}{_condition(r.condition)} | {r.n_curves} | {r.p_any_emergent:.2f} | "
+            f"{r.expected_emergent_families:.2f} | {r.n_emergent} | "
+            f"{_sci(r.onset_flops_median)} [{_sci(r.onset_flops_q05)}, {_sci(r.onset_flops_q95)}] | "
+            f"{_sci(r.break_flops_median)} [{_sci(r.break_flops_q05)}, {_sci(r.break_flops_q95)}] |"
+        )
     high_b = v["breakthroughness"] >= B_HIGH
     a = v[high_b & ~v["verdict"].isin(["emergent"])]
     b = v[~high_b & (v["verdict"] == "emergent")]
     by_verdict = a["verdict"].value_counts().to_dict()
-    lines += ["", "## Where phasefit and breakthroughness disagree", "",
-              f"Breakthroughness B >= {B_HIGH:g} (most of the improvement in a few steps) but not `emergent`: "
-              f"{len(a)} curves ({', '.join(f'{n} {k}' for k, n in by_verdict.items())}); `emergent` with "
-              f"B < {B_HIGH:g}: {len(b)} curves. Listed: the latter, and the {min(len(a), N_DISAGREE)} of the former "
-              "with the highest B.", "",
-              "| dataset | task | metric | family | B | verdict | P(breakpoint) | P(absent) |",
-              "|---|---|---|---|---:|---|---:|---:|"]
+    lines += [
+        "",
+        "## Where phasefit and breakthroughness disagree",
+        "",
+        f"Breakthroughness B >= {B_HIGH:g} (most of the improvement in a few steps) but not `emergent`: "
+        f"{len(a)} curves ({', '.join(f'{n} {k}' for k, n in by_verdict.items())}); `emergent` with "
+        f"B < {B_HIGH:g}: {len(b)} curves. Listed: the latter, and the {min(len(a), N_DISAGREE)} of the former "
+        "with the highest B.",
+        "",
+        "| dataset | task | metric | family | B | verdict | P(breakpoint) | P(absent) |",
+        "|---|---|---|---|---:|---|---:|---:|",
+    ]
     listed = pd.concat([b, a.sort_values("breakthroughness", ascending=False).head(N_DISAGREE)])
     for r in listed.itertuples():
-        lines.append(f"| {r.dataset} | {r.task} | {r.metric}{_condition(r.condition)} | {r.family} | "
-                     f"{r.breakthroughness:.1f} | {r.verdict} | {r.p_emergent:.2f} | {r.p_absent:.2f} |")
+        lines.append(
+            f"| {r.dataset} | {r.task} | {r.metric}{_condition(r.condition)} | {r.family} | "
+            f"{r.breakthroughness:.1f} | {r.verdict} | {r.p_emergent:.2f} | {r.p_absent:.2f} |"
+        )
     lines += ["", "## Discussion", "", DISCUSSION]
     DOC.write_text("\n".join(lines) + "\n")
 
@@ -190,16 +238,18 @@ General remarks:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--datasets", nargs="+",
-                    default=["obsscaling_emergent", "obsscaling_bbh", "pythia_suite", "bloom_xglm"])
+    ap.add_argument(
+        "--datasets", nargs="+", default=["obsscaling_emergent", "obsscaling_bbh", "pythia_suite", "bloom_xglm"]
+    )
     ap.add_argument("--out", type=Path, default=ROOT / "case-study-run")
     ap.add_argument("--min-points", type=int, default=5)
     ap.add_argument("--reuse", action="store_true", help="use finished runs in --out instead of refitting")
     args = ap.parse_args()
-    v = run(args.datasets, args.out, args.min_points, reuse=args.reuse)
+    v, tasks = run(args.datasets, args.out, args.min_points, reuse=args.reuse)
     v.to_csv(args.out / "all_verdicts.csv", index=False)
+    tasks.to_csv(args.out / "all_tasks.csv", index=False)
     seconds = sum(json.loads((args.out / n / "run.json").read_text())["seconds"] for n in args.datasets)
-    write(v, names=args.datasets, seconds=seconds)
+    write(v, tasks, names=args.datasets, seconds=seconds)
     print(f"wrote {DOC}")
 
 

@@ -166,8 +166,29 @@ def _edit(old: str, new: str) -> str:
         ),
         (_edit("t_nu = 4.0", "t_nuu = 4.0"), r"\[shared\] unknown key 't_nuu' \(did you mean 't_nu'\?\)$"),
         (
-            _edit("draws_per_curve = 200", "draws_per_curv = 200"),
+            _edit("draws_per_curve = 1000", "draws_per_curv = 1000"),
             r"\[population\] unknown key 'draws_per_curv' \(did you mean 'draws_per_curve'\?\)$",
+        ),
+        (_edit("decide = false", "decide = 1"), r"\[population\] 'decide' must be true or false$"),
+        (_edit("min_curves = 10", "min_curves = 1"), r"\[population\] 'min_curves' must be an integer >= 2$"),
+        (
+            _edit("learn = []", 'learn = ["breakpoint.gian"]'),
+            r"\[population\] 'learn' names 'breakpoint.gian', not a hypothesis parameter \(one of absent.level, ",
+        ),
+        (
+            _edit("learn = []", 'learn = ["breakpoint.tau_fraction"]'),
+            r"\[population\] 'learn' names 'breakpoint.tau_fraction': the break is always learned",
+        ),
+        (
+            _edit("learn = []", 'learn = ["smooth.slope", "smooth.slope"]'),
+            r"\[population\] 'learn' names a parameter twice$",
+        ),
+        (
+            _edit(
+                'curve_break_sd = { dist = "halfnormal", sigma = 1.0 }',
+                'curve_break_sd = { dist = "gamma", alpha = 2.0, beta = 1.0 }',
+            ),
+            r"\[population\] curve_break_sd must be a halfnormal",
         ),
         (
             _edit("breakpoint = 1.0", "breakpiont = 1.0"),

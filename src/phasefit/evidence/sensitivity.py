@@ -45,6 +45,14 @@ def _log_normaliser(prior: Prior, alpha: float) -> float:
     return float(special.logsumexp((alpha - 1) * log_prior(x, prior)) - np.log(NORMALISER_DRAWS))
 
 
+def log_evidence_shift(draws: dict[str, np.ndarray], priors: list[tuple[str, Prior]], alpha: float) -> float:
+    """log Z(alpha) - log Z: the change of a hypothesis' log marginal likelihood when the priors of the
+    named parameters are power-scaled by alpha, from its posterior draws."""
+    log_p = sum(log_prior(np.asarray(draws[name]).reshape(-1), prior) for name, prior in priors)
+    log_c = sum(_log_normaliser(prior, alpha) for _, prior in priors)
+    return float(special.logsumexp((alpha - 1) * log_p) - np.log(np.size(log_p))) - log_c
+
+
 def prior_sensitivity(
     draws: dict[str, dict[str, np.ndarray]],
     log_z: dict[str, float],
@@ -77,12 +85,9 @@ def prior_sensitivity(
     for i, h in enumerate(names):
         hspec, plugin = spec.hypothesis(h), spec.plugin(h)
         priors = [(p, hspec.prior(p, student_t=student_t)) for p in plugin.params]
-        log_p = sum(log_prior(np.asarray(draws[h][p]).reshape(-1), pr) for p, pr in priors)
         for a in alphas:
-            log_c = sum(_log_normaliser(pr, a) for _, pr in priors)
-            shift = float(special.logsumexp((a - 1) * log_p) - np.log(np.size(log_p))) - log_c
             t = base.copy()
-            t[i] += shift
+            t[i] += log_evidence_shift(draws[h], priors, a)
             p = p_of(t)
             ps.append(p)
             changed |= verdict(t) != v0

@@ -290,6 +290,7 @@ def _population_summary(population: PopulationResult | None, spec: ModelSpec) ->
         "n_curves": d.n_curves,
         "min_curves": spec.population.min_curves,
         "min_importance_ess": d.min_importance_ess,
+        "laplace_k_hat": d.laplace_k_hat,
         "seconds": round(d.seconds, 2),
         "rates_mean": dict(zip(spec.names, population.rates.mean(0).round(4).tolist(), strict=True)),
         "learned": population.learned.round(4).to_dict(orient="records"),

@@ -72,8 +72,10 @@ class _RichProgress:
         if stage == "population":
             self.bar.update(self.task, completed=total, description="")
             self.bar.stop()
+            if self.bar.disable:
+                return
             self.console.print(
-                "population stage: pooling rates, task breaks and family offsets across curves", markup=False
+                "population stage: learning the rates and the break population from the curves", markup=False
             )
 
 
