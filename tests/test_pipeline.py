@@ -13,7 +13,7 @@ from _models import sampler, sim_curves, sim_frame, tiny_spec
 import phasefit.runner.local as pipeline
 from phasefit.cli import main
 from phasefit.evidence.verdicts import VERDICT_COLUMNS
-from phasefit.results.posterior import load_tree
+from phasefit.results.posterior import load_tree, save_tree
 
 CONTRACT_COLUMNS = (
     "task, metric, family, condition, n_points, x_axis, p_emergent, elpd_diff, elpd_diff_se, "
@@ -80,7 +80,7 @@ def test_posterior_tree_groups_and_labels(analysis, tmp_path):
     """One subtree per hypothesis with ArviZ's groups; the points of all curves on one `obs` dim, no padding."""
     import arviz_stats as azs
 
-    from phasefit.results.posterior import save_tree, select_curve
+    from phasefit.results.posterior import select_curve
 
     tree = analysis.posterior
     spec = tiny_spec()
@@ -422,3 +422,26 @@ def test_cli_fit_unknown_filter_value_is_an_error(tmp_path, capsys):
     assert rc == 2
     assert "no curves with task 'no_such_task'" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_curves_of_different_likelihoods_share_one_tree(tmp_path):
+    """A beta (BLEU) and a beta-binomial (accuracy) curve: their nuisance parameters differ, and the
+    posterior tree holds both, NaN where a curve has no such parameter; it round-trips through netCDF."""
+    import phasefit
+    from phasefit import datasets as ds
+
+    curves = phasefit.load_curves(ds.load("obsscaling_emergent"), name="dataset:obsscaling_emergent")
+    c = curves.curves
+    pick = (c["task"] == "ipa_transliterate") & (c["family"] == "OPT") & c["metric"].isin(["bleu", "exact_match"])
+    sub = curves.subset(pick)
+    assert sorted(sub.curves["likelihood"]) == ["beta", "beta_binomial"]
+    analysis = pipeline.fit(sub, models=tiny_spec(), progress=False)
+    post = analysis.posterior["breakpoint"]["posterior"].dataset
+    labels = list(post["curve"].values)
+    kinds = {cv.label: cv.likelihood for cv in sub}
+    for name, has in (("concentration", "beta_binomial"), ("precision", "beta")):
+        for label in labels:
+            values = post[name].sel(curve=label).values
+            assert np.isfinite(values).all() if kinds[label] == has else np.isnan(values).all()
+    back = load_tree(save_tree(analysis.posterior, tmp_path / "posterior.nc"))
+    assert back["breakpoint"]["posterior"].dataset.equals(post)

@@ -39,10 +39,14 @@ DIAGNOSTIC_FIELDS = ("rhat_max", "ess_bulk_min", "ess_tail_min", "divergences", 
 
 
 def _per_curve(arrays: Sequence[dict[str, np.ndarray]], curve_coords: dict) -> xr.Dataset:
-    """(chain, draw) arrays of each curve stacked along `curve`."""
-    names = list(arrays[0])
-    data = {k: (("chain", "draw", "curve"), np.stack([a[k] for a in arrays], axis=-1)) for k in names}
-    chain, draw = arrays[0][names[0]].shape
+    """(chain, draw) arrays of each curve stacked along `curve`. Curves of different likelihoods have
+    different nuisance parameters (a beta-binomial's concentration, a beta's precision): a variable
+    a curve does not have is NaN there."""
+    names = list(dict.fromkeys(k for a in arrays for k in a))
+    shape = next(iter(arrays[0].values())).shape
+    nan = np.full(shape, np.nan)
+    data = {k: (("chain", "draw", "curve"), np.stack([a.get(k, nan) for a in arrays], axis=-1)) for k in names}
+    chain, draw = shape
     return xr.Dataset(data, coords={"chain": np.arange(chain), "draw": np.arange(draw), **curve_coords})
 
 
