@@ -21,9 +21,11 @@ a Monte Carlo average over the curve's posterior draws of hypothesis h. What is 
   emergent, which is what a Bayes-optimal classifier knows and a per-curve fit cannot.
 
 The hyperparameters get a Laplace approximation on the unconstrained scale (mode by L-BFGS on the
-compiled log density and its gradient, curvature by finite differences of the gradient), and every
-per-curve result averages over `hyper_draws` draws from it: pooled P(h | all curves), and the break
-and onset quantiles as importance re-weightings of the curve's draws, with their effective sample size.
+compiled log density and its gradient, curvature by finite differences of the gradient), used as a
+Student-t importance proposal for the exact hyper-posterior (Pareto-smoothed weights; NUTS on the same
+log density when their k-hat exceeds 0.7). Every per-curve result averages over `hyper_draws` draws:
+pooled P(h | all curves), and the break and onset quantiles as importance re-weightings of the curve's
+draws, with their effective sample size.
 """
 
 from __future__ import annotations
@@ -187,7 +189,9 @@ def fit_population(
     mscale = np.array([loc_scale[n][1] for n in names])
     owned = [[j for j, n in enumerate(names) if n.split(".", 1)[0] == h] for h in hyps]
     sd_scales = [float(dict(pop.prior(k).params)["sigma"]) for k in POPULATION_PRIORS]
-    f_logp, f_curves = _compile(lay, mloc, mscale, owned, hyps.index(EMERGENT), sd_scales, pop.rates_concentration)
+    f_logp, f_curves, graph = _compile(
+        lay, mloc, mscale, owned, hyps.index(EMERGENT), sd_scales, pop.rates_concentration
+    )
     data = (log_z, t_idx, f_idx, lo, hi, np.float64(centre))
 
     def arrays(keep: np.ndarray | None):
@@ -243,11 +247,19 @@ def fit_population(
     smoothed, k_hat = array_stats.psislw(-log_ratio)  # ArviZ's LOO convention: pass -log ratio
     hyper_w = np.exp(smoothed - special.logsumexp(smoothed))
     k_hat = float(k_hat)
+    method = "laplace"
     if ok and not k_hat <= K_HAT_MAX:
-        ok, reason = False, f"the Laplace approximation is poor (Pareto k-hat {k_hat:.2f} > {K_HAT_MAX})"
-
-    # ---- per-curve results averaged over J hyper draws resampled by those weights
-    draws = draws[np.sort(rng.choice(n_prop, size=J, p=hyper_w))]
+        # a small analysis, or task and family levels, can make the hyper-posterior too skewed for it:
+        # then NUTS on the same log density (its own checks decide)
+        method = f"nuts (Laplace k-hat {k_hat:.2f} > {K_HAT_MAX})"
+        nuts_draws, diag = _nuts(graph, fit_arrays, data, active, mode, spec, seed=seed)
+        ok, reason = diag.ok, diag.reason
+        draws = nuts_draws[np.linspace(0, len(nuts_draws) - 1, J).round().astype(int)]
+    elif not ok:
+        draws = draws[:J]
+    else:
+        # ---- per-curve results averaged over J hyper draws resampled by those weights
+        draws = draws[np.sort(rng.choice(n_prop, size=J, p=hyper_w))]
     pooled = np.zeros((C, H))
     weights = np.zeros((H, C, S))
     rates = np.zeros((J, H))
@@ -334,7 +346,7 @@ def fit_population(
     diagnostics = PopulationDiagnostics(
         ok=ok,
         reason=reason if not ok else (reason or ""),
-        method="laplace",
+        method=method,
         iterations=int(opt.nit),
         grad_norm=grad_norm,
         n_curves=C,
@@ -446,7 +458,7 @@ def _build(n_learned, n_tasks, n_fams, n_rates, mloc, mscale, owned, bp, sd_scal
     inputs = [phi, U, LP0, tau, lp0_tau, log_z, t_idx, f_idx, lo, hi, centre]
     f_logp = pytensor.function(inputs, [logp, pytensor.grad(logp, phi)], on_unused_input="ignore")
     f_curves = pytensor.function(inputs, [terms, lw, log_rates], on_unused_input="ignore")
-    return f_logp, f_curves
+    return f_logp, f_curves, (inputs, logp)
 
 
 def _groups(keys: list[str]) -> tuple[list[str], np.ndarray]:
@@ -460,6 +472,28 @@ def _groups(keys: list[str]) -> tuple[list[str], np.ndarray]:
         groups = []
     at = {g: i for i, g in enumerate(groups)}
     return groups, np.array([at.get(k, len(groups)) for k in keys], dtype=np.int64)
+
+
+def _nuts(graph, arrays, data, active, mode, spec: ModelSpec, *, seed: int):
+    """Draws (n, D) of the hyperparameters by NUTS on the same log density (inactive ones at the mode)."""
+    import pymc as pm
+    import pytensor.tensor as pt
+    from pytensor.graph.replace import graph_replace
+
+    from phasefit.inference.sampler import sample_model
+
+    inputs, logp = graph
+    values = (*arrays, *data)
+    with pm.Model() as model:
+        free = pm.Flat("phi", shape=int(active.sum()), initval=mode[active])
+        phi = pt.set_subtensor(pt.constant(mode)[np.flatnonzero(active)], free)
+        replace = {inputs[0]: phi, **{v: pt.constant(np.asarray(x)) for v, x in zip(inputs[1:], values, strict=True)}}
+        pm.Potential("hyper", graph_replace(logp, replace, strict=False))
+    draws, diag = sample_model(model, spec, names=["phi"], seed=seed)
+    flat = draws["phi"].reshape(-1, int(active.sum()))
+    out = np.repeat(mode[None], len(flat), axis=0)
+    out[:, active] = flat
+    return out, diag
 
 
 def _log_ndtr_diff(a, b, pt):
