@@ -52,6 +52,7 @@ bench: $(STAMP)
 
 bench-accuracy: $(STAMP)
 	$(PY) benchmarks/accuracy.py
+	$(PY) benchmarks/population_speed.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info
