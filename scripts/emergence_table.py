@@ -146,8 +146,8 @@ def write(v: pd.DataFrame, tasks: pd.DataFrame, *, names: list[str], seconds: fl
         lines.append(
             f"| {r.dataset} | {r.task} | {r.metric}{_condition(r.condition)} | {r.n_curves} | {r.p_any_emergent:.2f} | "
             f"{r.expected_emergent_families:.2f} | {r.n_emergent} | "
-            f"{_sci(r.onset_flops_median)} [{_sci(r.onset_flops_q05)}, {_sci(r.onset_flops_q95)}] | "
-            f"{_sci(r.break_flops_median)} [{_sci(r.break_flops_q05)}, {_sci(r.break_flops_q95)}] |"
+            f"{_interval(r.onset_flops_median, r.onset_flops_q05, r.onset_flops_q95)} | "
+            f"{_interval(r.break_flops_median, r.break_flops_q05, r.break_flops_q95)} |"
         )
     high_b = v["breakthroughness"] >= B_HIGH
     a = v[high_b & ~v["verdict"].isin(["emergent"])]
