@@ -249,7 +249,7 @@ def score_all(table: pd.DataFrame, with_pf: bool) -> dict:
         table = table.assign(
             pool_p=table["pf_p_emergent_pooled"],
             pool_called=table["pf_p_emergent_pooled"] >= sc.CALL,
-            **{f"pool_{w}_{q}": table.get(f"pf_pool_{w}_{q}") for w in ("tau",) for q in ("q05", "median", "q95")},
+            **{f"pool_tau_{q}": table.get(f"pf_pool_tau_{q}") for q in ("q05", "median", "q95")},
         )
     for name, mask in sc.subsets(table).items():
         sub = table[mask].reset_index(drop=True)

@@ -290,7 +290,7 @@ def fit_population(
     curves_df = pd.DataFrame(rows)
     split = [lay.split(d) for d in draws]
     stack = {k: np.stack([s[k] for s in split]) for k in split[0]}
-    sd_draws = np.sqrt(np.exp(2 * stack["log_sd"]) + (SD_FLOOR_FRACTION * mscale) ** 2)
+    sd_draws = _floored(stack["log_sd"], SD_FLOOR_FRACTION * mscale, np)
     task_break = stack["break_mean"][:, None] + np.exp(stack["log_task_sd"])[:, None] * stack["z_task"]  # (J, T)
     fam_offset = np.exp(stack["log_family_sd"])[:, None] * stack["z_family"]
     learned = pd.DataFrame(
@@ -309,40 +309,12 @@ def fit_population(
         "break_mean": stack["break_mean"],
         "task_break_sd": np.exp(stack["log_task_sd"]),
         "family_offset_sd": np.exp(stack["log_family_sd"]),
-        "curve_break_sd": np.sqrt(np.exp(2 * stack["log_curve_sd"]) + BREAK_SD_FLOOR**2),
+        "curve_break_sd": _floored(stack["log_curve_sd"], BREAK_SD_FLOOR, np),
         "task_break": task_break,
         "family_offset": fam_offset,
         "rates": rates,
     }
     out_draws = {k: v[None] for k, v in out_draws.items()}  # (chain=1, draw, ...)
-    task_rows = [
-        {
-            "task": t,
-            "n_curves": int(np.sum(t_idx == i)),
-            **dict(
-                zip(
-                    ("break_x_q05", "break_x_median", "break_x_q95"),
-                    np.quantile(task_break[:, i], (0.05, 0.5, 0.95)),
-                    strict=True,
-                )
-            ),
-        }
-        for i, t in enumerate(tasks)
-    ]
-    fam_rows = [
-        {
-            "family": f,
-            "n_curves": int(np.sum(f_idx == i)),
-            **dict(
-                zip(
-                    ("offset_q05", "offset_median", "offset_q95"),
-                    np.quantile(fam_offset[:, i], (0.05, 0.5, 0.95)),
-                    strict=True,
-                )
-            ),
-        }
-        for i, f in enumerate(fams)
-    ]
     diagnostics = PopulationDiagnostics(
         ok=ok,
         reason=reason if not ok else (reason or ""),
@@ -357,8 +329,8 @@ def fit_population(
     return PopulationResult(
         rates=rates,
         learned=learned,
-        tasks=pd.DataFrame(task_rows, columns=["task", "n_curves", "break_x_q05", "break_x_median", "break_x_q95"]),
-        families=pd.DataFrame(fam_rows, columns=["family", "n_curves", "offset_q05", "offset_median", "offset_q95"]),
+        tasks=_group_table("task", tasks, t_idx, task_break, "break_x"),
+        families=_group_table("family", fams, f_idx, fam_offset, "offset"),
         curves=curves_df,
         onsets=onsets,
         taus=taus,
@@ -405,9 +377,9 @@ def _build(n_learned, n_tasks, n_fams, n_rates, mloc, mscale, owned, bp, sd_scal
     lo, hi = pt.vector("lo"), pt.vector("hi")
     centre = pt.scalar("centre")
     v = lay.split(phi)
-    sd = pt.sqrt(pt.exp(2 * v["log_sd"]) + (SD_FLOOR_FRACTION * mscale) ** 2)
+    sd = _floored(v["log_sd"], SD_FLOOR_FRACTION * mscale, pt)
     task_sd, fam_sd = pt.exp(v["log_task_sd"]), pt.exp(v["log_family_sd"])
-    curve_sd = pt.sqrt(pt.exp(2 * v["log_curve_sd"]) + BREAK_SD_FLOOR**2)
+    curve_sd = _floored(v["log_curve_sd"], BREAK_SD_FLOOR, pt)
     logits = pt.concatenate([pt.zeros(1), v["logits"]])
     log_rates = logits - pt.logsumexp(logits)
 
@@ -459,6 +431,26 @@ def _build(n_learned, n_tasks, n_fams, n_rates, mloc, mscale, owned, bp, sd_scal
     f_logp = pytensor.function(inputs, [logp, pytensor.grad(logp, phi)], on_unused_input="ignore")
     f_curves = pytensor.function(inputs, [terms, lw, log_rates], on_unused_input="ignore")
     return f_logp, f_curves, (inputs, logp)
+
+
+def _floored(log_sd, floor, xp):
+    """A scale from its unconstrained coordinate, kept above `floor` smoothly (NumPy or PyTensor `xp`)."""
+    return xp.sqrt(xp.exp(2 * log_sd) + floor**2)
+
+
+def _group_table(key: str, groups: list[str], at: np.ndarray, draws: np.ndarray, value: str) -> pd.DataFrame:
+    """One row per group: its curves and the 5%, 50% and 95% quantiles of its draws (draw, group)."""
+    q = np.quantile(draws, (0.05, 0.5, 0.95), axis=0).reshape(3, len(groups))
+    return pd.DataFrame(
+        {
+            key: groups,
+            "n_curves": [int(np.sum(at == i)) for i in range(len(groups))],
+            f"{value}_q05": q[0],
+            f"{value}_median": q[1],
+            f"{value}_q95": q[2],
+        },
+        columns=[key, "n_curves", f"{value}_q05", f"{value}_median", f"{value}_q95"],
+    )
 
 
 def _groups(keys: list[str]) -> tuple[list[str], np.ndarray]:
