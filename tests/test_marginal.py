@@ -17,7 +17,7 @@ from phasefit.evidence.marginal import (
     hypothesis_probabilities,
     log_marginal_likelihood,
 )
-from phasefit.models.curve_model import curve_inputs
+from phasefit.models.curve_model import curve_inputs, parameter_priors, pointwise_loglik
 
 
 def _flat_curve():
@@ -61,7 +61,14 @@ def test_too_narrow_a_proposal_is_widened():
         "level": lvl.mean() + (lvl - lvl.mean()) / 7,
         "concentration": np.exp(logc.mean() + (logc - logc.mean()) / 7),
     }
-    first = _importance_estimate(narrow, inputs, "absent", spec, n_proposal=8000, seed=1, scale=PROPOSAL_SCALE)
+    first = _importance_estimate(
+        narrow,
+        parameter_priors("absent", inputs.likelihood, spec),
+        lambda v: pointwise_loglik("absent", v, inputs, spec).sum(-1),
+        n_proposal=8000,
+        seed=1,
+        scale=PROPOSAL_SCALE,
+    )
     assert first.k_hat > 0.7
     ev = log_marginal_likelihood(narrow, inputs, "absent", spec, n_proposal=8000, seed=1)
     assert ev.ok

@@ -65,6 +65,29 @@ def _parser() -> argparse.ArgumentParser:
     _data_options(f)
     _fit_options(f)
 
+    se = sub.add_parser(
+        "sensitivity", help="compare verdicts across the metrics of each task and family; the mirage hypothesis"
+    )
+    se.add_argument("data", help="CSV/Parquet file, or a bundled dataset as dataset:NAME")
+    se.add_argument("--out", required=True, metavar="DIR", help="output directory, required (may hold a fit of DATA)")
+    se.add_argument(
+        "--fits",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="reuse the verdicts of this finished `phasefit fit` directory of the same data (default: fit into --out)",
+    )
+    se.add_argument(
+        "--pair",
+        action="append",
+        metavar="SHARP=OTHER",
+        help="the continuous metric that scores the same outputs as a sharp one, e.g. exact_match=bleu "
+        "(repeatable; default: the first bounded continuous metric of the same task and family)",
+    )
+    se.add_argument("--no-mirage", action="store_true", help="compare the metrics only; skip the mirage fits")
+    _data_options(se)
+    _fit_options(se)
+
     m = sub.add_parser("demo", help="run the main job on bundled real data and show the verdicts")
     m.add_argument("--out", default="phasefit-demo", metavar="DIR", help="output directory")
     spec = "(default: the bundled model spec's [sampler] %s)"
@@ -322,6 +345,39 @@ def _cmd_fit(args, console: Console) -> int:
     return 0
 
 
+def _cmd_sensitivity(args, console: Console) -> int:
+    from phasefit.runner.local import sensitivity_to_directory
+
+    pairs = {}
+    for item in args.pair or []:
+        sharp, sep, other = item.partition("=")
+        if not sep or not sharp or not other:
+            raise PhasefitError(f"--pair {item!r}: write it as SHARP=OTHER, e.g. exact_match=bleu")
+        pairs[sharp] = other
+    curves = _load(args)
+    known = set(curves.curves["metric"])
+    for name in (*pairs, *pairs.values()):
+        if name not in known:
+            raise PhasefitError(f"--pair: {_unknown_name(curves, 'metric', name)}")
+    sensitivity_to_directory(
+        curves,
+        out=Path(args.out),
+        fits=args.fits,
+        pairs=pairs or None,
+        mirage=not args.no_mirage,
+        models=args.models,
+        backend=args.backend,
+        chains=args.chains,
+        draws=args.draws,
+        tune=args.tune,
+        seed=args.seed,
+        lfo_cutoff=args.lfo_cutoff,
+        progress=not args.no_progress,
+        console=console,
+    )
+    return 0
+
+
 def _cmd_demo(args, console: Console) -> int:
     from phasefit.runner.local import run_demo
 
@@ -338,6 +394,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "validate": _cmd_validate,
         "datasets": _cmd_datasets,
         "fit": _cmd_fit,
+        "sensitivity": _cmd_sensitivity,
         "demo": _cmd_demo,
         "models": _cmd_models,
     }

@@ -70,6 +70,7 @@ class Curve:
     transform: Transform
     metric_kind: MetricKind
     higher_is_better: bool
+    answer_tokens: float = float("nan")  # typical target length L (median over the points), NaN if not given
 
     @property
     def label(self) -> str:
@@ -79,6 +80,11 @@ class Curve:
     @property
     def n_points(self) -> int:
         return len(self.x)
+
+
+def _median_or_nan(values: pd.Series) -> float:
+    v = values.dropna()
+    return float(v.median()) if len(v) else float("nan")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -125,6 +131,7 @@ class CurveSet:
             transform=c["transform"],
             metric_kind=c["metric_kind"],
             higher_is_better=bool(c["higher_is_better"]),
+            answer_tokens=_median_or_nan(p["answer_tokens"]) if "answer_tokens" in p else float("nan"),
         )
 
     def subset(self, mask: pd.Series | np.ndarray) -> CurveSet:

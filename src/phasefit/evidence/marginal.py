@@ -10,6 +10,7 @@ while the other's roam their prior) and mixes badly exactly when the evidence is
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,7 +18,7 @@ from arviz_stats.base import array_stats
 from scipy import special, stats
 
 from phasefit.models.curve_model import CurveInputs, parameter_priors, pointwise_loglik
-from phasefit.models.priors import from_unconstrained, log_prior, to_unconstrained
+from phasefit.models.priors import Prior, from_unconstrained, log_prior, to_unconstrained
 from phasefit.models.spec import ModelSpec
 
 K_HAT_MAX = 0.7
@@ -46,7 +47,27 @@ def log_marginal_likelihood(
     n_proposal: int = 4000,
     seed: int,
 ) -> Evidence:
-    """Importance-sampling estimate of log Z for one hypothesis from its own posterior draws.
+    """Importance-sampling estimate of log Z for one hypothesis from its own posterior draws."""
+    priors = parameter_priors(hypothesis, inputs.likelihood, spec)
+    return importance_log_z(
+        draws,
+        priors,
+        lambda values: pointwise_loglik(hypothesis, values, inputs, spec).sum(-1),
+        n_proposal=n_proposal,
+        seed=seed,
+    )
+
+
+def importance_log_z(
+    draws: dict[str, np.ndarray],
+    priors: list[tuple[str, Prior]],
+    loglik: Callable[[dict[str, np.ndarray]], np.ndarray],
+    *,
+    n_proposal: int = 4000,
+    seed: int,
+) -> Evidence:
+    """log Z of any model with independent priors `priors` and total log likelihood `loglik(values)`
+    (one value per proposal draw), from its posterior draws.
 
     When the Pareto k-hat of the ratios is too high (a posterior with heavier tails or more skew
     than the proposal), the proposal is widened (`FALLBACK_SCALES`) before giving up; the first
@@ -54,7 +75,7 @@ def log_marginal_likelihood(
     """
     best = None
     for j, scale in enumerate((PROPOSAL_SCALE, *FALLBACK_SCALES)):
-        ev = _importance_estimate(draws, inputs, hypothesis, spec, n_proposal=n_proposal, seed=seed + j, scale=scale)
+        ev = _importance_estimate(draws, priors, loglik, n_proposal=n_proposal, seed=seed + j, scale=scale)
         if ev.ok:
             return ev
         if best is None or ev.k_hat < best.k_hat:
@@ -64,15 +85,13 @@ def log_marginal_likelihood(
 
 def _importance_estimate(
     draws: dict[str, np.ndarray],
-    inputs: CurveInputs,
-    hypothesis: str,
-    spec: ModelSpec,
+    priors: list[tuple[str, Prior]],
+    loglik: Callable[[dict[str, np.ndarray]], np.ndarray],
     *,
     n_proposal: int,
     seed: int,
     scale: float,
 ) -> Evidence:
-    priors = parameter_priors(hypothesis, inputs.likelihood, spec)
     u = np.column_stack([to_unconstrained(np.asarray(draws[n]).reshape(-1), pr) for n, pr in priors])
     d = u.shape[1]
     mean = u.mean(0)
@@ -85,7 +104,7 @@ def _importance_estimate(
         v, log_jac = from_unconstrained(z[:, j], pr)
         values[name] = v
         log_target += log_prior(v, pr) + log_jac
-    ll = pointwise_loglik(hypothesis, values, inputs, spec).sum(-1)
+    ll = loglik(values)
     log_ratio = np.where(np.isfinite(ll), log_target + ll - log_q, -np.inf)
     log_z = float(special.logsumexp(log_ratio) - np.log(n_proposal))
     w = np.exp(log_ratio - log_ratio.max())

@@ -83,10 +83,14 @@ class Sampler:
 
     def compiled(self, likelihood: str, hypothesis: str):
         """The compiled model of one (likelihood, hypothesis), compiled on first use only."""
-        key = f"{likelihood}/{hypothesis}"
+        return self._compiled_model(
+            f"{likelihood}/{hypothesis}", lambda: build_model(hypothesis, likelihood, self.spec)
+        )
+
+    def _compiled_model(self, key: str, build):
         if key not in self._compiled:
             t0 = time.perf_counter()
-            model = build_model(hypothesis, likelihood, self.spec)
+            model = build()
             if self.backend == "nutpie":
                 self._compiled[key] = _compile_nutpie(model)
             else:
@@ -98,10 +102,25 @@ class Sampler:
 
     def fit(self, inputs: CurveInputs, hypothesis: str, *, seed: int) -> FitResult:
         """Sample one hypothesis with retries; `ok=False` in the diagnostics if every attempt failed."""
+        return self.fit_model(
+            f"{inputs.likelihood}/{hypothesis}",
+            lambda: build_model(hypothesis, inputs.likelihood, self.spec),
+            inputs.data(),
+            stored_names(hypothesis, inputs.likelihood, self.spec),
+            hypothesis=hypothesis,
+            seed=seed,
+        )
+
+    def fit_model(
+        self, key: str, build, data: dict, names: tuple[str, ...], *, hypothesis: str, seed: int
+    ) -> FitResult:
+        """Any model whose inputs are `pm.Data`: compiled once under `key` (by `build()`), then its
+        data swapped in; sampled with the spec's settings and retries."""
         t0 = time.perf_counter()
+        compiled = self._compiled_model(key, build)
         result = None
         for i, setting in enumerate(attempts(self.spec)):
-            draws, stats = self.sample(inputs, hypothesis, seed=attempt_seed(seed, i), **setting)
+            draws, stats = self._sample(compiled, data, names, seed=attempt_seed(seed, i), **setting)
             diag = diagnose(_checked(draws), stats, self.spec, attempts=i + 1)
             result = FitResult(
                 hypothesis=hypothesis,
@@ -120,13 +139,19 @@ class Sampler:
         self, inputs: CurveInputs, hypothesis: str, *, seed: int, target_accept: float, tune: int, draws: int
     ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """One sampling run (no retries): draws and sampler statistics, each (chain, draw)."""
-        data = inputs.data()
         names = stored_names(hypothesis, inputs.likelihood, self.spec)
+        compiled = self.compiled(inputs.likelihood, hypothesis)
+        return self._sample(
+            compiled, inputs.data(), names, seed=seed, target_accept=target_accept, tune=tune, draws=draws
+        )
+
+    def _sample(
+        self, compiled, data: dict, names: tuple[str, ...], *, seed: int, target_accept: float, tune: int, draws: int
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         chains = self.spec.sampler.chains
         if self.backend == "nutpie":
             import nutpie
 
-            compiled = self.compiled(inputs.likelihood, hypothesis)
             known = {var.name for var in compiled.shared_var_keys}  # nutpie drops data the graph never uses
             compiled = compiled.with_data(**{k: v for k, v in data.items() if k in known})
             raw = nutpie.sample(
@@ -144,7 +169,7 @@ class Sampler:
             return _from_arrow(raw, names)
         import pymc as pm
 
-        model = self.compiled(inputs.likelihood, hypothesis)
+        model = compiled
         with model:
             pm.set_data(data)
             idata = pm.sample(

@@ -43,6 +43,7 @@ class CurveInputs:
     range_lo: float
     range_hi: float
     x_ref: float
+    answer_tokens: float = 0.0  # target length L when the data give it, else 0 (a hypothesis' prior decides)
 
     def subset(self, keep: np.ndarray, *, range_: tuple[float, float] | None = None) -> CurveInputs:
         """The same curve restricted to the points in `keep` (leave-future-out and LOO refits)."""
@@ -59,6 +60,7 @@ class CurveInputs:
             range_lo=lo,
             range_hi=hi,
             x_ref=self.x_ref,
+            answer_tokens=self.answer_tokens,
         )
 
     def data(self) -> dict[str, np.ndarray]:
@@ -72,6 +74,7 @@ class CurveInputs:
             "range_lo": np.asarray(self.range_lo),
             "range_hi": np.asarray(self.range_hi),
             "x_ref": np.asarray(self.x_ref),
+            "answer_tokens": np.asarray(self.answer_tokens),
         }
 
     @property
@@ -90,7 +93,10 @@ def curve_inputs(curve: Curve, spec: ModelSpec) -> CurveInputs:
             lo, hi = h.admissible_range(xs)
             break
     zeros = np.zeros(len(x))
-    common = dict(x=x - center, center=float(center), range_lo=lo, range_hi=hi, x_ref=float(xs[-1]))
+    tokens = curve.answer_tokens if np.isfinite(curve.answer_tokens) else 0.0
+    common = dict(
+        x=x - center, center=float(center), range_lo=lo, range_hi=hi, x_ref=float(xs[-1]), answer_tokens=tokens
+    )
     if curve.likelihood == "beta_binomial":
         return CurveInputs(
             likelihood="beta_binomial",

@@ -138,6 +138,13 @@ class ModelSpec:
         total = sum(w[h] for h in self.names)
         return tuple(math.log(w[h] / total) for h in self.names)
 
+    def with_bundled(self, *names: str) -> ModelSpec:
+        """A copy that also holds the bundled hypotheses `names` (their TOMLs in `models/toml/`), at
+        prior weight 1, for analyses that fit them beside the competing ones (the mirage stage)."""
+        extra = tuple(_load_hypothesis(default_spec_path().parent / f"{n}.toml") for n in names if n not in self.names)
+        weights = self.prior_weights + tuple((h.name, 1.0) for h in extra)
+        return replace(self, hypotheses=self.hypotheses + extra, prior_weights=weights)
+
     def with_sampler(self, **changes) -> ModelSpec:
         """A copy with sampler settings changed (None values are ignored)."""
         fields = {**asdict(self.sampler), **{k: v for k, v in changes.items() if v is not None}}

@@ -9,12 +9,15 @@ stopped; the work folder is removed once the outputs are whole. Progress goes to
 
 from __future__ import annotations
 
+import json
 import os
+import pickle
 import shutil
 import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -26,13 +29,16 @@ from rich.progress import (
 )
 
 from phasefit.analyses.fit import analyse_curves
-from phasefit.data.curves import CurveSet
+from phasefit.analyses.metrics import metric_groups, mirage_pairs, sensitivity_table
+from phasefit.analyses.metrics import task_table as metric_task_table
+from phasefit.analyses.mirage import mirage_evidence, mirage_spec
+from phasefit.data.curves import CURVE_KEY, CurveSet
 from phasefit.errors import PhasefitError
 from phasefit.inference.sampler import Sampler
 from phasefit.models.spec import ModelSpec, load_spec
-from phasefit.results.analysis import Analysis, assemble, curve_spec_hash
+from phasefit.results.analysis import Analysis, assemble, curve_spec_hash, spec_hash
 from phasefit.results.checkpoints import DiskCheckpoints, checkpoint_key
-from phasefit.results.files import write_json_atomic, write_table_atomic
+from phasefit.results.files import write_atomic, write_json_atomic, write_table_atomic
 from phasefit.results.posterior import save_tree
 
 OUTPUT_FILES = ("posterior.nc", "parameters.csv", "tasks.csv", "run.json", "verdicts.csv")
@@ -51,9 +57,9 @@ def _resolve_spec(models: str | Path | ModelSpec | None, **sampler) -> ModelSpec
 class _RichProgress:
     """A `Progress` callback drawing a rich bar (curves done, elapsed, eta, current curve)."""
 
-    def __init__(self, console: Console, *, enabled: bool):
+    def __init__(self, console: Console, *, enabled: bool, title: str = "fitting"):
         columns = (
-            TextColumn("[bold]fitting"),
+            TextColumn(f"[bold]{title}"),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
@@ -69,6 +75,8 @@ class _RichProgress:
         if self.task is None:
             self.task = self.bar.add_task("", total=total)
         self.bar.update(self.task, completed=done, description=label)
+        if stage == "done":
+            self.bar.update(self.task, completed=total, description="")
         if stage == "population":
             self.bar.update(self.task, completed=total, description="")
             self.bar.stop()
@@ -182,3 +190,157 @@ def run_demo(
         markup=False,
     )
     return fit_to_directory(curves, out=out, console=console, draws=draws, tune=tune, chains=chains)
+
+
+SENSITIVITY_FILES = ("sensitivity_tasks.csv", "sensitivity.csv")
+
+
+def sensitivity_to_directory(
+    curves: CurveSet,
+    *,
+    out: Path,
+    fits: Path | None = None,
+    pairs: dict[str, str] | None = None,
+    mirage: bool = True,
+    console: Console | None = None,
+    **options,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Metric-choice sensitivity: `sensitivity.csv` and `sensitivity_tasks.csv` in `out`.
+
+    The verdicts come from the fit directory `fits` when given (it must hold a finished fit of the
+    same data), else from `out` itself when it holds one, else from a fit run here and written to
+    `out` (`fit_to_directory`). Sharp metrics then get the mirage stage, each with its checkpoint,
+    so an interrupted run resumes.
+    """
+    from phasefit import __version__
+
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise PhasefitError(f"{out}: exists and is not a directory")
+    groups = metric_groups(curves)
+    if not groups:
+        raise PhasefitError(
+            f"{curves.source}: no task, family and condition is scored under two or more metrics: nothing to compare"
+        )
+    spec = _resolve_spec(
+        options.get("models"),
+        backend=options.get("backend"),
+        chains=options.get("chains"),
+        draws=options.get("draws"),
+        tune=options.get("tune"),
+        seed=options.get("seed"),
+    )
+    options["models"] = spec
+    console = console or Console()
+    verdicts = _verdicts_for(curves, out=out, fits=fits, spec=spec, console=console, options=options)
+    results = []
+    if mirage:
+        todo = mirage_pairs(curves, pairs)
+        mspec = mirage_spec(spec)
+        key = checkpoint_key(
+            version=__version__,
+            data_hash=curves.data_hash,
+            spec_hash=curve_spec_hash(mspec) + json.dumps(sorted((pairs or {}).items())),
+            lfo_cutoff=None,
+            x_axis=curves.x_axis,
+        )
+        store = out / ".phasefit-work" / f"mirage-{key}"
+        sampler = Sampler(mspec)
+        bar = _RichProgress(console, enabled=options.get("progress", True), title="mirage")
+        with bar.bar:
+            for j, (i, other) in enumerate(todo):
+                sharp = curves.curve(i)
+                bar("curve", label=sharp.label, done=j, total=len(todo))
+                path = store / f"sharp-{i:06d}.pkl"
+                pair = _load_pickle(path, sharp.label)
+                if pair is None:
+                    alone = mirage_evidence(sharp, None, sampler)
+                    joint = mirage_evidence(sharp, curves.curve(other), sampler) if other is not None else None
+                    pair = (alone, joint)
+                    store.mkdir(parents=True, exist_ok=True)
+                    write_atomic(path, lambda p, pair=pair: p.write_bytes(pickle.dumps(pair)))
+                results.append(pair)
+            if todo:
+                bar("done", label="", done=len(todo), total=len(todo))
+    table = sensitivity_table(curves, verdicts, results)
+    tasks = metric_task_table(table)
+    staging = out / ".phasefit-work" / "staging-sensitivity"
+    staging.mkdir(parents=True, exist_ok=True)
+    write_table_atomic(tasks, staging / "sensitivity_tasks.csv")
+    write_table_atomic(table, staging / "sensitivity.csv")
+    for name in SENSITIVITY_FILES:
+        os.replace(staging / name, out / name)
+    shutil.rmtree(out / ".phasefit-work", ignore_errors=True)
+    console.print(_sensitivity_summary(table, tasks), markup=False, highlight=False)
+    console.print(f"\nwrote {', '.join(str(out / n) for n in SENSITIVITY_FILES)}", markup=False)
+    return table, tasks
+
+
+def _load_pickle(path: Path, label: str):
+    if not path.exists():
+        return None
+    try:
+        pair = pickle.loads(path.read_bytes())
+    except Exception:  # unreadable or from another version: redo that curve
+        return None
+    return pair if isinstance(pair, tuple) and pair and getattr(pair[0], "label", None) == label else None
+
+
+def _verdicts_for(
+    curves: CurveSet, *, out: Path, fits: Path | None, spec: ModelSpec, console: Console, options: dict
+) -> pd.DataFrame:
+    """The fit analysis' verdicts of `curves`, in curve order: read from a finished fit or fitted."""
+    source = Path(fits) if fits is not None else out
+    run_file, table = source / "run.json", source / "verdicts.csv"
+    if run_file.is_file() and table.is_file():
+        run = json.loads(run_file.read_text(encoding="utf-8"))
+        same = run.get("data_hash") == curves.data_hash and run.get("x_axis") == curves.x_axis
+        if same and (fits is not None or run.get("spec_hash") == spec_hash(spec)):
+            console.print(f"reusing the fits in {source}", markup=False)
+            return _align(pd.read_csv(table), curves, source=table)
+        if fits is not None:
+            raise PhasefitError(
+                f"{source}: fitted on other data or another axis than this analysis "
+                f"(data hash {run.get('data_hash')}, x {run.get('x_axis')}; "
+                f"here {curves.data_hash}, x {curves.x_axis}): "
+                "fit the same data and options, or leave out --fits"
+            )
+    elif fits is not None:
+        raise PhasefitError(f"{source}: not a finished fit directory (no verdicts.csv and run.json)")
+    return fit_to_directory(curves, out=out, console=console, **options).verdicts
+
+
+def _align(verdicts: pd.DataFrame, curves: CurveSet, *, source: Path) -> pd.DataFrame:
+    """The rows of a verdict table read from CSV in `curves` order (empty conditions read as NaN)."""
+    v = verdicts.copy()
+    for k in CURVE_KEY:
+        v[k] = v[k].astype(object).where(v[k].notna(), "").astype(str)
+    c = curves.curves[list(CURVE_KEY)].astype(str).reset_index(drop=True)
+    merged = c.merge(v, on=list(CURVE_KEY), how="left", indicator=True)
+    missing = merged["_merge"] != "both"
+    if missing.any() or len(merged) != len(c):
+        first = c[missing.to_numpy()].iloc[0] if missing.any() else c.iloc[0]
+        raise PhasefitError(f"{source}: no verdict row for curve {', '.join(map(str, first))}")
+    return merged.drop(columns="_merge")
+
+
+def _sensitivity_summary(table: pd.DataFrame, tasks: pd.DataFrame) -> str:
+    groups = table.groupby(["task", "family", "condition"]).ngroups
+    flips = table.groupby(["task", "family", "condition"])["flip"].first()
+    decisive = table.groupby(["task", "family", "condition"])["flip_decisive"].first()
+    lines = [
+        f"metric sensitivity: {groups} task x family x condition groups under 2+ metrics "
+        f"({len(table)} curves); the verdict changes with the metric in {int(flips.sum())}, "
+        f"from emergent to smooth/absent in {int(decisive.sum())}"
+    ]
+    sharp = table[table["paired_metric"].notna() & table["verdict"].isin(["emergent", "inconclusive"])]
+    if len(sharp):
+        lines.append(
+            f"mirage: of the {len(sharp)} sharp-metric curves called emergent or inconclusive, "
+            f"{int(sharp['mirage_attributed'].sum())} are better explained by a smooth per-token skill seen "
+            f"through the metric (p_mirage >= 0.5), and {int(sharp['flat_below_resolution'].sum())} have a "
+            "flat stretch that the test set cannot resolve"
+        )
+    shown = tasks[["task", "condition", "n_families", "families_flip", "emergent_under", "not_emergent_under"]]
+    lines += ["", shown.to_string(index=False)]
+    return "\n".join(lines)

@@ -32,15 +32,21 @@ class MathBackend:
     exp: Any
     log: Any
     sigmoid: Any
+    log1mexp: Any  # log(1 - exp(z)) for z < 0, accurate near 0
 
 
-NUMPY = MathBackend("numpy", lambda z: np.logaddexp(0.0, z), np.exp, np.log, special.expit)
+def _np_log1mexp(z):
+    with np.errstate(divide="ignore"):  # z = 0 (q rounds to 1): -inf, as PyTensor's
+        return np.log(-np.expm1(z))
+
+
+NUMPY = MathBackend("numpy", lambda z: np.logaddexp(0.0, z), np.exp, np.log, special.expit, _np_log1mexp)
 
 
 def _pytensor_backend() -> MathBackend:
     import pytensor.tensor as pt
 
-    return MathBackend("pytensor", pt.softplus, pt.exp, pt.log, pt.sigmoid)
+    return MathBackend("pytensor", pt.softplus, pt.exp, pt.log, pt.sigmoid, pt.log1mexp)
 
 
 class Hypothesis:
