@@ -179,6 +179,7 @@ def test_tables_flag_flips_and_carry_the_verdicts_unchanged():
     curves = load_curves(frame)
     groups = metric_groups(curves)
     assert [k[1] for k in groups] == ["A", "B"]  # C has one metric only
+    assert [k[1] for k in metric_groups(curves, sharp_alone=True)] == ["A", "B", "C"]  # C's is sharp
     verdict = {
         ("A", "exact_match"): "emergent",
         ("A", "token_accuracy"): "smooth",
@@ -195,12 +196,14 @@ def test_tables_flag_flips_and_carry_the_verdicts_unchanged():
     }
     v = _verdicts(curves, verdict, p)
     pairs = mirage_pairs(curves)
-    assert len(pairs) == 2 and all(o is not None for _, o in pairs)
+    assert len(pairs) == 3 and [o is None for _, o in pairs] == [False, False, True]  # C: alone
+    assert len(mirage_pairs(curves, metrics=["token_accuracy"])) == 0
+    pairs = pairs[:2]
     mirage = [
         (_fake_mirage(i, curves.curve(i).label, 0.6), _fake_mirage(i, curves.curve(i).label, 0.8, other="t", hidden=3))
         for i, _ in pairs
     ]
-    table = sensitivity_table(curves, v, mirage)
+    table = sensitivity_table(curves, v, mirage, sharp_alone=False)
     assert len(table) == 4
     a = table[table["family"] == "A"].set_index("metric")
     assert a["flip"].all() and a["flip_decisive"].all() and a["p_emergent_spread"].iloc[0] == pytest.approx(0.90)
@@ -213,6 +216,11 @@ def test_tables_flag_flips_and_carry_the_verdicts_unchanged():
     # where they overlap, the sensitivity table is the verdict table
     merged = table.merge(v, on=["task", "family", "condition", "metric"], suffixes=("", "_v"))
     assert (merged["p_emergent"] == merged["p_emergent_v"]).all() and (merged["verdict"] == merged["verdict_v"]).all()
+    c_index = int(np.flatnonzero(curves.curves["family"] == "C")[0])
+    alone_c = (_fake_mirage(c_index, curves.curve(c_index).label, 0.3), None)
+    with_c = sensitivity_table(curves, v, [*mirage, alone_c]).set_index("family")
+    assert with_c.at["C", "n_metrics"] == 1 and not with_c.at["C", "flip"]
+    assert with_c.at["C", "p_mirage"] == 0.3 and with_c.at["C", "paired_metric"] == ""
     tasks = task_table(table)
     row = tasks.iloc[0]
     assert (row["n_families"], row["families_flip"], row["families_flip_decisive"]) == (2, 1, 1)
@@ -336,6 +344,12 @@ def test_sensitivity_errors_are_one_line(tmp_path, capsys):
     assert "not a finished fit directory" in capsys.readouterr().err
     one = tmp_path / "one.csv"
     _frame(families=("A",)).query("metric == 'exact_match'").to_csv(one, index=False)
-    assert main(["sensitivity", str(one), "--out", str(out)]) == 2
+    assert main(["sensitivity", str(one), "--out", str(out), "--no-mirage"]) == 2
     assert "two or more metrics" in capsys.readouterr().err
+    tok = tmp_path / "tok.csv"
+    _frame(families=("A",)).query("metric == 'token_accuracy'").to_csv(tok, index=False)
+    assert main(["sensitivity", str(tok), "--out", str(out)]) == 2
+    assert "no metric is sharp" in capsys.readouterr().err
+    assert main(["sensitivity", str(data), "--out", str(out), "--mirage-metric", "em"]) == 2
+    assert "em" in capsys.readouterr().err
     assert not out.exists()

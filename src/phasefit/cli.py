@@ -84,6 +84,13 @@ def _parser() -> argparse.ArgumentParser:
         help="the continuous metric that scores the same outputs as a sharp one, e.g. exact_match=bleu "
         "(repeatable; default: the first bounded continuous metric of the same task and family)",
     )
+    se.add_argument(
+        "--mirage-metric",
+        action="append",
+        metavar="NAME",
+        help="fit the mirage to this sharp metric only (repeatable; default: every metric scored per item "
+        "0/1 with n_items)",
+    )
     se.add_argument("--no-mirage", action="store_true", help="compare the metrics only; skip the mirage fits")
     _data_options(se)
     _fit_options(se)
@@ -356,7 +363,7 @@ def _cmd_sensitivity(args, console: Console) -> int:
         pairs[sharp] = other
     curves = _load(args)
     known = set(curves.curves["metric"])
-    for name in (*pairs, *pairs.values()):
+    for name in (*pairs, *pairs.values(), *(args.mirage_metric or [])):
         if name not in known:
             raise PhasefitError(f"--pair: {_unknown_name(curves, 'metric', name)}")
     sensitivity_to_directory(
@@ -365,6 +372,7 @@ def _cmd_sensitivity(args, console: Console) -> int:
         fits=args.fits,
         pairs=pairs or None,
         mirage=not args.no_mirage,
+        mirage_metrics=args.mirage_metric,
         models=args.models,
         backend=args.backend,
         chains=args.chains,

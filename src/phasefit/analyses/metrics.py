@@ -1,6 +1,7 @@
 """Metric-choice sensitivity: the same outputs under different metrics, side by side.
 
-For every (task, family, condition) scored under two or more metrics, one row per metric with its
+For every (task, family, condition) scored under two or more metrics (and every other one with a
+sharp metric, for its mirage evidence alone), one row per metric with its
 verdict, p_emergent, break and onset (from the fit analysis' verdict table, unchanged), whether the
 verdict flips between the metrics, how far apart their P(breakpoint) are, and, for sharp metrics
 with item counts, the mirage evidence (`analyses/mirage.py`) and the test set's resolution. Pure:
@@ -31,13 +32,15 @@ CARRIED = (  # from verdicts.csv, where present
 )
 
 
-def metric_groups(curves: CurveSet) -> dict[tuple[str, str, str], list[int]]:
-    """Curve indices of every (task, family, condition) with two or more metrics, in table order."""
+def metric_groups(curves: CurveSet, *, sharp_alone: bool = False) -> dict[tuple[str, str, str], list[int]]:
+    """Curve indices of every (task, family, condition) with two or more metrics, in table order;
+    with `sharp_alone`, also of those with one metric that is sharp (`is_sharp`)."""
     c = curves.curves.reset_index(drop=True)
     groups: dict[tuple[str, str, str], list[int]] = {}
     for key, idx in c.groupby(GROUP, sort=True).groups.items():
-        if c.loc[idx, "metric"].nunique() >= 2:
-            groups[tuple(key)] = sorted(int(i) for i in idx)
+        members = sorted(int(i) for i in idx)
+        if c.loc[members, "metric"].nunique() >= 2 or (sharp_alone and any(is_sharp(curves.curve(i)) for i in members)):
+            groups[tuple(key)] = members
     return groups
 
 
@@ -46,18 +49,20 @@ def is_sharp(curve: Curve) -> bool:
     return curve.likelihood == "beta_binomial" and curve.metric_kind == "discrete"
 
 
-def mirage_pairs(curves: CurveSet, pairs: Mapping[str, str] | None = None) -> list[tuple[int, int | None]]:
-    """(sharp curve, paired continuous curve or None) for every sharp curve in a multi-metric group.
+def mirage_pairs(
+    curves: CurveSet, pairs: Mapping[str, str] | None = None, *, metrics: Sequence[str] | None = None
+) -> list[tuple[int, int | None]]:
+    """(sharp curve, paired continuous curve or None) for every sharp curve (of `metrics` if given).
 
     `pairs` maps a sharp metric to the metric that scores the same outputs continuously (e.g.
     {"exact_match": "bleu"}); without an entry, the group's first bounded continuous metric (beta
     likelihood, higher is better) by name is used, if any.
     """
     out = []
-    for idx in metric_groups(curves).values():
+    for idx in metric_groups(curves, sharp_alone=True).values():
         members = [curves.curve(i) for i in idx]
         for c in members:
-            if not is_sharp(c):
+            if not is_sharp(c) or (metrics is not None and c.metric not in metrics):
                 continue
             wanted = (pairs or {}).get(c.metric)
             candidates = sorted(
@@ -74,13 +79,16 @@ def sensitivity_table(
     curves: CurveSet,
     verdicts: pd.DataFrame,
     mirage: Sequence[tuple[MirageResult, MirageResult | None]] = (),
+    *,
+    sharp_alone: bool = True,
 ) -> pd.DataFrame:
     """One row per curve of a multi-metric group: its verdict columns, flip flags and mirage evidence.
 
     `verdicts` is the fit analysis' table (one row per curve, in `curves` order); `mirage` holds, per
     sharp curve, its evidence with the metric alone and (if paired) jointly with the other metric.
+    With `sharp_alone`, groups whose only metric is sharp are included (for their mirage evidence).
     """
-    groups = metric_groups(curves)
+    groups = metric_groups(curves, sharp_alone=sharp_alone)
     if len(verdicts) != len(curves):
         raise ValueError(f"the verdict table has {len(verdicts)} rows for {len(curves)} curves")
     v = verdicts.reset_index(drop=True)
@@ -94,6 +102,8 @@ def sensitivity_table(
         decisive = "emergent" in verdict_set and bool(verdict_set & set(DECISIVE_NO))
         spread = float(ok["p_emergent"].max() - ok["p_emergent"].min()) if len(ok) >= 2 else math.nan
         emergent_under = ";".join(sorted(ok.loc[ok["verdict"] == "emergent", "metric"]))
+        if len(idx) < 2:  # a sharp metric alone: its mirage evidence, nothing to compare
+            flip = decisive = False
         for i in idx:
             row = {"task": key[0], "family": key[1], "condition": key[2], "metric": v.at[i, "metric"]}
             row |= {c: v.at[i, c] for c in CARRIED if c in v.columns}

@@ -202,6 +202,7 @@ def sensitivity_to_directory(
     fits: Path | None = None,
     pairs: dict[str, str] | None = None,
     mirage: bool = True,
+    mirage_metrics: list[str] | None = None,
     console: Console | None = None,
     **options,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -209,18 +210,19 @@ def sensitivity_to_directory(
 
     The verdicts come from the fit directory `fits` when given (it must hold a finished fit of the
     same data), else from `out` itself when it holds one, else from a fit run here and written to
-    `out` (`fit_to_directory`). Sharp metrics then get the mirage stage, each with its checkpoint,
-    so an interrupted run resumes.
+    `out` (`fit_to_directory`). Sharp metrics (of `mirage_metrics`, default all) then get the mirage
+    stage, each with its checkpoint, so an interrupted run resumes.
     """
     from phasefit import __version__
 
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise PhasefitError(f"{out}: exists and is not a directory")
-    groups = metric_groups(curves)
-    if not groups:
+    if not metric_groups(curves, sharp_alone=mirage):
         raise PhasefitError(
-            f"{curves.source}: no task, family and condition is scored under two or more metrics: nothing to compare"
+            f"{curves.source}: no task, family and condition is scored under two or more metrics"
+            + (" and no metric is sharp (per-item 0/1 with n_items)" if mirage else "")
+            + ": nothing to compare"
         )
     spec = _resolve_spec(
         options.get("models"),
@@ -235,12 +237,12 @@ def sensitivity_to_directory(
     verdicts = _verdicts_for(curves, out=out, fits=fits, spec=spec, console=console, options=options)
     results = []
     if mirage:
-        todo = mirage_pairs(curves, pairs)
+        todo = mirage_pairs(curves, pairs, metrics=mirage_metrics)
         mspec = mirage_spec(spec)
         key = checkpoint_key(
             version=__version__,
             data_hash=curves.data_hash,
-            spec_hash=curve_spec_hash(mspec) + json.dumps(sorted((pairs or {}).items())),
+            spec_hash=curve_spec_hash(mspec) + json.dumps(sorted((pairs or {}).items())),  # a pair changes a fit
             lfo_cutoff=None,
             x_axis=curves.x_axis,
         )
@@ -262,7 +264,7 @@ def sensitivity_to_directory(
                 results.append(pair)
             if todo:
                 bar("done", label="", done=len(todo), total=len(todo))
-    table = sensitivity_table(curves, verdicts, results)
+    table = sensitivity_table(curves, verdicts, results, sharp_alone=mirage)
     tasks = metric_task_table(table)
     staging = out / ".phasefit-work" / "staging-sensitivity"
     staging.mkdir(parents=True, exist_ok=True)
