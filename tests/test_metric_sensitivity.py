@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -299,6 +300,9 @@ def test_sensitivity_run_reuses_the_fit_and_agrees_with_it(tmp_path, monkeypatch
     em = written.set_index("metric").loc["exact_match"]
     assert em["paired_metric"] == "token_accuracy" and 0 <= em["p_mirage"] <= 1
     assert (out / "sensitivity_tasks.csv").is_file() and not (out / ".phasefit-work").exists()
+    record = json.loads((out / "sensitivity.json").read_text())
+    assert record["data_hash"] == curves.data_hash and record["n_mirage"] == 1 and record["fits"] == str(fits)
+    assert [h["name"] for h in record["mirage_hypotheses"]] == ["mirage", "latent_break"]
     # fitted on other data: refused, nothing written
     other = load_curves(_frame(families=("A",), seed=6))
     with pytest.raises(pipeline.PhasefitError, match="other data"):

@@ -15,6 +15,7 @@ import pickle
 import shutil
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
@@ -36,7 +37,7 @@ from phasefit.data.curves import CURVE_KEY, CurveSet
 from phasefit.errors import PhasefitError
 from phasefit.inference.sampler import Sampler
 from phasefit.models.spec import ModelSpec, load_spec
-from phasefit.results.analysis import Analysis, assemble, curve_spec_hash, spec_hash
+from phasefit.results.analysis import Analysis, assemble, curve_spec_hash, spec_hash, versions
 from phasefit.results.checkpoints import DiskCheckpoints, checkpoint_key
 from phasefit.results.files import write_atomic, write_json_atomic, write_table_atomic
 from phasefit.results.posterior import save_tree
@@ -192,7 +193,7 @@ def run_demo(
     return fit_to_directory(curves, out=out, console=console, draws=draws, tune=tune, chains=chains)
 
 
-SENSITIVITY_FILES = ("sensitivity_tasks.csv", "sensitivity.csv")
+SENSITIVITY_FILES = ("sensitivity.json", "sensitivity_tasks.csv", "sensitivity.csv")
 
 
 def sensitivity_to_directory(
@@ -234,11 +235,13 @@ def sensitivity_to_directory(
     )
     options["models"] = spec
     console = console or Console()
+    t0 = time.perf_counter()
     verdicts = _verdicts_for(curves, out=out, fits=fits, spec=spec, console=console, options=options)
+    t_fit = time.perf_counter() - t0
     results = []
+    mspec = mirage_spec(spec)
     if mirage:
         todo = mirage_pairs(curves, pairs, metrics=mirage_metrics)
-        mspec = mirage_spec(spec)
         key = checkpoint_key(
             version=__version__,
             data_hash=curves.data_hash,
@@ -266,8 +269,27 @@ def sensitivity_to_directory(
                 bar("done", label="", done=len(todo), total=len(todo))
     table = sensitivity_table(curves, verdicts, results, sharp_alone=mirage)
     tasks = metric_task_table(table)
+    record = {
+        "source": curves.source,
+        "data_hash": curves.data_hash,
+        "x_axis": curves.x_axis,
+        "fits": str(fits if fits is not None else out),
+        "pairs": pairs or {},
+        "mirage": mirage,
+        "mirage_metrics": mirage_metrics,
+        "mirage_hypotheses": [asdict(h) for h in mspec.hypotheses[len(spec.names) :]],
+        "seed": spec.sampler.seed,
+        "sampler": spec.to_dict()["sampler"],
+        "versions": versions(),
+        "n_rows": len(table),
+        "n_mirage": len(results),
+        "mirage_failed": sum(not (a.ok and (j is None or j.ok)) for a, j in results),
+        "seconds": {"fits": round(t_fit, 2), "total": round(time.perf_counter() - t0, 2)},
+        "argv": list(sys.argv),
+    }
     staging = out / ".phasefit-work" / "staging-sensitivity"
     staging.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(json.loads(json.dumps(record)), staging / "sensitivity.json")
     write_table_atomic(tasks, staging / "sensitivity_tasks.csv")
     write_table_atomic(table, staging / "sensitivity.csv")
     for name in SENSITIVITY_FILES:
