@@ -357,3 +357,18 @@ def test_sensitivity_errors_are_one_line(tmp_path, capsys):
     assert main(["sensitivity", str(data), "--out", str(out), "--mirage-metric", "em"]) == 2
     assert "em" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_tokens_are_averaged_over_the_two_hypotheses():
+    from types import SimpleNamespace
+
+    from phasefit.analyses.mirage import _averaged_tokens
+
+    fits = {
+        "mirage": SimpleNamespace(draws={"tokens": np.full((2, 50), 3.0)}),
+        "latent_break": SimpleNamespace(draws={"tokens": np.full((2, 50), 9.0)}),
+    }
+    assert set(_averaged_tokens(fits, 1.0)) == {3.0} and set(_averaged_tokens(fits, 0.0)) == {9.0}
+    mixed = _averaged_tokens(fits, 0.25)
+    assert len(mixed) == 100 and np.mean(mixed == 3.0) == 0.25
+    assert set(_averaged_tokens(fits, math.nan)) == {3.0}  # evidence failed: the mirage's

@@ -44,7 +44,7 @@ class MirageResult:
     log_z_latent_break: float
     log_z_se: float  # the larger Monte Carlo SE of the two log Z
     tokens_given: bool  # L from the data's answer_tokens
-    tokens_q05: float  # L under the mirage: posterior 90% interval and median (the given value when given)
+    tokens_q05: float  # L: 90% interval and median averaged over both hypotheses (the given value when given)
     tokens_median: float
     tokens_q95: float
     link_median: float  # other metric = q ** link (NaN without one)
@@ -93,11 +93,12 @@ def mirage_evidence(sharp: Curve, other: Curve | None, sampler: Sampler) -> Mira
     problems = [f"{h}: {f.diagnostics.reason}" for h, f in fits.items() if not f.diagnostics.ok]
     problems += [f"{h} evidence: importance k-hat {e.k_hat:.2f} > 0.7" for h, e in evidence.items() if not e.ok]
     ok = not problems
+    p_mirage = _p_mirage(evidence) if ok else math.nan
     given = math.isfinite(sharp.answer_tokens)
     if given:
         t05 = tmed = t95 = float(sharp.answer_tokens)
     else:
-        t05, tmed, t95 = (float(v) for v in np.quantile(fits[MIRAGE].draws["tokens"], [0.05, 0.5, 0.95]))
+        t05, tmed, t95 = (float(v) for v in np.quantile(_averaged_tokens(fits, p_mirage), [0.05, 0.5, 0.95]))
     link = float(np.median(fits[MIRAGE].draws["link"])) if other is not None else math.nan
     n = float(np.median(inputs.n))
     expected = mean_curve(MIRAGE, fits[MIRAGE].draws, inputs, inputs.x, spec)
@@ -106,7 +107,7 @@ def mirage_evidence(sharp: Curve, other: Curve | None, sampler: Sampler) -> Mira
         index=sharp.index,
         label=sharp.label,
         other_metric=other.metric if other is not None else "",
-        p_mirage=_p_mirage(evidence) if ok else math.nan,
+        p_mirage=p_mirage,
         log_z_mirage=evidence[MIRAGE].log_z,
         log_z_latent_break=evidence[LATENT_BREAK].log_z,
         log_z_se=max(e.log_z_se for e in evidence.values()),
@@ -122,6 +123,20 @@ def mirage_evidence(sharp: Curve, other: Curve | None, sampler: Sampler) -> Mira
         reason="; ".join(problems),
         seconds=sum(f.seconds for f in fits.values()),
     )
+
+
+def _averaged_tokens(fits, p_mirage: float) -> np.ndarray:
+    """L's posterior averaged over the two hypotheses (weights p_mirage, 1 - p_mirage): evenly spaced
+    draws of each fit in proportion; the mirage's alone when the evidence failed."""
+    a, b = (np.asarray(fits[h].draws["tokens"]).reshape(-1) for h in HYPOTHESES)
+    w = 1.0 if not math.isfinite(p_mirage) else p_mirage
+    n = min(len(a), len(b))
+    k = int(round(w * n))
+    return np.concatenate([_evenly(a, k), _evenly(b, n - k)])
+
+
+def _evenly(v: np.ndarray, m: int) -> np.ndarray:
+    return v[np.linspace(0, len(v) - 1, m).round().astype(int)] if m else v[:0]
 
 
 def _p_mirage(evidence: dict[str, Evidence]) -> float:
