@@ -17,7 +17,7 @@ done; \
 echo "no Python >= 3.12 found (install one, e.g. 'pyenv install 3.12')" >&2; exit 1
 endef
 
-.PHONY: venv demo test test-slow lint typecheck bench bench-accuracy clean
+.PHONY: venv demo test test-slow lint typecheck bench bench-accuracy bench-mirage clean
 
 $(STAMP): pyproject.toml
 	@PYBIN=$$( $(find_python) ) || exit 1; \
@@ -53,6 +53,9 @@ bench: $(STAMP)
 bench-accuracy: $(STAMP)
 	$(PY) benchmarks/accuracy.py
 	$(PY) benchmarks/population_speed.py
+
+bench-mirage: $(STAMP)
+	$(PY) benchmarks/mirage.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info

@@ -52,8 +52,10 @@ def _frame(*, families=("A", "B"), seed=0, n=800, tokens=None, shape="smooth") -
 def test_mirage_is_exact_match_of_a_logit_linear_skill(given):
     plugin = SPEC.plugin("mirage")
     x = np.linspace(-2, 2, 9)
-    p = {"intercept": np.array([0.4]), "slope": np.array([1.3]), "tokens": np.array([5.5])}
-    em = special.expit(plugin.eta(x, p, {"answer_tokens": np.asarray(given)}, NUMPY))
+    p = {"intercept": np.array([0.4]), "slope": np.array([1.3]), "extra_tokens": np.array([4.5])}
+    data = {"answer_tokens": np.asarray(given)}
+    p |= plugin.deterministics(p, data, NUMPY)
+    em = special.expit(plugin.eta(x, p, data, NUMPY))
     length = given if given > 0 else 5.5
     np.testing.assert_allclose(em, special.expit(0.4 + 1.3 * x) ** length, rtol=1e-10)
 
@@ -66,7 +68,7 @@ def test_latent_break_is_flat_then_rises_on_the_skill_scale():
         "slope_before": np.array([0.0]),
         "gain": np.array([4.0]),
         "tau_fraction": np.array([0.5]),
-        "tokens": np.array([4.0]),
+        "extra_tokens": np.array([3.0]),
     }
     em = mean_curve("latent_break", draws, inputs, inputs.x, SPEC)[0]
     tau = SPEC.plugin("latent_break").deterministics(draws, inputs.data(), NUMPY)["tau"][0] - inputs.center
@@ -114,13 +116,14 @@ def test_paired_loglik_adds_the_other_metric_to_the_sharp_one():
     d = {
         "intercept": np.array([0.2, -0.1]),
         "slope": np.array([1.5, 1.2]),
-        "tokens": np.array([6.0, 4.0]),
+        "extra_tokens": np.array([5.0, 3.0]),
         "concentration": np.array([300.0, 900.0]),
         "link": np.array([1.0, 1.4]),
         "precision": np.array([200.0, 50.0]),
     }
     q = special.expit(d["intercept"][:, None] + d["slope"][:, None] * pair.x_other)
     mu = q ** d["link"][:, None]
+    assert paired_loglik("mirage", d, pair, SPEC).shape == (2,)
     other_ll = stats.beta.logpdf(pair.y_other, mu * d["precision"][:, None], (1 - mu) * d["precision"][:, None])
     expected = pointwise_loglik("mirage", d, inputs, SPEC).sum(-1) + other_ll.sum(-1)
     np.testing.assert_allclose(paired_loglik("mirage", d, pair, SPEC), expected, rtol=1e-10)
@@ -259,7 +262,7 @@ def _shared_compiled(monkeypatch):
 
 @pytest.fixture()
 def mirage_sampler():
-    s = Sampler(SPEC)
+    s = Sampler(SPEC.with_sampler(draws=400, tune=400))  # tiny_spec's 150 draws: R-hat too noisy for both fits
     s._compiled = _COMPILED
     return s
 

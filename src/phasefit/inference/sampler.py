@@ -115,9 +115,9 @@ class Sampler:
         self, key: str, build, data: dict, names: tuple[str, ...], *, hypothesis: str, seed: int
     ) -> FitResult:
         """Any model whose inputs are `pm.Data`: compiled once under `key` (by `build()`), then its
-        data swapped in; sampled with the spec's settings and retries."""
-        t0 = time.perf_counter()
+        data swapped in; sampled with the spec's settings and retries. `seconds` leaves out compiling."""
         compiled = self._compiled_model(key, build)
+        t0 = time.perf_counter()
         result = None
         for i, setting in enumerate(attempts(self.spec)):
             draws, stats = self._sample(compiled, data, names, seed=attempt_seed(seed, i), **setting)

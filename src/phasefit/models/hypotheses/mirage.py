@@ -8,10 +8,11 @@ Both hypotheses model the sharp metric as floor + (1 - floor) q(x) ** L; they di
 - `latent_break`: q flat, then a rise past a break tau (the skill itself breaks), the breakpoint
   hypothesis' shape on the per-token scale.
 
-eta = logit(q ** L) = L log q - log(1 - q ** L), so the shared likelihood code applies. L is the
-curve's `answer_tokens` when the data give it; otherwise the free parameter `tokens` (its prior in
-the hypothesis' TOML). When the data give L, `tokens` still exists but touches no likelihood: it
-follows its prior and leaves the marginal likelihood unchanged. Neither hypothesis has a ceiling
+eta = logit(q ** L) = L log q - log(1 - q ** L), so the shared likelihood code applies. L (the
+derived `tokens`) is the curve's `answer_tokens` when the data give it; otherwise 1 + `extra_tokens`,
+a free parameter (its prior in the hypothesis' TOML), so that an answer has at least one token. When
+the data give L, `extra_tokens` still exists but touches no likelihood: it follows its prior and
+leaves the marginal likelihood unchanged. Neither hypothesis has a ceiling
 fraction: q ** L makes its own. `phasefit.analyses.mirage` fits them, jointly with a continuous
 metric of the same outputs where there is one.
 """
@@ -23,9 +24,9 @@ from phasefit.models.hypotheses.breakpoint import Breakpoint
 
 
 def tokens(p, data):
-    """L: the data's answer_tokens where given (> 0), else the parameter."""
-    given = data["answer_tokens"]
-    return p["tokens"] + (given - p["tokens"]) * (given > 0)
+    """L: the data's answer_tokens where given (> 0), else 1 + the parameter `extra_tokens`."""
+    given, free = data["answer_tokens"], 1.0 + p["extra_tokens"]
+    return free + (given - free) * (given > 0)
 
 
 def sharp_eta(latent, length, xp: MathBackend):
@@ -37,18 +38,22 @@ def sharp_eta(latent, length, xp: MathBackend):
 class _Latent(Hypothesis):
     uses_ceiling = False
 
+    def deterministics(self, p, data, xp):
+        return {"tokens": tokens(p, data)}
+
     def latent_eta(self, x, p, data, xp):
         """logit q(x), the per-token skill."""
         raise NotImplementedError
 
     def eta(self, x, p, data, xp):
-        return sharp_eta(self.latent_eta(x, p, data, xp), tokens(p, data), xp)
+        return sharp_eta(self.latent_eta(x, p, data, xp), p["tokens"], xp)
 
 
 @register
 class Mirage(_Latent):
     name = "mirage"
-    params = ("intercept", "slope", "tokens")
+    params = ("intercept", "slope", "extra_tokens")
+    derived = ("tokens",)
     summary = "a smooth per-token skill seen through exact match (q ** L)"
 
     def latent_eta(self, x, p, data, xp):
@@ -58,8 +63,8 @@ class Mirage(_Latent):
 @register
 class LatentBreak(_Latent):
     name = "latent_break"
-    params = ("level", "slope_before", "gain", "tau_fraction", "tokens")
-    derived = ("tau", "rise")
+    params = ("level", "slope_before", "gain", "tau_fraction", "extra_tokens")
+    derived = ("tau", "rise", "tokens")
     options = dict(Breakpoint.options)
     uses_range = True
     summary = "a per-token skill that itself breaks, seen through exact match (q ** L)"
@@ -69,7 +74,7 @@ class LatentBreak(_Latent):
         self._shape = Breakpoint(options)
 
     def deterministics(self, p, data, xp):
-        return self._shape.deterministics(p, data, xp)
+        return self._shape.deterministics(p, data, xp) | super().deterministics(p, data, xp)
 
     def latent_eta(self, x, p, data, xp):
         return self._shape.eta(x, p, data, xp)
