@@ -375,3 +375,21 @@ def test_tokens_are_averaged_over_the_two_hypotheses():
     mixed = _averaged_tokens(fits, 0.25)
     assert len(mixed) == 100 and np.mean(mixed == 3.0) == 0.25
     assert set(_averaged_tokens(fits, math.nan)) == {3.0}  # evidence failed: the mirage's
+
+
+def test_sensitivity_in_memory_reuses_an_analysis(monkeypatch):
+    import phasefit
+
+    curves = load_curves(_frame(families=("A",), seed=11))
+    analysis = pipeline.fit(curves, models=tiny_spec(), progress=False)
+    import phasefit.analyses.fit as fit_stage
+
+    monkeypatch.setattr(fit_stage, "analyse_curve", lambda *a, **k: pytest.fail("refitted"))
+    table, tasks = phasefit.sensitivity(curves, analysis=analysis, models=tiny_spec(), progress=False)
+    merged = table.merge(analysis.verdicts, on=["task", "family", "condition", "metric"], suffixes=("", "_v"))
+    assert len(merged) == 2 and (merged["p_emergent"] == merged["p_emergent_v"]).all()
+    assert table.set_index("metric").at["exact_match", "paired_metric"] == "token_accuracy"
+    assert list(tasks["n_families"]) == [1]
+    other = load_curves(_frame(families=("A",), seed=12))
+    with pytest.raises(phasefit.PhasefitError, match="other data"):
+        phasefit.sensitivity(other, analysis=analysis, progress=False)

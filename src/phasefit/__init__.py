@@ -1,8 +1,9 @@
 """phasefit: Bayesian evidence for emergent vs smooth scaling of language-model abilities.
 
 The public API: `load_curves` (validate a table into curves), `datasets` (bundled real data),
-`load_spec` (model specs), `fit` / `fit_to_directory` (the analysis), `load_tree` (a written
-posterior) and the typed errors. The layers behind it are described in ARCHITECTURE.md.
+`load_spec` (model specs), `fit` / `fit_to_directory` (the analysis), `sensitivity` /
+`sensitivity_to_directory` (verdicts across metrics, the mirage), `load_tree` (a written posterior)
+and the typed errors. The layers behind it are described in ARCHITECTURE.md.
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -17,7 +18,7 @@ from phasefit.errors import DataError, DatasetNotFound, PhasefitError, SpecError
 from phasefit.models.spec import load_spec  # noqa: E402
 from phasefit.results.analysis import Analysis  # noqa: E402
 from phasefit.results.posterior import load_tree  # noqa: E402
-from phasefit.runner.local import fit, fit_to_directory  # noqa: E402
+from phasefit.runner.local import fit, fit_to_directory, sensitivity, sensitivity_to_directory  # noqa: E402
 
 __all__ = [
     "Analysis",
@@ -33,4 +34,6 @@ __all__ = [
     "load_curves",
     "load_spec",
     "load_tree",
+    "sensitivity",
+    "sensitivity_to_directory",
 ]

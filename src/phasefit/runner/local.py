@@ -193,6 +193,7 @@ def run_demo(
     return fit_to_directory(curves, out=out, console=console, draws=draws, tune=tune, chains=chains)
 
 
+SAMPLER_OPTIONS = ("backend", "chains", "draws", "tune", "seed")
 SENSITIVITY_FILES = ("sensitivity.json", "sensitivity_tasks.csv", "sensitivity.csv")
 
 
@@ -225,23 +226,15 @@ def sensitivity_to_directory(
             + (" and no metric is sharp (per-item 0/1 with n_items)" if mirage else "")
             + ": nothing to compare"
         )
-    spec = _resolve_spec(
-        options.get("models"),
-        backend=options.get("backend"),
-        chains=options.get("chains"),
-        draws=options.get("draws"),
-        tune=options.get("tune"),
-        seed=options.get("seed"),
-    )
+    spec = _resolve_spec(options.get("models"), **{k: options.get(k) for k in SAMPLER_OPTIONS})
     options["models"] = spec
     console = console or Console()
     t0 = time.perf_counter()
     verdicts = _verdicts_for(curves, out=out, fits=fits, spec=spec, console=console, options=options)
     t_fit = time.perf_counter() - t0
-    results = []
     mspec = mirage_spec(spec)
+    results = []
     if mirage:
-        todo = mirage_pairs(curves, pairs, metrics=mirage_metrics)
         key = checkpoint_key(
             version=__version__,
             data_hash=curves.data_hash,
@@ -249,24 +242,14 @@ def sensitivity_to_directory(
             lfo_cutoff=None,
             x_axis=curves.x_axis,
         )
-        store = out / ".phasefit-work" / f"mirage-{key}"
-        sampler = Sampler(mspec)
-        bar = _RichProgress(console, enabled=options.get("progress", True), title="mirage")
-        with bar.bar:
-            for j, (i, other) in enumerate(todo):
-                sharp = curves.curve(i)
-                bar("curve", label=sharp.label, done=j, total=len(todo))
-                path = store / f"sharp-{i:06d}.pkl"
-                pair = _load_pickle(path, sharp.label)
-                if pair is None:
-                    alone = mirage_evidence(sharp, None, sampler)
-                    joint = mirage_evidence(sharp, curves.curve(other), sampler) if other is not None else None
-                    pair = (alone, joint)
-                    store.mkdir(parents=True, exist_ok=True)
-                    write_atomic(path, lambda p, pair=pair: p.write_bytes(pickle.dumps(pair)))
-                results.append(pair)
-            if todo:
-                bar("done", label="", done=len(todo), total=len(todo))
+        results = _mirage_stage(
+            curves,
+            mspec,
+            pairs=pairs,
+            metrics=mirage_metrics,
+            store=out / ".phasefit-work" / f"mirage-{key}",
+            bar=_RichProgress(console, enabled=options.get("progress", True), title="mirage"),
+        )
     table = sensitivity_table(curves, verdicts, results, sharp_alone=mirage)
     tasks = metric_task_table(table)
     record = {
@@ -298,6 +281,72 @@ def sensitivity_to_directory(
     console.print(_sensitivity_summary(table, tasks), markup=False, highlight=False)
     console.print(f"\nwrote {', '.join(str(out / n) for n in SENSITIVITY_FILES)}", markup=False)
     return table, tasks
+
+
+def sensitivity(
+    curves: CurveSet,
+    *,
+    analysis: Analysis | None = None,
+    pairs: dict[str, str] | None = None,
+    mirage: bool = True,
+    mirage_metrics: list[str] | None = None,
+    progress: bool = True,
+    console: Console | None = None,
+    **fit_options,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Metric-choice sensitivity in memory: (`sensitivity.csv`'s table, `sensitivity_tasks.csv`'s).
+
+    `analysis` is a finished `fit` of the same curves (fitted here when None, with `fit_options`);
+    the mirage stage uses `fit_options`' spec and sampler settings (`models`, `draws`, ...; the bundled
+    spec by default). Nothing is written: see
+    `sensitivity_to_directory` for files, run record and checkpoints.
+    """
+    if not metric_groups(curves, sharp_alone=mirage):
+        raise PhasefitError(f"{curves.source}: no task, family and condition to compare (see phasefit sensitivity)")
+    console = console or Console(stderr=True)
+    if analysis is None:
+        analysis = fit(curves, progress=progress, console=console, **fit_options)
+    elif analysis.run.get("data_hash") != curves.data_hash:
+        raise PhasefitError(f"{curves.source}: the analysis given was fitted on other data")
+    spec = _resolve_spec(fit_options.get("models"), **{k: fit_options.get(k) for k in SAMPLER_OPTIONS})
+    results = []
+    if mirage:
+        bar = _RichProgress(console, enabled=progress, title="mirage")
+        results = _mirage_stage(curves, mirage_spec(spec), pairs=pairs, metrics=mirage_metrics, store=None, bar=bar)
+    table = sensitivity_table(curves, analysis.verdicts, results, sharp_alone=mirage)
+    return table, metric_task_table(table)
+
+
+def _mirage_stage(
+    curves: CurveSet,
+    mspec: ModelSpec,
+    *,
+    pairs: dict[str, str] | None,
+    metrics: list[str] | None,
+    store: Path | None,
+    bar: _RichProgress,
+) -> list:
+    """Mirage evidence (alone, joint) of every sharp curve, each checkpointed in `store` if given."""
+    todo = mirage_pairs(curves, pairs, metrics=metrics)
+    sampler = Sampler(mspec)
+    results = []
+    with bar.bar:
+        for j, (i, other) in enumerate(todo):
+            sharp = curves.curve(i)
+            bar("curve", label=sharp.label, done=j, total=len(todo))
+            path = store / f"sharp-{i:06d}.pkl" if store is not None else None
+            pair = _load_pickle(path, sharp.label) if path is not None else None
+            if pair is None:
+                alone = mirage_evidence(sharp, None, sampler)
+                joint = mirage_evidence(sharp, curves.curve(other), sampler) if other is not None else None
+                pair = (alone, joint)
+                if path is not None:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    write_atomic(path, lambda p, pair=pair: p.write_bytes(pickle.dumps(pair)))
+            results.append(pair)
+        if todo:
+            bar("done", label="", done=len(todo), total=len(todo))
+    return results
 
 
 def _load_pickle(path: Path, label: str):
