@@ -135,7 +135,9 @@ def write_doc(out: Path) -> None:
             show = flipped[["task", "family", "condition", "metric", "verdict", "p_emergent"]].copy()
             show["p_emergent"] = show["p_emergent"].map(_f)
             doc += ["Groups whose verdict changes with the metric:", "", _md(show), ""]
-        sharp = table[table["p_mirage"].notna()].copy()
+        every = table[table["p_mirage"].notna()]
+        shown_rows = every["verdict"].isin(["emergent", "inconclusive"]) | every["paired_metric"].fillna("").ne("")
+        sharp = every[shown_rows].copy()
         if len(sharp):
             show = pd.DataFrame(
                 {
@@ -156,16 +158,37 @@ def write_doc(out: Path) -> None:
                     "1/n": sharp["resolution"].map(lambda v: format_sci(v)),
                 }
             )
-            rising = sharp["verdict"].isin(["emergent", "inconclusive"])
+            rising = every["verdict"].isin(["emergent", "inconclusive"])
+            called = every["verdict"] == "emergent"
             doc += [
-                f"Mirage evidence of the sharp metrics ({int(rising.sum())} of {len(sharp)} curves called emergent or "
-                f"inconclusive; {int(sharp['mirage_attributed'].sum())} of those attributed to the metric, "
-                "p_mirage ≥ 0.5; `below resolution`: models whose exact match under the mirage fit is less than "
-                "one item above the floor):",
+                f"Mirage evidence of the sharp metrics: {len(every)} sharp curves, {int(rising.sum())} called "
+                f"emergent or inconclusive, of which {int(every['mirage_attributed'].sum())} are attributed to the "
+                f"metric (p_mirage ≥ 0.5); of the {int(called.sum())} called emergent, "
+                f"{int((called & (every['p_mirage'] >= 0.5)).sum())} have p_mirage ≥ 0.5 and "
+                f"{int((called & (every['p_mirage'] < 0.1)).sum())} have p_mirage < 0.1 (the skill itself breaks). "
+                f"Listed: the curves called emergent or inconclusive, and every sharp curve with a paired metric. "
+                "`below resolution`: models whose exact match under the mirage fit is less than one item above "
+                "the floor.",
                 "",
                 _md(show),
                 "",
             ]
+    doc += [
+        "## Reading these tables",
+        "",
+        "* `p_mirage` compares two explanations of the *same* sharp curve: a smooth per-token skill seen",
+        "  through exact match (q^L) and a skill that itself breaks. It is informative where the curve rises;",
+        "  for a curve called `absent` or `smooth` there is no jump to explain and it mostly repeats its prior.",
+        "* With exact match alone (`paired with` empty) the two explanations differ only in the curve's shape",
+        "  on the log-odds scale, so values near 0.5 mean the data cannot tell; a value near 0 says the jump is",
+        "  too abrupt for any smooth q^L, a value near 1 that a smooth skill explains it.",
+        "* Multiple-choice accuracy (`parsinlu_qa`, the lm-eval tasks) is scored on one choice: q^L with",
+        "  L > 1 has no meaning there, and those curves are shown for completeness only (the lm-eval part runs",
+        "  with `--no-mirage`).",
+        "* `L [90%]` is the answer length in tokens that the fit infers (no `answer_tokens` column in these",
+        "  tables); for 2- and 3-digit arithmetic it should be near the number of answer tokens.",
+        "",
+    ]
     DOC.parent.mkdir(parents=True, exist_ok=True)
     DOC.write_text("\n".join(doc).rstrip() + "\n", encoding="utf-8")
 
