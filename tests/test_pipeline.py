@@ -445,3 +445,20 @@ def test_curves_of_different_likelihoods_share_one_tree(tmp_path):
             assert np.isfinite(values).all() if kinds[label] == has else np.isnan(values).all()
     back = load_tree(save_tree(analysis.posterior, tmp_path / "posterior.nc"))
     assert back["breakpoint"]["posterior"].dataset.equals(post)
+
+
+def test_a_finished_run_reloads_as_the_analysis(tmp_path):
+    import phasefit
+
+    out = tmp_path / "run"
+    fitted = pipeline.fit_to_directory(sim_curves(("breakpoint", "flat")), out=out, models=tiny_spec(), progress=False)
+    again = phasefit.load_run(out)
+    for name in ("verdicts", "parameters", "tasks"):
+        pd.testing.assert_frame_equal(getattr(again, name), getattr(fitted, name), check_dtype=False, obj=name)
+    assert again.summary() == fitted.summary() and again.run == json.loads((out / "run.json").read_text())
+    assert set(again.posterior.children) == set(fitted.posterior.children)
+    (out / "tasks.csv").unlink()
+    with pytest.raises(phasefit.PhasefitError, match=r"tasks\.csv is missing"):
+        phasefit.load_run(out)
+    with pytest.raises(phasefit.PhasefitError, match="no such fit directory"):
+        phasefit.load_run(tmp_path / "nowhere")

@@ -2,8 +2,9 @@
 
 The public API: `load_curves` (validate a table into curves), `datasets` (bundled real data),
 `load_spec` (model specs), `fit` / `fit_to_directory` (the analysis), `sensitivity` /
-`sensitivity_to_directory` (verdicts across metrics, the mirage), `load_tree` (a written posterior)
-and the typed errors. The layers behind it are described in ARCHITECTURE.md.
+`sensitivity_to_directory` (verdicts across metrics, the mirage), `load_run` (a finished fit
+directory as an `Analysis`), `load_tree` (a written posterior) and the typed errors. The layers
+behind it are described in ARCHITECTURE.md.
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -16,7 +17,7 @@ except PackageNotFoundError:  # running from a source tree without installation
 from phasefit.data import CurveSet, datasets, load_curves  # noqa: E402
 from phasefit.errors import DataError, DatasetNotFound, PhasefitError, SpecError  # noqa: E402
 from phasefit.models.spec import load_spec  # noqa: E402
-from phasefit.results.analysis import Analysis  # noqa: E402
+from phasefit.results.analysis import Analysis, load_run  # noqa: E402
 from phasefit.results.posterior import load_tree  # noqa: E402
 from phasefit.runner.local import fit, fit_to_directory, sensitivity, sensitivity_to_directory  # noqa: E402
 
@@ -32,6 +33,7 @@ __all__ = [
     "fit",
     "fit_to_directory",
     "load_curves",
+    "load_run",
     "load_spec",
     "load_tree",
     "sensitivity",

@@ -303,3 +303,19 @@ def _blank_inapplicable(v: pd.DataFrame) -> None:
     no_break = ~v["verdict"].isin(["emergent", "inconclusive"])
     cols = [c for c in v.columns if c.startswith(("break_", "onset_")) and c != "onset_below_resolution"]
     v.loc[no_break, cols] = float("nan")
+
+
+def load_run(directory) -> Analysis:
+    """A finished fit directory read back as the `Analysis` that `fit` returned: the same tables
+    (CSV-typed), the posterior DataTree and the run record; `summary()` says the same."""
+    from phasefit.results.files import read_run_files
+    from phasefit.results.posterior import load_tree
+
+    files = read_run_files(directory)
+    return Analysis(
+        verdicts=files["verdicts"],
+        parameters=files["parameters"],
+        posterior=load_tree(files["posterior"]),
+        run=files["run"],
+        tasks=files["tasks"],
+    )

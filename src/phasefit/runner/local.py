@@ -39,7 +39,7 @@ from phasefit.inference.sampler import Sampler
 from phasefit.models.spec import ModelSpec, load_spec
 from phasefit.results.analysis import Analysis, assemble, curve_spec_hash, spec_hash, versions
 from phasefit.results.checkpoints import DiskCheckpoints, checkpoint_key
-from phasefit.results.files import write_atomic, write_json_atomic, write_table_atomic
+from phasefit.results.files import read_run_files, write_atomic, write_json_atomic, write_table_atomic
 from phasefit.results.posterior import save_tree
 
 OUTPUT_FILES = ("posterior.nc", "parameters.csv", "tasks.csv", "run.json", "verdicts.csv")
@@ -370,7 +370,7 @@ def _verdicts_for(
         same = run.get("data_hash") == curves.data_hash and run.get("x_axis") == curves.x_axis
         if same and (fits is not None or run.get("spec_hash") == spec_hash(spec)):
             console.print(f"reusing the fits in {source}", markup=False)
-            return _align(pd.read_csv(table), curves, source=table)
+            return _align(read_run_files(source)["verdicts"], curves, source=table)  # no posterior needed
         if fits is not None:
             raise PhasefitError(
                 f"{source}: fitted on other data or another axis than this analysis "
@@ -384,10 +384,8 @@ def _verdicts_for(
 
 
 def _align(verdicts: pd.DataFrame, curves: CurveSet, *, source: Path) -> pd.DataFrame:
-    """The rows of a verdict table read from CSV in `curves` order (empty conditions read as NaN)."""
-    v = verdicts.copy()
-    for k in CURVE_KEY:
-        v[k] = v[k].astype(object).where(v[k].notna(), "").astype(str)
+    """The rows of a verdict table read back from a fit directory, in `curves` order."""
+    v = verdicts
     c = curves.curves[list(CURVE_KEY)].astype(str).reset_index(drop=True)
     merged = c.merge(v, on=list(CURVE_KEY), how="left", indicator=True)
     missing = merged["_merge"] != "both"
