@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -110,3 +111,13 @@ def test_probabilities_sum_to_one_and_follow_evidence():
     q = hypothesis_probabilities(ev, weighted)
     assert q["breakpoint"] / q["smooth"] == pytest.approx(1.5)
     assert not Evidence(log_z=0.0, log_z_se=0.0, k_hat=0.9).ok
+
+
+def test_a_collapsed_posterior_gives_unreliable_evidence_not_an_error():
+    """A constant continuous curve drives its scale to 0 and its draws' covariance to singular (here:
+    two parameters that move as one, on a large scale)."""
+    inputs = curve_inputs(_flat_curve(), sampler().spec)
+    t = np.random.default_rng(0).normal(size=(2, 100))
+    draws = {"level": -3.0 + 30 * t, "concentration": np.exp(3.0 + 30 * t)}
+    ev = log_marginal_likelihood(draws, inputs, "absent", sampler().spec, seed=1)
+    assert not ev.ok and math.isinf(ev.k_hat) and math.isnan(ev.log_z)

@@ -10,6 +10,7 @@ while the other's roam their prior) and mixes badly exactly when the evidence is
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -96,7 +97,14 @@ def _importance_estimate(
     d = u.shape[1]
     mean = u.mean(0)
     cov = np.atleast_2d(np.cov(u, rowvar=False)) * scale + 1e-9 * np.eye(d)
-    proposal = stats.multivariate_t(loc=mean, shape=cov, df=PROPOSAL_DF, seed=np.random.default_rng(seed))
+    try:
+        if not (np.all(np.isfinite(u)) and np.all(np.isfinite(cov))):
+            raise np.linalg.LinAlgError("non-finite draws")
+        proposal = stats.multivariate_t(loc=mean, shape=cov, df=PROPOSAL_DF, seed=np.random.default_rng(seed))
+    except (np.linalg.LinAlgError, ValueError):
+        # a collapsed posterior (e.g. a constant continuous curve: its scale -> 0): no usable proposal,
+        # so no reliable evidence (k-hat inf); the curve is reported failed, not the run aborted
+        return Evidence(log_z=math.nan, log_z_se=math.inf, k_hat=math.inf)
     z = np.atleast_2d(proposal.rvs(size=n_proposal)).reshape(n_proposal, d)
     log_q = proposal.logpdf(z)
     values, log_target = {}, np.zeros(n_proposal)
