@@ -127,9 +127,25 @@ def write_doc(out: Path) -> None:
             "",
             "Per task (`sensitivity_tasks.csv`):",
             "",
-            _md(tasks.fillna("")),
+            _md(tasks.astype(object).where(tasks.notna(), "")),
             "",
         ]
+        normalised = table[table["metric"].str.endswith("_chance_normalized")]
+        if len(normalised):
+            raw_no = multi[~multi["metric"].str.endswith("_chance_normalized")].groupby(
+                ["task", "family", "condition"], dropna=False
+            )["verdict"].agg(lambda v: set(v) <= {"absent", "smooth"})
+            em = normalised[normalised["verdict"] == "emergent"].set_index(["task", "family", "condition"]).index
+            only_normalised = int(sum(bool(raw_no.get(k, False)) for k in em))
+            doc += [
+                f"Chance-normalised scores: {int((normalised['verdict'] == 'failed').sum())} of {len(normalised)} "
+                f"curves `failed` (a model at or below chance scores exactly 0 after normalisation, so many of "
+                f"these curves are constant and their Student-t scale collapses), and {only_normalised} of the "
+                f"{len(em)} `emergent` ones are `absent` or `smooth` under both raw extractions: normalising by "
+                "chance stretches the noise of near-chance scores, and the Student-t likelihood used for a score "
+                "that may be negative has no floor and no item counts, so `absent` is not available to it.",
+                "",
+            ]
         flipped = multi[multi["flip"].astype(bool)]
         if len(flipped):
             show = flipped[["task", "family", "condition", "metric", "verdict", "p_emergent"]].copy()

