@@ -33,12 +33,12 @@ Generators (pair i: smooth skill for even i, breaking skill for odd i; x = log10
 
 Every random choice of pair i comes from `np.random.default_rng([seed, 7717, i])`, so a smaller suite
 is a prefix of a larger one. The mirage model's priors (models/toml/mirage.toml, latent_break.toml)
-differ: e.g. its L is continuous (LogNormal(1.5, 0.8)), its break is the breakpoint's shape with a
+differ: e.g. its L is continuous (1 + LogNormal(1.1, 1.0)), its break is the breakpoint's shape with a
 slope before it, and the continuous metric's link exponent is free (LogNormal(0.5, 0.75)).
 
 Scores, per mode (alone / joint): smooth skill called mirage (P >= 0.5; target >= 0.90 joint);
 breaking skill called a break (P < 0.5; target >= 0.90 joint); share inconclusive (0.1 < P < 0.9)
-per kind; coverage of the true L by the 90% interval of L under the mirage (target >= 0.85; ok fits);
+per kind; coverage of the true L by the 90% interval of L averaged over both hypotheses (target >= 0.85; ok fits);
 failed fits (`ok` False: a fit or the evidence failed its checks) and time per fit. Shares are over
 the ok fits (a failed fit has no P), with a 90% Wilson interval.
 
