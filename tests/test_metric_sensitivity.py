@@ -336,7 +336,8 @@ def test_interrupted_mirage_stage_resumes(tmp_path, monkeypatch):
     monkeypatch.setattr(runner, "mirage_evidence", lambda s, o, sm: (calls.append(s.index), real(s, o, sm))[1])
     table, _ = pipeline.sensitivity_to_directory(curves, out=out, models=tiny_spec(), progress=False)
     assert len(calls) == 2 and len(set(calls)) == 1  # only the unfinished sharp curve, alone and joint
-    assert table["p_mirage"].notna().sum() == 2
+    assert table["mirage_ok"].notna().sum() == 2  # both sharp curves have their mirage row (p_mirage may be
+    # empty where a fit at these tiny test settings failed its checks)
 
 
 def test_sensitivity_errors_are_one_line(tmp_path, capsys):
