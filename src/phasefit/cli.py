@@ -158,6 +158,20 @@ def _fit_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+def _fit_kwargs(args) -> dict:
+    """The fit options of `_fit_options` as keyword arguments of the runner."""
+    return {
+        "models": args.models,
+        "backend": args.backend,
+        "chains": args.chains,
+        "draws": args.draws,
+        "tune": args.tune,
+        "seed": args.seed,
+        "lfo_cutoff": args.lfo_cutoff,
+        "progress": not args.no_progress,
+    }
+
+
 def _load(args):
     """Validate the whole source (errors keep their file/line), then keep the requested curves.
 
@@ -336,19 +350,7 @@ def _cmd_fit(args, console: Console) -> int:
     from phasefit.runner.local import fit_to_directory
 
     curves = _load(args)
-    fit_to_directory(
-        curves,
-        out=Path(args.out),
-        models=args.models,
-        backend=args.backend,
-        chains=args.chains,
-        draws=args.draws,
-        tune=args.tune,
-        seed=args.seed,
-        lfo_cutoff=args.lfo_cutoff,
-        progress=not args.no_progress,
-        console=console,
-    )
+    fit_to_directory(curves, out=Path(args.out), console=console, **_fit_kwargs(args))
     return 0
 
 
@@ -373,15 +375,8 @@ def _cmd_sensitivity(args, console: Console) -> int:
         pairs=pairs or None,
         mirage=not args.no_mirage,
         mirage_metrics=args.mirage_metric,
-        models=args.models,
-        backend=args.backend,
-        chains=args.chains,
-        draws=args.draws,
-        tune=args.tune,
-        seed=args.seed,
-        lfo_cutoff=args.lfo_cutoff,
-        progress=not args.no_progress,
         console=console,
+        **_fit_kwargs(args),
     )
     return 0
 

@@ -191,9 +191,10 @@ def build_model(hypothesis: str, likelihood: Likelihood, spec: ModelSpec, *, tem
 # ------------------------------------------------------------------------------------ NumPy
 
 
-def _with_derived(
+def with_derived(
     plugin: Hypothesis, draws: Mapping[str, np.ndarray], inputs: CurveInputs, xp: MathBackend = NUMPY
 ) -> dict[str, np.ndarray]:
+    """The draws as arrays, with the plug-in's derived quantities (tau, ...) added where missing."""
     d = {k: np.asarray(v) for k, v in draws.items()}
     missing = [k for k in plugin.derived if k not in d]
     if missing:
@@ -206,7 +207,7 @@ def mean_curve(
 ) -> np.ndarray:
     """Expected response at centred `x` for every draw: shape draws.shape + x.shape."""
     plugin = spec.plugin(hypothesis)
-    d = _with_derived(plugin, draws, inputs)
+    d = with_derived(plugin, draws, inputs)
     p = {k: v[..., None] for k, v in d.items()}
     eta = plugin.eta(np.asarray(x, float), p, inputs.data(), NUMPY)
     eta = np.broadcast_to(eta, np.broadcast_shapes(np.shape(eta), (*np.shape(next(iter(d.values()))), len(x))))

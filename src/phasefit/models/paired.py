@@ -24,7 +24,14 @@ from scipy import stats
 
 from phasefit.data.curves import Curve
 from phasefit.models import likelihoods
-from phasefit.models.curve_model import BETA_EPS, CurveInputs, parameter_priors, pointwise_loglik, stored_names
+from phasefit.models.curve_model import (
+    BETA_EPS,
+    CurveInputs,
+    parameter_priors,
+    pointwise_loglik,
+    stored_names,
+    with_derived,
+)
 from phasefit.models.hypotheses import NUMPY, MathBackend, _pytensor_backend
 from phasefit.models.priors import Prior, pymc_rv
 from phasefit.models.spec import ModelSpec
@@ -95,9 +102,7 @@ def paired_loglik(hypothesis: str, draws: dict[str, np.ndarray], inputs: PairedI
     """Total log likelihood of both metrics for every draw (NumPy), shape draws.shape."""
     sharp = pointwise_loglik(hypothesis, draws, inputs.sharp, spec).sum(-1)
     plugin = spec.plugin(hypothesis)
-    d = {k: np.asarray(v) for k, v in draws.items()}
-    d |= {k: v for k, v in plugin.deterministics(d, inputs.sharp.data(), NUMPY).items() if k not in d}
-    p = {k: v[..., None] for k, v in d.items()}
+    p = {k: v[..., None] for k, v in with_derived(plugin, draws, inputs.sharp).items()}
     mu_o = _other_mean(p, inputs.data(), plugin, NUMPY, np.clip)
     c = p["precision"]
     other = stats.beta.logpdf(inputs.y_other, mu_o * c, (1 - mu_o) * c).sum(-1)

@@ -1,5 +1,7 @@
 """Finished curves kept on disk so that an interrupted run resumes without losing work.
 
+`DiskCheckpoints` holds the fit analysis' curves, `MirageCheckpoints` the mirage stage's sharp curves.
+
 One pickle per curve in `DIR/.phasefit-work/<key>/`, where the key hashes the phasefit version, the
 data, the spec (less its population stage, which runs after the curves), the leave-future-out cutoff
 and the x axis: a checkpoint of another version, data or per-curve spec is never reused. Each file
@@ -13,6 +15,7 @@ import pickle
 from pathlib import Path
 
 from phasefit.analyses.curve import CurveResult
+from phasefit.analyses.mirage import MirageResult
 from phasefit.data.curves import CURVE_KEY, Curve
 from phasefit.results.files import write_atomic
 
@@ -31,13 +34,7 @@ class DiskCheckpoints:
         return self.folder / f"curve-{index:06d}.pkl"
 
     def load(self, curve: Curve) -> CurveResult | None:
-        path = self._path(curve.index)
-        if not path.exists():
-            return None
-        try:
-            result = pickle.loads(path.read_bytes())
-        except Exception:  # unreadable or from another version: refit that curve
-            return None
+        result = _unpickle(self._path(curve.index))
         if not isinstance(result, CurveResult) or tuple(result.row[k] for k in CURVE_KEY) != tuple(
             getattr(curve, k) for k in CURVE_KEY
         ):
@@ -45,5 +42,38 @@ class DiskCheckpoints:
         return result
 
     def save(self, result: CurveResult) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        write_atomic(self._path(result.index), lambda p: p.write_bytes(pickle.dumps(result)))
+        _pickle(self._path(result.index), result)
+
+
+class MirageCheckpoints:
+    """The mirage stage's finished sharp curves, (alone, joint) evidence, one pickle each."""
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+
+    def _path(self, index: int) -> Path:
+        return self.folder / f"sharp-{index:06d}.pkl"
+
+    def load(self, curve: Curve) -> tuple[MirageResult, MirageResult | None] | None:
+        pair = _unpickle(self._path(curve.index))
+        if not isinstance(pair, tuple) or not pair or getattr(pair[0], "label", None) != curve.label:
+            return None
+        return pair
+
+    def save(self, index: int, pair: tuple[MirageResult, MirageResult | None]) -> None:
+        _pickle(self._path(index), pair)
+
+
+def _unpickle(path: Path):
+    """The object in `path`; None when it is missing, unreadable or from another version (redo it)."""
+    if not path.exists():
+        return None
+    try:
+        return pickle.loads(path.read_bytes())
+    except Exception:
+        return None
+
+
+def _pickle(path: Path, obj: object) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, lambda p: p.write_bytes(pickle.dumps(obj)))

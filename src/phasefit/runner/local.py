@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 import shutil
 import sys
 import time
@@ -38,8 +37,8 @@ from phasefit.errors import PhasefitError
 from phasefit.inference.sampler import Sampler
 from phasefit.models.spec import ModelSpec, load_spec
 from phasefit.results.analysis import Analysis, assemble, curve_spec_hash, spec_hash, versions
-from phasefit.results.checkpoints import DiskCheckpoints, checkpoint_key
-from phasefit.results.files import read_run_files, write_atomic, write_json_atomic, write_table_atomic
+from phasefit.results.checkpoints import DiskCheckpoints, MirageCheckpoints, checkpoint_key
+from phasefit.results.files import read_run_files, write_json_atomic, write_table_atomic
 from phasefit.results.posterior import save_tree
 
 OUTPUT_FILES = ("posterior.nc", "parameters.csv", "tasks.csv", "run.json", "verdicts.csv")
@@ -220,13 +219,8 @@ def sensitivity_to_directory(
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise PhasefitError(f"{out}: exists and is not a directory")
-    if not metric_groups(curves, sharp_alone=mirage):
-        raise PhasefitError(
-            f"{curves.source}: no task, family and condition is scored under two or more metrics"
-            + (" and no metric is sharp (per-item 0/1 with n_items)" if mirage else "")
-            + ": nothing to compare"
-        )
-    spec = _resolve_spec(options.get("models"), **{k: options.get(k) for k in SAMPLER_OPTIONS})
+    _require_comparison(curves, mirage=mirage)
+    spec = _spec_of(options)
     options["models"] = spec
     console = console or Console()
     t0 = time.perf_counter()
@@ -247,7 +241,7 @@ def sensitivity_to_directory(
             mspec,
             pairs=pairs,
             metrics=mirage_metrics,
-            store=out / ".phasefit-work" / f"mirage-{key}",
+            store=MirageCheckpoints(out / ".phasefit-work" / f"mirage-{key}"),
             bar=_RichProgress(console, enabled=options.get("progress", True), title="mirage"),
         )
     table = sensitivity_table(curves, verdicts, results, sharp_alone=mirage)
@@ -272,7 +266,7 @@ def sensitivity_to_directory(
     }
     staging = out / ".phasefit-work" / "staging-sensitivity"
     staging.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(json.loads(json.dumps(record)), staging / "sensitivity.json")
+    write_json_atomic(record, staging / "sensitivity.json")
     write_table_atomic(tasks, staging / "sensitivity_tasks.csv")
     write_table_atomic(table, staging / "sensitivity.csv")
     for name in SENSITIVITY_FILES:
@@ -301,14 +295,13 @@ def sensitivity(
     spec by default). Nothing is written: see
     `sensitivity_to_directory` for files, run record and checkpoints.
     """
-    if not metric_groups(curves, sharp_alone=mirage):
-        raise PhasefitError(f"{curves.source}: no task, family and condition to compare (see phasefit sensitivity)")
+    _require_comparison(curves, mirage=mirage)
     console = console or Console(stderr=True)
     if analysis is None:
         analysis = fit(curves, progress=progress, console=console, **fit_options)
     elif analysis.run.get("data_hash") != curves.data_hash:
         raise PhasefitError(f"{curves.source}: the analysis given was fitted on other data")
-    spec = _resolve_spec(fit_options.get("models"), **{k: fit_options.get(k) for k in SAMPLER_OPTIONS})
+    spec = _spec_of(fit_options)
     results = []
     if mirage:
         bar = _RichProgress(console, enabled=progress, title="mirage")
@@ -317,13 +310,27 @@ def sensitivity(
     return table, metric_task_table(table)
 
 
+def _require_comparison(curves: CurveSet, *, mirage: bool) -> None:
+    if not metric_groups(curves, sharp_alone=mirage):
+        raise PhasefitError(
+            f"{curves.source}: no task, family and condition is scored under two or more metrics"
+            + (" and no metric is sharp (per-item 0/1 with n_items)" if mirage else "")
+            + ": nothing to compare"
+        )
+
+
+def _spec_of(options: dict) -> ModelSpec:
+    """The spec of `fit`'s options: `models` with the sampler options applied."""
+    return _resolve_spec(options.get("models"), **{k: options.get(k) for k in SAMPLER_OPTIONS})
+
+
 def _mirage_stage(
     curves: CurveSet,
     mspec: ModelSpec,
     *,
     pairs: dict[str, str] | None,
     metrics: list[str] | None,
-    store: Path | None,
+    store: MirageCheckpoints | None,
     bar: _RichProgress,
 ) -> list:
     """Mirage evidence (alone, joint) of every sharp curve, each checkpointed in `store` if given."""
@@ -334,29 +341,17 @@ def _mirage_stage(
         for j, (i, other) in enumerate(todo):
             sharp = curves.curve(i)
             bar("curve", label=sharp.label, done=j, total=len(todo))
-            path = store / f"sharp-{i:06d}.pkl" if store is not None else None
-            pair = _load_pickle(path, sharp.label) if path is not None else None
+            pair = store.load(sharp) if store is not None else None
             if pair is None:
                 alone = mirage_evidence(sharp, None, sampler)
                 joint = mirage_evidence(sharp, curves.curve(other), sampler) if other is not None else None
                 pair = (alone, joint)
-                if path is not None:
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    write_atomic(path, lambda p, pair=pair: p.write_bytes(pickle.dumps(pair)))
+                if store is not None:
+                    store.save(i, pair)
             results.append(pair)
         if todo:
             bar("done", label="", done=len(todo), total=len(todo))
     return results
-
-
-def _load_pickle(path: Path, label: str):
-    if not path.exists():
-        return None
-    try:
-        pair = pickle.loads(path.read_bytes())
-    except Exception:  # unreadable or from another version: redo that curve
-        return None
-    return pair if isinstance(pair, tuple) and pair and getattr(pair[0], "label", None) == label else None
 
 
 def _verdicts_for(
@@ -385,9 +380,8 @@ def _verdicts_for(
 
 def _align(verdicts: pd.DataFrame, curves: CurveSet, *, source: Path) -> pd.DataFrame:
     """The rows of a verdict table read back from a fit directory, in `curves` order."""
-    v = verdicts
     c = curves.curves[list(CURVE_KEY)].astype(str).reset_index(drop=True)
-    merged = c.merge(v, on=list(CURVE_KEY), how="left", indicator=True)
+    merged = c.merge(verdicts, on=list(CURVE_KEY), how="left", indicator=True)
     missing = merged["_merge"] != "both"
     if missing.any() or len(merged) != len(c):
         first = c[missing.to_numpy()].iloc[0] if missing.any() else c.iloc[0]
