@@ -17,7 +17,7 @@ done; \
 echo "no Python >= 3.12 found (install one, e.g. 'pyenv install 3.12')" >&2; exit 1
 endef
 
-.PHONY: venv demo test test-slow lint typecheck bench bench-accuracy bench-mirage clean
+.PHONY: venv demo test test-slow lint typecheck bench bench-accuracy bench-mirage chromium clean
 
 $(STAMP): pyproject.toml
 	@PYBIN=$$( $(find_python) ) || exit 1; \
@@ -31,8 +31,17 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/phasefit demo
 
-test: $(STAMP)
-	$(PY) -m pytest -q
+# the report's browser test needs headless Chromium: installed from apt when missing (root or sudo)
+APT_CHROMIUM := DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium
+chromium:
+	@for c in chromium chromium-browser google-chrome; do command -v $$c >/dev/null 2>&1 && exit 0; done; \
+	if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null 2>&1; then SUDO=sudo; \
+	else echo "Chromium is missing and apt needs root: install the 'chromium' package" >&2; exit 1; fi; \
+	echo "installing Chromium (apt) for the report's browser test"; \
+	$$SUDO $(APT_CHROMIUM) >/dev/null || { $$SUDO apt-get update -q >/dev/null && $$SUDO $(APT_CHROMIUM) >/dev/null; }
+
+test: $(STAMP) chromium
+	PHASEFIT_REQUIRE_BROWSER=1 $(PY) -m pytest -q
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow

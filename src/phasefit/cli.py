@@ -10,6 +10,7 @@ import argparse
 import difflib
 import re
 import sys
+import time
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
@@ -95,7 +96,19 @@ def _parser() -> argparse.ArgumentParser:
     _data_options(se)
     _fit_options(se)
 
-    m = sub.add_parser("demo", help="run the main job on bundled real data and show the verdicts")
+    r = sub.add_parser("report", help="figures, LaTeX/Markdown tables and index.html of a finished fit directory")
+    r.add_argument("directory", metavar="DIR", help="a finished `phasefit fit` (or `sensitivity`) directory")
+    r.add_argument(
+        "--out", type=Path, default=None, metavar="DIR", help="where to write the report (default: DIR/report)"
+    )
+    r.add_argument(
+        "--formats",
+        default="png,pdf",
+        metavar="LIST",
+        help="figure formats, comma-separated: png (required, the HTML shows it) and pdf (vector)",
+    )
+
+    m = sub.add_parser("demo", help="run the main job on bundled real data: fit, metric sensitivity, report")
     m.add_argument("--out", default="phasefit-demo", metavar="DIR", help="output directory")
     spec = "(default: the bundled model spec's [sampler] %s)"
     m.add_argument("--draws", type=int, default=None, metavar="N", help="draws per chain " + spec % "draws")
@@ -384,7 +397,39 @@ def _cmd_sensitivity(args, console: Console) -> int:
 def _cmd_demo(args, console: Console) -> int:
     from phasefit.runner.local import run_demo
 
+    t0 = time.perf_counter()
     run_demo(out=Path(args.out), draws=args.draws, tune=args.tune, chains=args.chains, console=console)
+    report = _report(Path(args.out), out=None, formats=("png", "pdf"), console=console)
+    console.print(f"\ndemo finished in {time.perf_counter() - t0:.0f} s; open the report: {report.index}", markup=False)
+    return 0
+
+
+def _report(directory: Path, *, out: Path | None, formats, console: Console):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from phasefit.report.build import write_report
+
+    with Progress(
+        TextColumn("report"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console, transient=True
+    ) as bar:
+        task = bar.add_task("curves", total=None)
+        report = write_report(
+            directory,
+            out=out,
+            formats=formats,
+            progress=lambda what, done, total: bar.update(task, completed=done, total=total),
+        )
+    console.print(
+        f"wrote {report.index}: {report.curves} curves, "
+        f"{len(report.figures)} figure files, {len(report.tables)} tables",
+        markup=False,
+    )
+    return report
+
+
+def _cmd_report(args, console: Console) -> int:
+    formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
+    _report(Path(args.directory), out=args.out, formats=formats, console=console)
     return 0
 
 
@@ -399,6 +444,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "fit": _cmd_fit,
         "sensitivity": _cmd_sensitivity,
         "demo": _cmd_demo,
+        "report": _cmd_report,
         "models": _cmd_models,
     }
     if args.command is None:

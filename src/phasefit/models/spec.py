@@ -154,6 +154,43 @@ class ModelSpec:
         return json.loads(json.dumps(asdict(self)))
 
 
+def spec_from_dict(d: dict) -> ModelSpec:
+    """The `ModelSpec` a run recorded (`run.json` "spec", written by `ModelSpec.to_dict`): what a
+    report needs to evaluate a finished run's hypotheses without their TOML files."""
+
+    def prior(p) -> Prior:
+        return Prior(p["dist"], tuple((k, float(v)) for k, v in p["params"]))
+
+    def pairs(items) -> tuple:
+        return tuple((name, prior(p)) for name, p in items)
+
+    try:
+        hyps = tuple(
+            HypothesisSpec(
+                name=h["name"],
+                priors=pairs(h["priors"]),
+                priors_student_t=pairs(h["priors_student_t"]),
+                options=tuple((k, float(v)) for k, v in h["options"]),
+            )
+            for h in d["hypotheses"]
+        )
+        diag = dict(d["diagnostics"])
+        pop = dict(d["population"])
+        return ModelSpec(
+            hypotheses=hyps,
+            prior_weights=tuple((k, float(v)) for k, v in d["prior_weights"]),
+            shared=pairs(d["shared"]),
+            t_nu=float(d["t_nu"]),
+            sampler=SamplerSpec(**d["sampler"]),
+            diagnostics=DiagnosticsSpec(**{**diag, "retries": tuple(RetrySpec(**r) for r in diag["retries"])}),
+            verdict=VerdictSpec(**d["verdict"]),
+            population=PopulationSpec(**{**pop, "learn": tuple(pop["learn"]), "priors": pairs(pop["priors"])}),
+            source=d.get("source", "run.json"),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SpecError(f"the recorded spec is incomplete or from another version ({exc!r})") from None
+
+
 def default_spec_path() -> Path:
     return Path(str(resources.files("phasefit.models") / "toml" / "default.toml"))
 

@@ -134,12 +134,11 @@ def assemble(
         "argv": argv,
         "population": _population_summary(population, spec),
     }
-    models = {r.index: curves.curve(r.index).models for r in results}
     tree = build_tree(
         results,
         spec,
         population=population,
-        models=models,
+        curves={r.index: curves.curve(r.index) for r in results},
         attrs={"phasefit_run": json.dumps({k: run[k] for k in ("source", "data_hash", "x_axis", "spec_hash", "seed")})},
     )
     return Analysis(verdicts=verdicts, parameters=params, posterior=tree, run=run, tasks=tasks)

@@ -8,7 +8,8 @@ Layout (every hypothesis of the spec, e.g. `/absent`, `/smooth`, `/breakpoint`):
 - `log_likelihood` and `posterior_predictive`: `y`, dims (chain, draw, obs);
 - `observed_data`: `y` (obs): correct-item counts (beta-binomial curves), proportions (beta) or the
   standardised score (Student-t);
-- `constant_data`: `x` (obs, analysis axis), `n` (obs), and per curve `floor`, `center`, `x_ref`,
+- `constant_data`: `x` (obs, analysis axis), `n` (obs), `log10_flops`, `log10_params` and `score`
+  (obs: the model's scales and the score as given, NaN where unknown), and per curve `floor`, `center`, `x_ref`,
   `range_lo`, `range_hi` (the admissible break range, analysis axis), `y_loc`, `y_scale`;
 - `prior`: draws from the priors (chain of 1).
 The points of all curves are one `obs` dimension (curves have different lengths; nothing is
@@ -21,7 +22,7 @@ pooling ran, `/population`. `select_curve` cuts one curve out for ArviZ's functi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,7 @@ import xarray as xr
 
 from phasefit.analyses.curve import CurveResult
 from phasefit.analyses.population import PopulationResult
-from phasefit.data.curves import CURVE_KEY
+from phasefit.data.curves import CURVE_KEY, Curve
 from phasefit.models.predictive import prior_draws
 from phasefit.models.spec import ModelSpec
 from phasefit.results.files import write_atomic
@@ -65,11 +66,12 @@ def build_tree(
     *,
     attrs: dict,
     population: PopulationResult | None = None,
-    models: dict[int, Sequence[str]] | None = None,
+    curves: Mapping[int, Curve] | None = None,
 ) -> xr.DataTree:
     """Assemble per-curve results (sorted by curve index) into one labelled DataTree.
 
-    `models` maps a curve index to its model names (the `model` coordinate of its points).
+    `curves` maps a curve index to its `Curve`: its model names (the `model` coordinate of its
+    points), FLOPs, parameters and score as given (in `constant_data`, for reports).
     """
     results = sorted(results, key=lambda r: r.index)
     labels = np.array([r.label for r in results], dtype=str)
@@ -79,7 +81,21 @@ def build_tree(
     }
     sizes = [len(r.inputs.x) for r in results]
     obs_curve = np.repeat(labels, sizes)
-    model_names = [str(m) for r in results for m in (models or {}).get(r.index, [""] * len(r.inputs.x))]
+    curves = curves or {}
+    model_names = [
+        str(m) for r in results for m in (curves[r.index].models if r.index in curves else [""] * len(r.inputs.x))
+    ]
+
+    def per_point(attr: str) -> np.ndarray:
+        return np.concatenate(
+            [
+                np.asarray(getattr(curves[r.index], attr), float)
+                if r.index in curves
+                else np.full(len(r.inputs.x), np.nan)
+                for r in results
+            ]
+        )
+
     obs_coords = {
         "obs": np.arange(sum(sizes)),
         "obs_curve": ("obs", obs_curve),
@@ -90,6 +106,9 @@ def build_tree(
         {
             "x": ("obs", np.concatenate([r.inputs.x + r.inputs.center for r in results])),
             "n": ("obs", np.concatenate([np.asarray(r.inputs.n, float) for r in results])),
+            "log10_flops": ("obs", per_point("log10_flops")),
+            "log10_params": ("obs", per_point("log10_params")),
+            "score": ("obs", per_point("score")),
             **{
                 name: ("curve", np.array([getattr(r.inputs, name) for r in results], float))
                 for name in ("floor", "center", "y_loc", "y_scale")

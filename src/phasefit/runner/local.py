@@ -165,13 +165,17 @@ def fit_to_directory(curves: CurveSet, *, out: Path, console: Console | None = N
 
 
 def demo_curves() -> CurveSet:
-    """The demo subset: ObsScaling's emergent-capability tasks across families (bundled real data)."""
+    """The demo subset: ObsScaling's emergent-capability tasks across families (bundled real data),
+    IPA transliteration scored by exact match and by BLEU (a metric-sensitivity pair)."""
     from phasefit.data import datasets
     from phasefit.data.curves import load_curves
 
     df = datasets.load("obsscaling_emergent")
-    df = df[df["task"].isin(DEMO_TASKS) & (df["metric"] != "bleu")]
+    df = df[df["task"].isin(DEMO_TASKS)]
     return load_curves(df, x_axis="flops", min_points=5, name="dataset:obsscaling_emergent")
+
+
+DEMO_MIRAGE_METRICS = ["exact_match"]  # generated answers; multiple-choice `acc` is not a token sequence
 
 
 def run_demo(
@@ -182,6 +186,8 @@ def run_demo(
     chains: int | None = None,
     console: Console | None = None,
 ) -> Analysis:
+    """The main job on bundled real data: the fit, then the metric-sensitivity and mirage stage, into
+    `out` (each resumes from its checkpoints). The report is drawn by the caller (`phasefit demo`)."""
     console = console or Console()
     curves = demo_curves()
     console.print(
@@ -189,7 +195,14 @@ def run_demo(
         f"({', '.join(DEMO_TASKS)}), x = log10 training FLOPs",
         markup=False,
     )
-    return fit_to_directory(curves, out=out, console=console, draws=draws, tune=tune, chains=chains)
+    analysis = fit_to_directory(curves, out=out, console=console, draws=draws, tune=tune, chains=chains)
+    console.print(
+        "\nmetric sensitivity: IPA transliteration, exact match vs BLEU; the mirage on exact match", markup=False
+    )
+    sensitivity_to_directory(
+        curves, out=out, mirage_metrics=DEMO_MIRAGE_METRICS, console=console, draws=draws, tune=tune, chains=chains
+    )
+    return analysis
 
 
 SAMPLER_OPTIONS = ("backend", "chains", "draws", "tune", "seed")
