@@ -46,20 +46,51 @@ MIN_MODELS_PER_CURVE = 4
 
 #: output column order; OPTIONAL_COLUMNS are written only where a dataset has them
 COLUMNS = [
-    "task", "metric", "family", "condition", "model", "score",
-    "train_flops", "params", "n_items", "chance", "higher_is_better", "metric_kind",
-    "shots", "score_stderr", "instruction_tuned", "checkpoint_step", "replicate",
-    "non_embedding_params", "train_tokens",
-    "source", "subset", "task_group", "n_items_basis", "notes",
+    "task",
+    "metric",
+    "family",
+    "condition",
+    "model",
+    "score",
+    "train_flops",
+    "params",
+    "n_items",
+    "chance",
+    "higher_is_better",
+    "metric_kind",
+    "shots",
+    "score_stderr",
+    "instruction_tuned",
+    "checkpoint_step",
+    "replicate",
+    "non_embedding_params",
+    "train_tokens",
+    "source",
+    "subset",
+    "task_group",
+    "n_items_basis",
+    "notes",
 ]
 OPTIONAL_COLUMNS = {"replicate", "non_embedding_params"}
 INT_COLUMNS = {"n_items", "higher_is_better", "shots", "instruction_tuned", "checkpoint_step", "replicate"}
 FLOAT_COLUMNS = {"score", "train_flops", "params", "chance", "score_stderr", "non_embedding_params", "train_tokens"}
 TEXT_COLUMNS = [c for c in COLUMNS if c not in INT_COLUMNS | FLOAT_COLUMNS]
 
-SOURCE_NUMERIC = ("higher_is_better", "params", "non_embedding_params", "train_tokens", "train_flops",
-                  "checkpoint_step", "shots", "score", "score_stderr", "n_items", "chance",
-                  "instruction_tuned", "replicate")
+SOURCE_NUMERIC = (
+    "higher_is_better",
+    "params",
+    "non_embedding_params",
+    "train_tokens",
+    "train_flops",
+    "checkpoint_step",
+    "shots",
+    "score",
+    "score_stderr",
+    "n_items",
+    "chance",
+    "instruction_tuned",
+    "replicate",
+)
 
 OBS = {
     "source": "ryoungj/ObsScaling",
@@ -139,8 +170,10 @@ def reclassify(df: pd.DataFrame, log: list[str], metrics: list[str], kind: str, 
     if hit.any():
         df = df.copy()
         df.loc[hit, "metric_kind"] = kind
-        log.append(f"metric_kind set to '{kind}' for {', '.join(sorted(df.loc[hit, 'metric'].unique()))} "
-                   f"({int(hit.sum())} rows): {why}")
+        log.append(
+            f"metric_kind set to '{kind}' for {', '.join(sorted(df.loc[hit, 'metric'].unique()))} "
+            f"({int(hit.sum())} rows): {why}"
+        )
     return df
 
 
@@ -161,7 +194,9 @@ def build_obs_emergent(raw: pd.DataFrame, log: list[str]) -> pd.DataFrame:
     if odd.any():
         log.append(
             "kept with empty n_items (as in the source README): "
-            + ", ".join(f"{m} {t} {s:.3f}" for m, t, s in df.loc[odd, ["model", "task", "score"]].itertuples(index=False))
+            + ", ".join(
+                f"{m} {t} {s:.3f}" for m, t, s in df.loc[odd, ["model", "task", "score"]].itertuples(index=False)
+            )
             + " are not multiples of 1/1003 (probably a different item count)"
         )
     return df
@@ -174,7 +209,7 @@ def build_obs_bbh(raw: pd.DataFrame, log: list[str]) -> pd.DataFrame:
     # baseline c, so that score = (raw - c) / (1 - c) can be inverted and the range is [-c/(1-c), 1].
     norm = df["metric_kind"] == "discrete_normalized"
     raw_metric = df["metric"].str.removesuffix("_chance_normalized")
-    base = (df[~norm].groupby(["task", "metric"])["chance"].agg(lambda s: s.dropna().unique().tolist()))
+    base = df[~norm].groupby(["task", "metric"])["chance"].agg(lambda s: s.dropna().unique().tolist())
     if (base.map(len) > 1).any():
         raise SystemExit("obsscaling_bbh: a raw BBH metric has several chance values")
     lookup = {k: (v[0] if v else np.nan) for k, v in base.items()}
@@ -212,8 +247,10 @@ def build_obs_standard(raw: pd.DataFrame, log: list[str]) -> pd.DataFrame:
     )
     unstated = df["shots"].isna()
     if unstated.any():
-        log.append(f"condition 'shots-unstated' for {int(unstated.sum())} rows "
-                   f"({', '.join(sorted(df.loc[unstated, 'task'].unique()))}): shots not stated by the source")
+        log.append(
+            f"condition 'shots-unstated' for {int(unstated.sum())} rows "
+            f"({', '.join(sorted(df.loc[unstated, 'task'].unique()))}): shots not stated by the source"
+        )
     return df
 
 
@@ -224,8 +261,10 @@ def _pythia(raw: pd.DataFrame) -> pd.DataFrame:
 def build_pythia_suite(raw: pd.DataFrame, log: list[str]) -> pd.DataFrame:
     is_pythia = raw["family"].isin(["Pythia", "Pythia-deduped"])
     final = ~is_pythia | (raw["checkpoint_step"] == 143000)
-    log.append(f"kept final checkpoints only: dropped {int((~final).sum())} intermediate-checkpoint Pythia rows "
-               "(step != 143000); all OPT and BLOOM rows kept (final checkpoints, no step in the source)")
+    log.append(
+        f"kept final checkpoints only: dropped {int((~final).sum())} intermediate-checkpoint Pythia rows "
+        "(step != 143000); all OPT and BLOOM rows kept (final checkpoints, no step in the source)"
+    )
     df = raw[final].copy()
     df["condition"] = shots_label(df["shots"])
     return df
@@ -234,31 +273,39 @@ def build_pythia_suite(raw: pd.DataFrame, log: list[str]) -> pd.DataFrame:
 def build_pythia_checkpoints(raw: pd.DataFrame, log: list[str]) -> pd.DataFrame:
     df = _pythia(raw).copy()
     step0 = df["checkpoint_step"] == 0
-    log.append(f"dropped {int(step0.sum())} rows at step 0 (random initialisation: 0 tokens, train_flops = 0 "
-               "has no log10)")
+    log.append(
+        f"dropped {int(step0.sum())} rows at step 0 (random initialisation: 0 tokens, train_flops = 0 has no log10)"
+    )
     df = df[~step0].copy()
     df["condition"] = shots_label(df["shots"])
     step = df["checkpoint_step"].astype(int).astype(str)
     df["family"] = df["model"]
     df["model"] = df["model"] + "@step" + step
-    log.append("one curve per Pythia model size and training run: family = the model (e.g. "
-               "'pythia-410m-deduped'), model = '<model>@step<N>'; x = train_flops grows with the step")
+    log.append(
+        "one curve per Pythia model size and training run: family = the model (e.g. "
+        "'pythia-410m-deduped'), model = '<model>@step<N>'; x = train_flops grows with the step"
+    )
     return df
 
 
 def build_bloom_xglm(raw: pd.DataFrame, log: list[str]) -> pd.DataFrame:
     df = raw.copy()
     df["condition"] = shots_label(df["shots"])
-    log.append("condition = '<shots>-shot'; this separates drop/gsm8k rows that the source has twice "
-               "(reading_comprehension 0-shot vs mathematical_reasoning_few_shot 5-shot; gsm8k 8-shot vs 5-shot)")
+    log.append(
+        "condition = '<shots>-shot'; this separates drop/gsm8k rows that the source has twice "
+        "(reading_comprehension 0-shot vs mathematical_reasoning_few_shot 5-shot; gsm8k 8-shot vs 5-shot)"
+    )
     pct = df["task"] == "squad2"
     if pct.any():
         df.loc[pct, "score"] = df.loc[pct, "score"] / 100.0
         df = add_note(df, pct, "rescaled from the source's 0-100 scale to 0-1")
-        log.append(f"squad2: {int(pct.sum())} scores (exact, f1, HasAns_*, NoAns_*, best_*) are percentages "
-                   "in the harness output; divided by 100 so that proportions lie in [0, 1]")
-    df = reclassify(df, log, ["HasAns_f1", "NoAns_f1", "best_f1"], "continuous",
-                    "an F1 is not an average of per-item 0/1 outcomes")
+        log.append(
+            f"squad2: {int(pct.sum())} scores (exact, f1, HasAns_*, NoAns_*, best_*) are percentages "
+            "in the harness output; divided by 100 so that proportions lie in [0, 1]"
+        )
+    df = reclassify(
+        df, log, ["HasAns_f1", "NoAns_f1", "best_f1"], "continuous", "an F1 is not an average of per-item 0/1 outcomes"
+    )
     return df
 
 
@@ -266,60 +313,90 @@ def build_ukp(raw: pd.DataFrame, log: list[str]) -> pd.DataFrame:
     df = raw.copy()
     prompt = df["subset"].str.removeprefix("prompt=")
     df["condition"] = (prompt + "/" + shots_label(df["shots"])).astype("str")
-    log.append("condition = '<prompt type>/<shots>-shot' (e.g. 'closed/0-shot'); within a "
-               "(task, metric, family, condition, model) only `replicate` (the seed) repeats")
+    log.append(
+        "condition = '<prompt type>/<shots>-shot' (e.g. 'closed/0-shot'); within a "
+        "(task, metric, family, condition, model) only `replicate` (the seed) repeats"
+    )
     no_seed = df["replicate"].isna() & (df["params"].notna() | df["train_flops"].notna())
     if no_seed.any():
-        log_counts(log, "replicate left empty (single run at temperature 0, no seed in the source)",
-                   df[no_seed], "model")
-    df = reclassify(df, log, ["exact_match_f1", "bert_score_f1"], "continuous",
-                    "an F1 is not an average of per-item 0/1 outcomes (score * n_items is not a whole number)")
+        log_counts(
+            log, "replicate left empty (single run at temperature 0, no seed in the source)", df[no_seed], "model"
+        )
+    df = reclassify(
+        df,
+        log,
+        ["exact_match_f1", "bert_score_f1"],
+        "continuous",
+        "an F1 is not an average of per-item 0/1 outcomes (score * n_items is not a whole number)",
+    )
     return df
 
 
 SPECS = [
     Spec(
-        "obsscaling_emergent", "obsscaling_open_models.csv",
+        "obsscaling_emergent",
+        "obsscaling_open_models.csv",
         "ObsScaling 'emergent capability' tasks of Wei et al. (2022): 2-digit/3-digit arithmetic, word "
         "unscrambling, Persian QA, IPA transliteration (exact match and BLEU); 2-shot, 84 open base models.",
-        OBS, "flops", build_obs_emergent,
+        OBS,
+        "flops",
+        build_obs_emergent,
     ),
     Spec(
-        "obsscaling_bbh", "obsscaling_open_models.csv",
+        "obsscaling_bbh",
+        "obsscaling_open_models.csv",
         "ObsScaling BIG-Bench-Hard: 27 tasks + overall, 3-shot, answer-only (condition 'direct') vs "
         "chain-of-thought ('cot'); exact match (strict/flexible) and its chance-normalised version.",
-        OBS, "flops", build_obs_bbh,
+        OBS,
+        "flops",
+        build_obs_bbh,
     ),
     Spec(
-        "obsscaling_standard", "obsscaling_open_models.csv",
+        "obsscaling_standard",
+        "obsscaling_open_models.csv",
         "ObsScaling standard benchmarks (MMLU, ARC-C, HellaSwag, WinoGrande, TruthfulQA, GSM8K, XWinograd, "
         "HumanEval) for 148 open base models, plus GSM8K direct/CoT/zero-shot/self-consistency re-runs.",
-        OBS, "flops", build_obs_standard,
+        OBS,
+        "flops",
+        build_obs_standard,
     ),
     Spec(
-        "pythia_suite", "pythia_suite_scaling.csv",
+        "pythia_suite",
+        "pythia_suite_scaling.csv",
         "Pythia (standard and deduped, 70M-12B, final checkpoints), OPT (125M-66B) and BLOOM (560M-7B1) on "
         "ARC, LAMBADA (acc and perplexity), LogiQA, PIQA, SciQ, WinoGrande, WSC and 57 MMLU subjects; 0- and 5-shot.",
-        PYTHIA, "flops", build_pythia_suite,
+        PYTHIA,
+        "flops",
+        build_pythia_suite,
     ),
     Spec(
-        "pythia_checkpoints", "pythia_suite_scaling.csv",
+        "pythia_checkpoints",
+        "pythia_suite_scaling.csv",
         "Pythia training trajectories: each of the 16 Pythia models at 26 (0-shot) / 15 (5-shot) training "
         "checkpoints, same tasks as pythia_suite; one curve per model size (family = model).",
-        PYTHIA, "flops", build_pythia_checkpoints, optional=True,
+        PYTHIA,
+        "flops",
+        build_pythia_checkpoints,
+        optional=True,
     ),
     Spec(
-        "bloom_xglm", "lm_eval_harness_legacy_bloom_xglm.csv",
+        "bloom_xglm",
+        "lm_eval_harness_legacy_bloom_xglm.csv",
         "BLOOM (560M-7B1) and XGLM (564M-7.5B) on the legacy lm-evaluation-harness suites: XNLI, XCOPA, "
         "XStoryCloze, XWinograd, PAWS-X, common-sense reasoning, QA, LAMBADA, GSM8K, math, BBH-style tasks.",
-        HARNESS, "flops", build_bloom_xglm,
+        HARNESS,
+        "flops",
+        build_bloom_xglm,
     ),
     Spec(
-        "ukp_emergence", "ukp_on_emergence_bigbench.csv",
+        "ukp_emergence",
+        "ukp_on_emergence_bigbench.csv",
         "Lu et al. (2024) BIG-bench re-evaluation: 21 BIG-bench tasks + GSM8K + CommonsenseQA, GPT-2/T5/"
         "FLAN-T5/GPT-J/LLaMA/Falcon/GPT-3 (base and instruction-tuned), 3 prompt formats, 0-5 shots, 3 seeds. "
         "CC BY-SA 4.0; families have <= 3 sizes.",
-        UKP, "params", build_ukp,
+        UKP,
+        "params",
+        build_ukp,
     ),
 ]
 
@@ -367,8 +444,10 @@ def curate(spec: Spec, raw: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     s = df["score"].to_numpy()
     out = ~np.isfinite(s) | (s < lo - 1e-9) | (s > hi + 1e-9)
     bad = df[out]
-    log.append(f"dropped: score outside the metric's range: {len(bad)} rows" + "".join(
-        f"; {r.task}/{r.metric}/{r.model}={r.score!r}" for r in bad.itertuples()))
+    log.append(
+        f"dropped: score outside the metric's range: {len(bad)} rows"
+        + "".join(f"; {r.task}/{r.metric}/{r.model}={r.score!r}" for r in bad.itertuples())
+    )
     df = df[~out]
 
     key = CURVE_KEY + ["model"] + (["replicate", "shots"] if spec.name == "ukp_emergence" else [])
@@ -377,15 +456,19 @@ def curate(spec: Spec, raw: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     df = df[~exact]
     dup = df.duplicated(key, keep=False)
     if dup.any():
-        raise SystemExit(f"{spec.name}: {int(dup.sum())} rows share the key {key} with different values:\n"
-                         f"{df[dup].sort_values(key).head(20).to_string()}")
+        raise SystemExit(
+            f"{spec.name}: {int(dup.sum())} rows share the key {key} with different values:\n"
+            f"{df[dup].sort_values(key).head(20).to_string()}"
+        )
 
     for col in ("chance", "higher_is_better", "metric_kind"):
         nun = df.groupby(CURVE_KEY)[col].nunique(dropna=False)
         if (nun > 1).any():
             raise SystemExit(f"{spec.name}: '{col}' varies within curves: {nun[nun > 1].index[:5].tolist()}")
-    log.append(f"checked: key ({', '.join(key)}) unique; chance, higher_is_better, metric_kind constant "
-               "within each (task, metric, family, condition); every score inside its metric's range")
+    log.append(
+        f"checked: key ({', '.join(key)}) unique; chance, higher_is_better, metric_kind constant "
+        "within each (task, metric, family, condition); every score inside its metric's range"
+    )
     if df["instruction_tuned"].isna().any():
         raise SystemExit(f"{spec.name}: instruction_tuned missing")
     log.append(f"rows: {n0} selected, {len(df)} kept")
@@ -451,8 +534,13 @@ def curve_counts(df: pd.DataFrame, default_x: str) -> dict[str, int]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("source", nargs="?", type=Path, default=DEFAULT_SOURCE,
-                    help=f"folder with the source CSVs (default: {DEFAULT_SOURCE})")
+    ap.add_argument(
+        "source",
+        nargs="?",
+        type=Path,
+        default=DEFAULT_SOURCE,
+        help=f"folder with the source CSVs (default: {DEFAULT_SOURCE})",
+    )
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default: {DEFAULT_OUT})")
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
@@ -494,8 +582,10 @@ def main(argv: list[str] | None = None) -> int:
         }
         index[spec.name] = entry
         if not args.quiet:
-            print(f"{spec.name}: {len(df)} rows, {entry['curves']} curves (>= {MIN_MODELS_PER_CURVE} models), "
-                  f"{len(gz)} bytes")
+            print(
+                f"{spec.name}: {len(df)} rows, {entry['curves']} curves (>= {MIN_MODELS_PER_CURVE} models), "
+                f"{len(gz)} bytes"
+            )
             for line in log:
                 print(f"    - {line}")
     text = json.dumps(index, indent=2, ensure_ascii=False, sort_keys=False) + "\n"

@@ -132,9 +132,11 @@ def write_doc(out: Path) -> None:
         ]
         normalised = table[table["metric"].str.endswith("_chance_normalized")]
         if len(normalised):
-            raw_no = multi[~multi["metric"].str.endswith("_chance_normalized")].groupby(
-                ["task", "family", "condition"], dropna=False
-            )["verdict"].agg(lambda v: set(v) <= {"absent", "smooth"})
+            raw_no = (
+                multi[~multi["metric"].str.endswith("_chance_normalized")]
+                .groupby(["task", "family", "condition"], dropna=False)["verdict"]
+                .agg(lambda v: set(v) <= {"absent", "smooth"})
+            )
             em = normalised[normalised["verdict"] == "emergent"].set_index(["task", "family", "condition"]).index
             only_normalised = int(sum(bool(raw_no.get(k, False)) for k in em))
             doc += [
@@ -168,7 +170,9 @@ def write_doc(out: Path) -> None:
                     "p_mirage": sharp["p_mirage"].map(_f),
                     "L [90%]": [
                         f"{m:.1f} [{lo:.1f}, {hi:.1f}]"
-                        for m, lo, hi in zip(sharp["tokens_median"], sharp["tokens_q05"], sharp["tokens_q95"], strict=True)
+                        for m, lo, hi in zip(
+                            sharp["tokens_median"], sharp["tokens_q05"], sharp["tokens_q95"], strict=True
+                        )
                     ],
                     "below resolution": sharp["hidden_models"].astype(int),
                     "1/n": sharp["resolution"].map(lambda v: format_sci(v)),

@@ -58,6 +58,7 @@ def test_all_subcommands_are_found():
         ("datasets", "export"),
         ("fit",),
         ("demo",),
+        ("report",),
         ("models",),
         ("models", "show"),
         ("models", "export"),

@@ -124,5 +124,15 @@ def test_every_optional_extra_is_imported(extra):
 
 
 def test_dev_extra_has_the_test_tools():
-    assert {"pytest", "hypothesis", "ruff", "matplotlib"} <= EXTRAS["dev"]
+    assert {"pytest", "hypothesis", "ruff", "websocket-client"} <= EXTRAS["dev"]
     assert not DEPENDENCIES & EXTRAS["dev"]
+
+
+def test_citation_file_is_valid_and_matches_the_package():
+    """CITATION.cff (GitHub's "Cite this repository") parses and carries the package's version."""
+    yaml = pytest.importorskip("yaml")
+    cff = yaml.safe_load((ROOT / "CITATION.cff").read_text(encoding="utf-8"))
+    for key in ("cff-version", "message", "title", "authors", "version", "license"):
+        assert cff.get(key), key
+    assert str(cff["version"]) == PYPROJECT["project"]["version"]
+    assert cff["license"] == "Apache-2.0"

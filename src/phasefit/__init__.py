@@ -3,17 +3,12 @@
 The public API: `load_curves` (validate a table into curves), `datasets` (bundled real data),
 `load_spec` (model specs), `fit` / `fit_to_directory` (the analysis), `sensitivity` /
 `sensitivity_to_directory` (verdicts across metrics, the mirage), `load_run` (a finished fit
-directory as an `Analysis`), `load_tree` (a written posterior) and the typed errors. The layers
+directory as an `Analysis`), `write_report` (its figures, tables and index.html), `load_tree` (a
+written posterior) and the typed errors. The layers
 behind it are described in ARCHITECTURE.md.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("phasefit")
-except PackageNotFoundError:  # running from a source tree without installation
-    __version__ = "0.0.0+unknown"
-
+from phasefit._version import __version__
 from phasefit.data import CurveSet, datasets, load_curves  # noqa: E402
 from phasefit.errors import DataError, DatasetNotFound, PhasefitError, SpecError  # noqa: E402
 from phasefit.models.spec import load_spec  # noqa: E402
@@ -38,4 +33,14 @@ __all__ = [
     "load_tree",
     "sensitivity",
     "sensitivity_to_directory",
+    "write_report",
 ]
+
+
+def __getattr__(name: str):
+    """`write_report` on first use: the report layer imports matplotlib, which `fit` never needs."""
+    if name == "write_report":
+        from phasefit.report.build import write_report
+
+        return write_report
+    raise AttributeError(f"module 'phasefit' has no attribute {name!r}")

@@ -18,7 +18,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from phasefit import __version__
+from phasefit._version import __version__
 from phasefit.errors import PhasefitError
 
 EXIT_USAGE = 2

@@ -479,7 +479,13 @@ def _nuts(graph, arrays, data, active, mode, spec: ModelSpec, *, seed: int):
     with pm.Model() as model:
         free = pm.Flat("phi", shape=int(active.sum()), initval=mode[active])
         phi = pt.set_subtensor(pt.constant(mode)[np.flatnonzero(active)], free)
-        replace = {inputs[0]: phi, **{v: pt.constant(np.asarray(x)) for v, x in zip(inputs[1:], values, strict=True)}}
+        # the curves' draws as data, not constants: a compiled backend (numba) would otherwise freeze
+        # every array into the machine code, which took minutes to compile on 20 curves
+        shared = {
+            v: pt.cast(pm.Data(f"input_{i}", np.asarray(x)), v.dtype)  # pm.Data stores integers as int32
+            for i, (v, x) in enumerate(zip(inputs[1:], values, strict=True))
+        }
+        replace = {inputs[0]: phi, **shared}
         pm.Potential("hyper", graph_replace(logp, replace, strict=False))
     draws, diag = sample_model(model, spec, names=["phi"], seed=seed)
     flat = draws["phi"].reshape(-1, int(active.sum()))

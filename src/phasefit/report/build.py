@@ -23,8 +23,8 @@ from phasefit.errors import PhasefitError
 from phasefit.evidence.verdicts import describe
 from phasefit.report import figures, tables
 from phasefit.report.data import curve_labels, curve_plot, run_spec
-from phasefit.results.analysis import Analysis, load_run
 from phasefit.results.files import read_table
+from phasefit.results.run import Analysis, load_run
 
 FORMATS = ("png", "pdf")
 Progress = Callable[[str, int, int], None]  # (what, done, total)

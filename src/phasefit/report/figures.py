@@ -289,11 +289,15 @@ def diagnostics_figure(verdicts: pd.DataFrame, k_hat: pd.Series, *, rhat_max: fl
 
 
 def sensitivity_figure(sens: pd.DataFrame) -> Figure:
-    """The metric-sensitivity matrix: P(emergent) of each task x family (x condition) under each of
-    its metrics (cividis; the verdict's initial in the cell); rows whose verdict flips are marked."""
+    """The metric-sensitivity matrix: P(emergent) of each task x family (x condition) scored under two
+    or more metrics, under each of them (cividis; the verdict's initial in the cell); rows whose
+    verdict flips are marked."""
     keys = ["task", "family", "condition"]
     s = sens.copy()
     s["condition"] = s["condition"].fillna("")
+    n_metrics = s.groupby(keys)["metric"].transform("nunique")
+    if (n_metrics > 1).any():  # the comparisons; curves with a sharp metric alone are in the table
+        s = s[n_metrics > 1]
     metrics = sorted(s["metric"].astype(str).unique())
     rows = s.groupby(keys, sort=True)
     labels, mat, text, flips = [], [], [], []
@@ -339,6 +343,8 @@ def break_forest(tree, labels: Sequence[str]) -> Figure | None:
             var_names=["tau"],
             coords={"curve": list(labels)},
             combined=True,
+            ci_probs=(0.5, 0.9),
+            labels=["curve"],
             backend="matplotlib",
             figure_kwargs={"figsize": (COLUMN * 1.6, 0.5 + 0.16 * len(labels))},
         )

@@ -10,19 +10,18 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import xarray as xr
 
 from phasefit.analyses.curve import break_scale
 from phasefit.analyses.fit import FitOutcome
 from phasefit.analyses.population import MIN_IMPORTANCE_ESS, PopulationResult
 from phasefit.data.curves import CurveSet
-from phasefit.evidence.verdicts import VERDICT_COLUMNS, agreement, decide, describe, summary_text
+from phasefit.evidence.verdicts import VERDICT_COLUMNS, agreement, decide
 from phasefit.models.spec import EMERGENT, ModelSpec
 from phasefit.results.posterior import build_tree
+from phasefit.results.run import Analysis, load_run  # noqa: F401  (re-exported)
 
 PARAMETER_COLUMNS = (
     "task",
@@ -55,24 +54,6 @@ PARAMETER_COLUMNS = (
     "importance_ess",
 )
 RUN_FORMAT = 3
-
-
-@dataclass(frozen=True)
-class Analysis:
-    """Verdicts (one row per curve), per-curve parameters, task table, posterior DataTree, run record."""
-
-    verdicts: pd.DataFrame
-    parameters: pd.DataFrame
-    posterior: xr.DataTree
-    run: dict
-    tasks: pd.DataFrame  # emergence scale per task, pooled across families
-
-    def summary(self) -> str:
-        """Verdict counts and one sentence per curve."""
-        return summary_text(self.verdicts)
-
-    def describe(self, i: int) -> str:
-        return describe(self.verdicts.iloc[i])
 
 
 def versions() -> dict:
@@ -302,19 +283,3 @@ def _blank_inapplicable(v: pd.DataFrame) -> None:
     no_break = ~v["verdict"].isin(["emergent", "inconclusive"])
     cols = [c for c in v.columns if c.startswith(("break_", "onset_")) and c != "onset_below_resolution"]
     v.loc[no_break, cols] = float("nan")
-
-
-def load_run(directory) -> Analysis:
-    """A finished fit directory read back as the `Analysis` that `fit` returned: the same tables
-    (CSV-typed), the posterior DataTree and the run record; `summary()` says the same."""
-    from phasefit.results.files import read_run_files
-    from phasefit.results.posterior import load_tree
-
-    files = read_run_files(directory)
-    return Analysis(
-        verdicts=files["verdicts"],
-        parameters=files["parameters"],
-        posterior=load_tree(files["posterior"]),
-        run=files["run"],
-        tasks=files["tasks"],
-    )

@@ -24,16 +24,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import xarray as xr
 
-from phasefit.analyses.curve import CurveResult
-from phasefit.analyses.population import PopulationResult
 from phasefit.data.curves import CURVE_KEY, Curve
 from phasefit.models.predictive import prior_draws
 from phasefit.models.spec import ModelSpec
 from phasefit.results.files import write_atomic
+
+if TYPE_CHECKING:  # types only: reading a posterior (load_tree) must not import the analyses
+    from phasefit.analyses.curve import CurveResult
+    from phasefit.analyses.population import PopulationResult
 
 PRIOR_DRAWS = 500
 DIAGNOSTIC_FIELDS = ("rhat_max", "ess_bulk_min", "ess_tail_min", "divergences", "treedepth_share", "attempts")

@@ -107,7 +107,7 @@ def fit(
     curve's leave-future-out cutoff is its posterior median break. With `work_dir`, finished curves
     are checkpointed there and reused by a rerun with the same phasefit version, data and spec.
     """
-    from phasefit import __version__
+    from phasefit._version import __version__
 
     if len(curves) == 0:
         raise PhasefitError(f"{curves.source}: no curves to fit (all dropped: see `phasefit validate`)")
@@ -227,7 +227,7 @@ def sensitivity_to_directory(
     `out` (`fit_to_directory`). Sharp metrics (of `mirage_metrics`, default all) then get the mirage
     stage, each with its checkpoint, so an interrupted run resumes.
     """
-    from phasefit import __version__
+    from phasefit._version import __version__
 
     out = Path(out)
     if out.exists() and not out.is_dir():
