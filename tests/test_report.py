@@ -224,3 +224,22 @@ def test_report_in_a_real_browser(report, tmp_path):
     assert broken == []
     assert page.requests and all(u.startswith("file://") for u in page.requests), page.requests
     assert page.screenshot.read_bytes().startswith(b"\x89PNG")
+
+
+def test_plots_of_a_loaded_run(fit_dir, tmp_path):
+    """One call draws a curve of a finished run with its fits (by label or row), and the overviews."""
+    from phasefit.report import figures
+    from phasefit.report.plots import plot_curve, plot_emergence_scales, plot_p_emergent
+
+    analysis = load_run(fit_dir)
+    label = curve_labels(analysis.verdicts)[1]
+    by_label, by_row = plot_curve(analysis, label), plot_curve(analysis, 1)
+    a = figures.save(by_label, tmp_path / "a", ("png",))[0].read_bytes()
+    b = figures.save(by_row, tmp_path / "b", ("png",))[0].read_bytes()
+    assert a == b
+    for fig in (plot_p_emergent(analysis), plot_emergence_scales(analysis)):
+        assert fig.axes
+    with pytest.raises(KeyError, match="no curve 'nope'"):
+        plot_curve(analysis, "nope")
+    with pytest.raises(IndexError):
+        plot_curve(analysis, 5)
