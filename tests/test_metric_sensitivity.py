@@ -331,7 +331,7 @@ def test_interrupted_mirage_stage_resumes(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         pipeline.sensitivity_to_directory(curves, out=out, models=tiny_spec(), progress=False)
     assert not (out / "sensitivity.csv").exists()
-    assert len(list((out / ".phasefit-work").rglob("sharp-*.pkl"))) == 1
+    assert len(list((out / ".phasefit-work").rglob("sharp-*.npz"))) == 1
     calls.clear()
     monkeypatch.setattr(runner, "mirage_evidence", lambda s, o, sm: (calls.append(s.index), real(s, o, sm))[1])
     table, _ = pipeline.sensitivity_to_directory(curves, out=out, models=tiny_spec(), progress=False)

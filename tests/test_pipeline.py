@@ -192,7 +192,7 @@ def test_interrupted_run_resumes_without_refitting(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         pipeline.fit_to_directory(curves, out=out, models=tiny_spec(), progress=False)
     assert not (out / "verdicts.csv").exists()
-    assert len(list((out / ".phasefit-work").rglob("curve-*.pkl"))) == 1
+    assert len(list((out / ".phasefit-work").rglob("curve-*.npz"))) == 1
     calls.clear()
     monkeypatch.setattr(fit_stage, "analyse_curve", lambda c, *a, **k: (calls.append(c.index), real(c, *a, **k))[1])
     pipeline.fit_to_directory(curves, out=out, models=tiny_spec(), progress=False)

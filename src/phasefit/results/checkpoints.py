@@ -2,21 +2,22 @@
 
 `DiskCheckpoints` holds the fit analysis' curves, `MirageCheckpoints` the mirage stage's sharp curves.
 
-One pickle per curve in `DIR/.phasefit-work/<key>/`, where the key hashes the phasefit version, the
+One file per curve in `DIR/.phasefit-work/<key>/`, where the key hashes the phasefit version, the
 data, the spec (less its population stage, which runs after the curves), the leave-future-out cutoff
 and the x axis: a checkpoint of another version, data or per-curve spec is never reused. Each file
-is written atomically.
+is written atomically, in a format that cannot run code when read (`safe_store`: arrays and JSON in
+an `.npz`, no pickle), so resuming in a directory someone else wrote is safe.
 """
 
 from __future__ import annotations
 
 import hashlib
-import pickle
 from pathlib import Path
 
 from phasefit.analyses.curve import CurveResult
 from phasefit.analyses.mirage import MirageResult
 from phasefit.data.curves import CURVE_KEY, Curve
+from phasefit.results import safe_store
 from phasefit.results.files import write_atomic
 
 
@@ -31,10 +32,10 @@ class DiskCheckpoints:
         self.folder = Path(folder)
 
     def _path(self, index: int) -> Path:
-        return self.folder / f"curve-{index:06d}.pkl"
+        return self.folder / f"curve-{index:06d}.npz"
 
     def load(self, curve: Curve) -> CurveResult | None:
-        result = _unpickle(self._path(curve.index))
+        result = _read(self._path(curve.index))
         if not isinstance(result, CurveResult) or tuple(result.row[k] for k in CURVE_KEY) != tuple(
             getattr(curve, k) for k in CURVE_KEY
         ):
@@ -42,38 +43,38 @@ class DiskCheckpoints:
         return result
 
     def save(self, result: CurveResult) -> None:
-        _pickle(self._path(result.index), result)
+        _write(self._path(result.index), result)
 
 
 class MirageCheckpoints:
-    """The mirage stage's finished sharp curves, (alone, joint) evidence, one pickle each."""
+    """The mirage stage's finished sharp curves, (alone, joint) evidence, one file each."""
 
     def __init__(self, folder: Path):
         self.folder = Path(folder)
 
     def _path(self, index: int) -> Path:
-        return self.folder / f"sharp-{index:06d}.pkl"
+        return self.folder / f"sharp-{index:06d}.npz"
 
     def load(self, curve: Curve) -> tuple[MirageResult, MirageResult | None] | None:
-        pair = _unpickle(self._path(curve.index))
+        pair = _read(self._path(curve.index))
         if not isinstance(pair, tuple) or not pair or getattr(pair[0], "label", None) != curve.label:
             return None
         return pair
 
     def save(self, index: int, pair: tuple[MirageResult, MirageResult | None]) -> None:
-        _pickle(self._path(index), pair)
+        _write(self._path(index), pair)
 
 
-def _unpickle(path: Path):
-    """The object in `path`; None when it is missing, unreadable or from another version (redo it)."""
+def _read(path: Path):
+    """The object in `path`; None when it is missing, unreadable, unsafe or of another format (redo it)."""
     if not path.exists():
         return None
     try:
-        return pickle.loads(path.read_bytes())
-    except Exception:
+        return safe_store.loads(path.read_bytes())
+    except OSError:
         return None
 
 
-def _pickle(path: Path, obj: object) -> None:
+def _write(path: Path, obj: object) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, lambda p: p.write_bytes(pickle.dumps(obj)))
+    write_atomic(path, lambda p: p.write_bytes(safe_store.dumps(obj)))
