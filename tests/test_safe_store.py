@@ -56,7 +56,8 @@ def test_the_bytes_are_deterministic():
 def test_a_pickle_or_garbage_is_refused_not_run(tmp_path):
     class Boom:
         def __reduce__(self):
-            return (exec, ("open(%r, 'w').write('ran')" % str(tmp_path / "pwned"),))
+            target = str(tmp_path / "pwned")
+            return (exec, (f"open({target!r}, 'w').write('ran')",))
 
     assert safe_store.loads(pickle.dumps(Boom())) is None
     buf = io.BytesIO()  # an npz whose array is an object array (needs pickle to load)
