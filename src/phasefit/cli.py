@@ -169,6 +169,11 @@ def _fit_options(p: argparse.ArgumentParser) -> None:
         help="leave-future-out cutoff in FLOPs (or params with --x params) (default: each curve's median break)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--full-posterior",
+        action="store_true",
+        help="store every draw in float64 in posterior.nc (default: at most 500 draws per chain, float32)",
+    )
 
 
 def _fit_kwargs(args) -> dict:
@@ -182,6 +187,7 @@ def _fit_kwargs(args) -> dict:
         "seed": args.seed,
         "lfo_cutoff": args.lfo_cutoff,
         "progress": not args.no_progress,
+        "full_posterior": args.full_posterior,
     }
 
 

@@ -14,7 +14,7 @@ import os
 import shutil
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pandas as pd
@@ -39,7 +39,7 @@ from phasefit.models.spec import ModelSpec, load_spec
 from phasefit.results.analysis import Analysis, assemble, curve_spec_hash, spec_hash, versions
 from phasefit.results.checkpoints import DiskCheckpoints, MirageCheckpoints, checkpoint_key
 from phasefit.results.files import read_run_files, write_json_atomic, write_table_atomic
-from phasefit.results.posterior import save_tree
+from phasefit.results.posterior import compact, save_tree
 
 OUTPUT_FILES = ("posterior.nc", "parameters.csv", "tasks.csv", "run.json", "verdicts.csv")
 DEMO_TASKS = ("arithmetic_2da", "arithmetic_3ds", "word_unscrambling", "ipa_transliterate", "parsinlu_qa")
@@ -132,8 +132,14 @@ def fit(
     return assemble(curves, outcome, spec, lfo_cutoff=lfo_cutoff, seconds=time.perf_counter() - t0, argv=list(sys.argv))
 
 
-def fit_to_directory(curves: CurveSet, *, out: Path, console: Console | None = None, **options) -> Analysis:
-    """`fit` and write verdicts.csv, parameters.csv, tasks.csv, posterior.nc and run.json to `out`."""
+def fit_to_directory(
+    curves: CurveSet, *, out: Path, console: Console | None = None, full_posterior: bool = False, **options
+) -> Analysis:
+    """`fit` and write verdicts.csv, parameters.csv, tasks.csv, posterior.nc and run.json to `out`.
+
+    posterior.nc is compact by default (at most 500 draws per chain, float32; `results.posterior.
+    compact`); `full_posterior` stores every draw in float64. The verdicts use every draw either way.
+    """
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise PhasefitError(f"{out}: exists and is not a directory")
@@ -147,7 +153,12 @@ def fit_to_directory(curves: CurveSet, *, out: Path, console: Console | None = N
     # everything is written to a staging folder first, then moved in; verdicts.csv moves last
     staging = work / "staging"
     staging.mkdir(parents=True, exist_ok=True)
-    save_tree(analysis.posterior, staging / "posterior.nc")
+    if full_posterior:
+        tree, storage = analysis.posterior, {"full": True, "thin": 1, "float": "float64"}
+    else:
+        tree, storage = compact(analysis.posterior)
+    analysis = replace(analysis, run={**analysis.run, "posterior_storage": storage})
+    save_tree(tree, staging / "posterior.nc")
     write_table_atomic(analysis.parameters, staging / "parameters.csv")
     write_table_atomic(analysis.tasks, staging / "tasks.csv")
     write_json_atomic(analysis.run, staging / "run.json")
