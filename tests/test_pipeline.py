@@ -197,12 +197,39 @@ def test_interrupted_run_resumes_without_refitting(tmp_path, monkeypatch):
     monkeypatch.setattr(fit_stage, "analyse_curve", lambda c, *a, **k: (calls.append(c.index), real(c, *a, **k))[1])
     pipeline.fit_to_directory(curves, out=out, models=tiny_spec(), progress=False)
     assert calls == [1]  # only the unfinished curve
+    assert (out / "verdicts.csv").exists()
     v = pd.read_csv(out / "verdicts.csv")
     assert len(v) == 2
     run = json.loads((out / "run.json").read_text())
     assert run["data_hash"] == curves.data_hash and run["spec"]["sampler"]["draws"] == 150
     assert run["versions"]["pymc"] and run["versions"]["nutpie"]
     assert not (out / ".phasefit-work").exists()
+    assert run["posterior_storage"] == {"draws_per_chain_max": 500, "float": "float32", "full": False, "thin": 1}
+
+
+def test_force_discards_the_checkpoints(tmp_path, monkeypatch):
+    import phasefit.analyses.fit as fit_stage
+
+    curves = sim_curves(("smooth", "flat"), seed=9)
+    real = fit_stage.analyse_curve
+    calls = []
+
+    def flaky(curve, *a, **k):
+        calls.append(curve.index)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(curve, *a, **k)
+
+    monkeypatch.setattr(fit_stage, "analyse_curve", flaky)
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.fit_to_directory(curves, out=out, models=tiny_spec(), progress=False)
+    assert len(list((out / ".phasefit-work").rglob("curve-*.npz"))) == 1
+    calls.clear()
+    monkeypatch.setattr(fit_stage, "analyse_curve", lambda c, *a, **k: (calls.append(c.index), real(c, *a, **k))[1])
+    pipeline.fit_to_directory(curves, out=out, models=tiny_spec(), progress=False, force=True)
+    assert calls == [0, 1]  # the finished curve is fitted again
+    assert (out / "verdicts.csv").exists() and not (out / ".phasefit-work").exists()
 
 
 def test_cli_fit_writes_outputs(tmp_path, monkeypatch):
@@ -462,3 +489,27 @@ def test_a_finished_run_reloads_as_the_analysis(tmp_path):
         phasefit.load_run(out)
     with pytest.raises(phasefit.PhasefitError, match="no such fit directory"):
         phasefit.load_run(tmp_path / "nowhere")
+
+
+def test_progress_in_a_log_file_is_plain_lines_with_rate_and_eta():
+    """Not a terminal (a log file, a pipe): periodic lines with curves done, rate and time left."""
+    import io
+
+    from rich.console import Console
+
+    buf = io.StringIO()
+    bar = pipeline._RichProgress(Console(file=buf, force_terminal=False, width=200), enabled=True)
+    for i in range(41):
+        bar("curve", label=f"task{i}, fam, acc", done=i, total=40)
+    bar("population", label="", done=40, total=40)
+    lines = buf.getvalue().splitlines()
+    counts = [ln for ln in lines if ln.startswith("fitting: ")]
+    assert 15 <= len(counts) <= 21  # every 5% of the curves
+    assert counts[-1].startswith("fitting: 40/40 curves") and "curves/s" in counts[-1]
+    assert "eta" in counts[0] and "(task" in counts[0]
+    assert lines[-1].startswith("population stage")
+    assert "\x1b[" not in buf.getvalue()  # no terminal control codes in a log
+    quiet = io.StringIO()
+    off = pipeline._RichProgress(Console(file=quiet, force_terminal=False), enabled=False)
+    off("curve", label="x", done=0, total=2)
+    assert quiet.getvalue() == ""

@@ -174,6 +174,11 @@ def _fit_options(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="store every draw in float64 in posterior.nc (default: at most 500 draws per chain, float32)",
     )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="discard the checkpoints of an interrupted run in --out and start over (default: resume)",
+    )
 
 
 def _fit_kwargs(args) -> dict:
@@ -188,6 +193,7 @@ def _fit_kwargs(args) -> dict:
         "lfo_cutoff": args.lfo_cutoff,
         "progress": not args.no_progress,
         "full_posterior": args.full_posterior,
+        "force": args.force,
     }
 
 

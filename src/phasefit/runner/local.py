@@ -55,7 +55,11 @@ def _resolve_spec(models: str | Path | ModelSpec | None, **sampler) -> ModelSpec
 
 
 class _RichProgress:
-    """A `Progress` callback drawing a rich bar (curves done, elapsed, eta, current curve)."""
+    """A `Progress` callback: a rich bar on a terminal (curves done, elapsed, eta, current curve); on
+    anything else (a log file, a pipe) one plain line every 5% of the curves or 30 s, with the
+    rate and the time left, so that a log shows how far a long run is."""
+
+    LOG_EVERY_S = 30.0
 
     def __init__(self, console: Console, *, enabled: bool, title: str = "fitting"):
         columns = (
@@ -68,10 +72,34 @@ class _RichProgress:
             TextColumn("{task.description}"),
         )
         self.console = console
-        self.bar = Progress(*columns, console=console, disable=not enabled, transient=False)
+        self.title = title
+        self.plain = enabled and not console.is_terminal
+        self.bar = Progress(*columns, console=console, disable=not enabled or self.plain, transient=False)
         self.task = None
+        self.start = time.perf_counter()
+        self.first_done: int | None = None  # curves already done when the run started (resumed)
+        self.logged = (0, self.start)
+
+    def _log(self, done: int, total: int, label: str) -> None:
+        now = time.perf_counter()
+        if self.first_done is None:
+            self.first_done = done
+        last_done, last_t = self.logged
+        due = done == total or done - last_done >= max(1, total // 20) or now - last_t >= self.LOG_EVERY_S
+        if not due or done == last_done:
+            return
+        self.logged = (done, now)
+        fitted, elapsed = done - self.first_done, now - self.start
+        rate = fitted / elapsed if elapsed > 0 and fitted > 0 else float("nan")
+        eta = (total - done) / rate if rate == rate and rate > 0 else float("nan")
+        text = f"{self.title}: {done}/{total} curves, {elapsed:.0f} s"
+        if rate == rate:
+            text += f", {rate:.2f} curves/s, eta {eta:.0f} s"
+        self.console.print(text + (f" ({label})" if label and done < total else ""), markup=False, highlight=False)
 
     def __call__(self, stage: str, *, label: str, done: int, total: int) -> None:
+        if self.plain:
+            self._log(done, total, label)
         if self.task is None:
             self.task = self.bar.add_task("", total=total)
         self.bar.update(self.task, completed=done, description=label)
@@ -80,7 +108,7 @@ class _RichProgress:
         if stage == "population":
             self.bar.update(self.task, completed=total, description="")
             self.bar.stop()
-            if self.bar.disable:
+            if self.bar.disable and not self.plain:
                 return
             self.console.print(
                 "population stage: learning the rates and the break population from the curves", markup=False
@@ -133,12 +161,19 @@ def fit(
 
 
 def fit_to_directory(
-    curves: CurveSet, *, out: Path, console: Console | None = None, full_posterior: bool = False, **options
+    curves: CurveSet,
+    *,
+    out: Path,
+    console: Console | None = None,
+    full_posterior: bool = False,
+    force: bool = False,
+    **options,
 ) -> Analysis:
     """`fit` and write verdicts.csv, parameters.csv, tasks.csv, posterior.nc and run.json to `out`.
 
     posterior.nc is compact by default (at most 500 draws per chain, float32; `results.posterior.
     compact`); `full_posterior` stores every draw in float64. The verdicts use every draw either way.
+    An interrupted run resumes from its checkpoints in `out/.phasefit-work`; `force` discards them.
     """
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -148,6 +183,8 @@ def fit_to_directory(
         options["models"] = load_spec(models)
     out.mkdir(parents=True, exist_ok=True)
     work = out / ".phasefit-work"
+    if force and work.exists():
+        shutil.rmtree(work)
     console = console or Console()
     analysis = fit(curves, console=console, work_dir=work, **options)
     # everything is written to a staging folder first, then moved in; verdicts.csv moves last
@@ -236,7 +273,8 @@ def sensitivity_to_directory(
     The verdicts come from the fit directory `fits` when given (it must hold a finished fit of the
     same data), else from `out` itself when it holds one, else from a fit run here and written to
     `out` (`fit_to_directory`). Sharp metrics (of `mirage_metrics`, default all) then get the mirage
-    stage, each with its checkpoint, so an interrupted run resumes.
+    stage, each with its checkpoint, so an interrupted run resumes. `force=True` discards the
+    checkpoints in `out` and does not reuse a fit there (a `fits` directory given is still used).
     """
     from phasefit._version import __version__
 
@@ -244,6 +282,11 @@ def sensitivity_to_directory(
     if out.exists() and not out.is_dir():
         raise PhasefitError(f"{out}: exists and is not a directory")
     _require_comparison(curves, mirage=mirage)
+    if options.pop("force", False):
+        shutil.rmtree(out / ".phasefit-work", ignore_errors=True)
+        for name in ("verdicts.csv", "run.json"):  # a fit already in `out` is redone, not reused
+            if fits is None:
+                (out / name).unlink(missing_ok=True)
     spec = _spec_of(options)
     options["models"] = spec
     console = console or Console()
