@@ -1,20 +1,21 @@
 """Same data, spec and seed -> byte-identical tables, in fresh processes, with cold or warm
-compilation caches and any PYTHONHASHSEED."""
+compilation caches and any PYTHONHASHSEED, and after a run killed with SIGKILL is resumed."""
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 
 from _models import sim_frame
 
 TABLES = ("verdicts.csv", "parameters.csv", "tasks.csv")
 
 
-def _fit(data, out, compiledir, hashseed):
-    env = {**os.environ, "PYTHONHASHSEED": str(hashseed), "PYTENSOR_FLAGS": f"compiledir={compiledir}"}
-    cmd = [
+def _cmd(data, out):
+    return [
         sys.executable,
         "-m",
         "phasefit.cli",
@@ -32,8 +33,29 @@ def _fit(data, out, compiledir, hashseed):
         "11",
         "--no-progress",
     ]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+
+
+def _env(compiledir, hashseed):
+    return {**os.environ, "PYTHONHASHSEED": str(hashseed), "PYTENSOR_FLAGS": f"compiledir={compiledir}"}
+
+
+def _fit(data, out, compiledir, hashseed):
+    proc = subprocess.run(_cmd(data, out), env=_env(compiledir, hashseed), capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def _fit_killed_after_first_curve(data, out, compiledir, hashseed):
+    """Start a fit and SIGKILL it as soon as its first curve is checkpointed."""
+    proc = subprocess.Popen(
+        _cmd(data, out), env=_env(compiledir, hashseed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 600
+    while not list((out / ".phasefit-work").rglob("curve-*.npz")):
+        assert proc.poll() is None, "the run ended before it could be killed"
+        assert time.monotonic() < deadline, "no checkpoint after 600 s"
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=60)
 
 
 def test_two_processes_cold_then_warm_cache_give_identical_tables(tmp_path):
@@ -41,7 +63,14 @@ def test_two_processes_cold_then_warm_cache_give_identical_tables(tmp_path):
     sim_frame(("breakpoint", "smooth", "flat"), seed=8).to_csv(data, index=False)
     cache = tmp_path / "pytensor-cache"  # empty: the first run compiles everything (cold)
     _fit(data, tmp_path / "a", cache, 0)
-    _fit(data, tmp_path / "b", cache, 12345)  # warm cache, another hash seed
+    # warm cache, another hash seed, and killed with SIGKILL after its first curve, then resumed
+    _fit_killed_after_first_curve(data, tmp_path / "b", cache, 12345)
+    assert not any((tmp_path / "b" / name).exists() for name in (*TABLES, "posterior.nc", "run.json"))
+    from phasefit.results import safe_store
+
+    kept = list((tmp_path / "b" / ".phasefit-work").rglob("curve-*.npz"))
+    assert 1 <= len(kept) < 3 and all(safe_store.loads(p.read_bytes()) is not None for p in kept)
+    _fit(data, tmp_path / "b", cache, 12345)
     for name in TABLES:
         a, b = (tmp_path / "a" / name).read_bytes(), (tmp_path / "b" / name).read_bytes()
         assert a == b, f"{name} differs between the two runs"
