@@ -175,6 +175,19 @@ def _fit_options(p: argparse.ArgumentParser) -> None:
         help="store every draw in float64 in posterior.nc (default: at most 500 draws per chain, float32)",
     )
     p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="fit the curves in N local worker processes (Dask) (default: in this process)",
+    )
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="fit the curves on the Dask cluster at ADDRESS, e.g. tcp://10.0.0.5:8786 (default: in this process)",
+    )
+    p.add_argument(
         "--force",
         action="store_true",
         help="discard the checkpoints of an interrupted run in --out and start over (default: resume)",
@@ -194,6 +207,8 @@ def _fit_kwargs(args) -> dict:
         "progress": not args.no_progress,
         "full_posterior": args.full_posterior,
         "force": args.force,
+        "workers": args.workers,
+        "scheduler": args.scheduler,
     }
 
 

@@ -10,6 +10,7 @@ stopped; the work folder is removed once the outputs are whole. Progress goes to
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import sys
@@ -128,8 +129,14 @@ def fit(
     progress: bool = True,
     console: Console | None = None,
     work_dir: Path | None = None,
+    scheduler: str | None = None,
+    workers: int | None = None,
 ) -> Analysis:
     """Fit every curve (compiling each hypothesis' model once) and decide its verdict.
+
+    With `scheduler` (a Dask scheduler's address) or `workers` (that many local processes) the
+    curves are fitted on a Dask cluster (`runner.cluster`), with the same results; the population
+    stage and the tables run here.
 
     `lfo_cutoff` is in FLOPs (or parameters when the curves use `x_axis="params"`); by default each
     curve's leave-future-out cutoff is its posterior median break. With `work_dir`, finished curves
@@ -156,6 +163,19 @@ def fit(
     t0 = time.perf_counter()
     bar = _RichProgress(console, enabled=progress)
     with bar.bar:
+        if scheduler is not None or workers is not None:
+            from phasefit.runner.cluster import MemoryStore, connect, fit_on_cluster
+
+            store = store or MemoryStore()
+            client = connect(scheduler=scheduler, workers=workers)
+            try:
+                cutoff = math.log10(lfo_cutoff) if lfo_cutoff is not None else None
+                fit_on_cluster(curves, spec, client=client, store=store, lfo_cutoff=cutoff, progress=bar)
+            finally:
+                cluster = client.cluster if scheduler is None else None
+                client.close()
+                if cluster is not None:
+                    cluster.close()
         outcome = analyse_curves(curves, Sampler(spec), lfo_cutoff=lfo_cutoff, store=store, progress=bar)
     return assemble(curves, outcome, spec, lfo_cutoff=lfo_cutoff, seconds=time.perf_counter() - t0, argv=list(sys.argv))
 
