@@ -2,7 +2,8 @@
 
 A batch fitted through them gives byte-identical tables to a local run with the same seed, and
 SIGKILL to a worker in the middle of the run loses no finished curve (the scheduler hands the dead
-worker's shard to the other one).
+worker's shard to the other one). That test takes about 3 minutes on 2 cores and is in the slow
+suite (`make test-slow`) to keep the default suite under 10 minutes.
 """
 
 from __future__ import annotations
@@ -86,6 +87,7 @@ def cluster(tmp_path):
                 p.kill()
 
 
+@pytest.mark.slow  # about 3 minutes on 2 cores (two workers compile the models): `make test-slow`
 def test_cluster_run_matches_local_and_survives_a_killed_worker(cluster, tmp_path):
     address, workers = cluster
     data = tmp_path / "data.csv"
