@@ -160,6 +160,23 @@ def write_results_md(section: str, start: str, end: str, path: Path = RESULTS_MD
     path.write_text(text)
 
 
+def fmt_value(v, fmt: str = "{:.3f}") -> str:
+    """A number for a results table: n/a for None and non-finite values, yes/no for booleans,
+    integers as integers, others with `fmt`."""
+    if v is None:
+        return "n/a"
+    if isinstance(v, bool | np.bool_):
+        return "yes" if v else "no"
+    if isinstance(v, int | np.integer):
+        return str(int(v))
+    try:
+        if not math.isfinite(v):
+            return "n/a"
+    except TypeError:
+        return str(v)
+    return fmt.format(v)
+
+
 def auc(score, positive) -> float:
     """Rank-based AUC (Mann-Whitney U / n1 n0), ties count one half; NaN scores are dropped."""
     score, positive = np.asarray(score, float), np.asarray(positive, bool)

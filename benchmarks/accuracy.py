@@ -50,6 +50,7 @@ try:  # the benchmarks' shared helpers (replaces a marked section of RESULTS.md)
     from _common import write_results_md  # noqa: E402
 except ImportError:  # older trees: the writer lived in compile_once
     from compile_once import write_results_md  # noqa: E402
+from _common import fmt_value as _f  # noqa: E402
 
 ROOT = HERE.parent
 RESULTS = HERE / "results"
@@ -308,21 +309,6 @@ def reference_diagnostics(table: pd.DataFrame) -> dict:
 
 
 # ------------------------------------------------------------------------------------ writing
-
-
-def _f(v, fmt="{:.3f}") -> str:
-    if v is None:
-        return "n/a"
-    if isinstance(v, bool | np.bool_):
-        return "yes" if v else "no"
-    if isinstance(v, int | np.integer):
-        return str(int(v))
-    try:
-        if not math.isfinite(v):
-            return "n/a"
-    except TypeError:
-        return str(v)
-    return fmt.format(v)
 
 
 def _pass(v) -> str:

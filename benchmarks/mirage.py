@@ -74,6 +74,7 @@ from _common import (  # noqa: E402
     ROOT,
     SAMPLING_PACKAGES,
     auc,
+    fmt_value,
     loadavg,
     markers,
     now,
@@ -517,14 +518,7 @@ def code_info() -> dict:
 
 
 def _f(v, fmt: str = "{:.2f}") -> str:
-    if v is None:
-        return "n/a"
-    try:
-        if not math.isfinite(v):
-            return "n/a"
-    except TypeError:
-        return str(v)
-    return fmt.format(v)
+    return fmt_value(v, fmt)
 
 
 def _sh(s: dict) -> str:

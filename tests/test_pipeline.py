@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from _models import sampler, sim_curves, sim_frame, tiny_spec
+from _models import sampler, share_compiled, sim_curves, sim_frame, tiny_spec
 
 import phasefit.runner.local as pipeline
 from phasefit.cli import main
@@ -28,14 +28,7 @@ CONTRACT_COLUMNS = (
 @pytest.fixture(autouse=True)
 def _shared_compiled(monkeypatch):
     """Every Sampler in these tests reuses the session's compiled models (compile once per session)."""
-    original = pipeline.Sampler
-
-    def make(spec):
-        s = original(spec)
-        s._compiled = sampler()._compiled
-        return s
-
-    monkeypatch.setattr(pipeline, "Sampler", make)
+    share_compiled(monkeypatch)
 
 
 @pytest.fixture(scope="module")
@@ -174,12 +167,13 @@ def test_summary_prose(analysis):
     assert "t0_breakpoint, sim, acc:" in text
 
 
-def test_interrupted_run_resumes_without_refitting(tmp_path, monkeypatch):
+def _interrupt_after_first_curve(curves, out, monkeypatch) -> list[int]:
+    """Run a fit into `out` that is interrupted (Ctrl-C) while fitting its second curve, then count
+    the curves any later fit analyses: the returned list collects their indices."""
     import phasefit.analyses.fit as fit_stage
 
-    curves = sim_curves(("smooth", "flat"), seed=9)
     real = fit_stage.analyse_curve
-    calls = []
+    calls: list[int] = []
 
     def flaky(curve, *a, **k):
         calls.append(curve.index)
@@ -188,13 +182,19 @@ def test_interrupted_run_resumes_without_refitting(tmp_path, monkeypatch):
         return real(curve, *a, **k)
 
     monkeypatch.setattr(fit_stage, "analyse_curve", flaky)
-    out = tmp_path / "run"
     with pytest.raises(KeyboardInterrupt):
         pipeline.fit_to_directory(curves, out=out, models=tiny_spec(), progress=False)
     assert not (out / "verdicts.csv").exists()
     assert len(list((out / ".phasefit-work").rglob("curve-*.npz"))) == 1
     calls.clear()
     monkeypatch.setattr(fit_stage, "analyse_curve", lambda c, *a, **k: (calls.append(c.index), real(c, *a, **k))[1])
+    return calls
+
+
+def test_interrupted_run_resumes_without_refitting(tmp_path, monkeypatch):
+    curves = sim_curves(("smooth", "flat"), seed=9)
+    out = tmp_path / "run"
+    calls = _interrupt_after_first_curve(curves, out, monkeypatch)
     pipeline.fit_to_directory(curves, out=out, models=tiny_spec(), progress=False)
     assert calls == [1]  # only the unfinished curve
     assert (out / "verdicts.csv").exists()
@@ -208,25 +208,9 @@ def test_interrupted_run_resumes_without_refitting(tmp_path, monkeypatch):
 
 
 def test_force_discards_the_checkpoints(tmp_path, monkeypatch):
-    import phasefit.analyses.fit as fit_stage
-
     curves = sim_curves(("smooth", "flat"), seed=9)
-    real = fit_stage.analyse_curve
-    calls = []
-
-    def flaky(curve, *a, **k):
-        calls.append(curve.index)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real(curve, *a, **k)
-
-    monkeypatch.setattr(fit_stage, "analyse_curve", flaky)
     out = tmp_path / "run"
-    with pytest.raises(KeyboardInterrupt):
-        pipeline.fit_to_directory(curves, out=out, models=tiny_spec(), progress=False)
-    assert len(list((out / ".phasefit-work").rglob("curve-*.npz"))) == 1
-    calls.clear()
-    monkeypatch.setattr(fit_stage, "analyse_curve", lambda c, *a, **k: (calls.append(c.index), real(c, *a, **k))[1])
+    calls = _interrupt_after_first_curve(curves, out, monkeypatch)
     pipeline.fit_to_directory(curves, out=out, models=tiny_spec(), progress=False, force=True)
     assert calls == [0, 1]  # the finished curve is fitted again
     assert (out / "verdicts.csv").exists() and not (out / ".phasefit-work").exists()

@@ -13,7 +13,7 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-from _models import sampler, sim_frame, tiny_spec
+from _models import share_compiled, sim_frame, tiny_spec
 
 import phasefit.runner.local as pipeline
 from phasefit.cli import main
@@ -29,23 +29,21 @@ XSS = "<img src=x onerror=alert(1)>"
 LATEXY = "50% & $x_1$ #{hi}"
 
 
-@pytest.fixture(scope="module")
-def fit_dir(tmp_path_factory):
-    """A finished fit of a break and a flat curve, named to break naive HTML / LaTeX / Markdown."""
+def _hostile_curves():
+    """A break and a flat curve, named to break naive HTML / LaTeX / Markdown."""
     df = sim_frame(("breakpoint", "flat"))
     df["task"] = df["task"].map({t: name for t, name in zip(sorted(df["task"].unique()), (XSS, LATEXY), strict=True)})
     df["family"] = "Fam|ily*_"
-    curves = load_curves(df, name="hostile")
+    return load_curves(df, name="hostile")
+
+
+@pytest.fixture(scope="module")
+def fit_dir(tmp_path_factory):
+    """A finished fit of `_hostile_curves`."""
+    curves = _hostile_curves()
     out = tmp_path_factory.mktemp("fit")
     with pytest.MonkeyPatch.context() as mp:
-        original = pipeline.Sampler
-
-        def make(spec):
-            s = original(spec)
-            s._compiled = sampler()._compiled
-            return s
-
-        mp.setattr(pipeline, "Sampler", make)
+        share_compiled(mp)
         pipeline.fit_to_directory(curves, out=out, models=tiny_spec(), progress=False)
     return out
 
@@ -107,10 +105,7 @@ def test_the_run_holds_what_a_figure_needs(fit_dir):
     analysis = load_run(fit_dir)
     spec = run_spec(analysis.run)
     assert spec == tiny_spec()
-    df = sim_frame(("breakpoint", "flat"))
-    df["task"] = df["task"].map({t: n for t, n in zip(sorted(df["task"].unique()), (XSS, LATEXY), strict=True)})
-    df["family"] = "Fam|ily*_"
-    curves = load_curves(df, name="hostile")
+    curves = _hostile_curves()
     for label, curve in zip(curve_labels(analysis.verdicts), curves, strict=True):
         assert label == curve.label
         want = model_inputs(curve, spec)

@@ -44,6 +44,12 @@ _LOG10_LIMITS = {
 }
 
 
+def curve_label(task: str, family: str, metric: str, condition: str) -> str:
+    """A curve's label, "task, family, metric [condition]": in messages, the posterior and reports."""
+    cond = f" [{condition}]" if condition else ""
+    return f"{task}, {family}, {metric}{cond}"
+
+
 @dataclass(frozen=True, kw_only=True)
 class Curve:
     """One (task, metric, family, condition) series, sorted by scale, ready for a likelihood.
@@ -74,8 +80,7 @@ class Curve:
 
     @property
     def label(self) -> str:
-        cond = f" [{self.condition}]" if self.condition else ""
-        return f"{self.task}, {self.family}, {self.metric}{cond}"
+        return curve_label(self.task, self.family, self.metric, self.condition)
 
     @property
     def n_points(self) -> int:

@@ -7,6 +7,7 @@ from typing import Literal
 
 import pandas as pd
 
+from phasefit.data.curves import curve_label
 from phasefit.models.spec import VerdictSpec
 
 Verdict = Literal["failed", "absent", "emergent", "smooth", "inconclusive"]
@@ -128,8 +129,7 @@ def describe(row: pd.Series) -> str:
     The probability printed is named; a break is printed only for an emergent curve (where the
     break is favoured), with the onset; disagreeing evidence is said.
     """
-    cond = f" [{row['condition']}]" if row.get("condition") else ""
-    head = f"{row['task']}, {row['family']}, {row['metric']}{cond}: {row['verdict']}"
+    head = f"{curve_label(row['task'], row['family'], row['metric'], row.get('condition'))}: {row['verdict']}"
     if row["verdict"] == "failed":
         return f"{head} ({row.get('failure_reason') or 'did not converge'})"
     if row["verdict"] == "absent":

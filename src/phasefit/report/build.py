@@ -124,6 +124,7 @@ def _write(
 
     # per-curve figures
     total = len(v)
+    in_posterior = set(analysis.posterior["evidence"].dataset["curve"].values.tolist())
     curves = []
     for i, (label, (_, row)) in enumerate(zip(labels, v.iterrows(), strict=True)):
         entry = {
@@ -136,7 +137,7 @@ def _write(
             "pdf": None,
             "no_figure": "",
         }
-        if label in set(analysis.posterior["evidence"].dataset["curve"].values.tolist()):
+        if label in in_posterior:
             fig = figures.curve_figure(curve_plot(analysis.posterior, v, label, spec=spec))
             entry |= save(fig, f"curves/{_slug(i, label)}")
         else:

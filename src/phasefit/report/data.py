@@ -16,6 +16,7 @@ import pandas as pd
 import xarray as xr
 from scipy import stats
 
+from phasefit.data.curves import curve_label
 from phasefit.evidence.onset import onset_draws
 from phasefit.models.curve_model import CurveInputs, mean_curve
 from phasefit.models.spec import EMERGENT, ModelSpec, spec_from_dict
@@ -119,7 +120,7 @@ def curve_plot(
     tree: xr.DataTree, verdicts: pd.DataFrame, label: str, *, spec: ModelSpec, max_draws: int = 400
 ) -> CurvePlot:
     """The plot data of the curve `label` ("task, family, metric [condition]") of a finished run."""
-    row = verdicts.loc[_labels(verdicts) == label].iloc[0]
+    row = verdicts.iloc[curve_labels(verdicts).index(label)]
     ev = tree["evidence"].dataset.sel(curve=label)
     h0 = spec.names[0]
     inputs = curve_inputs(tree, label, h0)
@@ -176,19 +177,10 @@ def curve_plot(
     )
 
 
-def _labels(verdicts: pd.DataFrame) -> pd.Series:
-    """Curve labels as the posterior writes them: "task, family, metric [condition]"."""
-    cond = verdicts["condition"].fillna("").astype(str)
-    suffix = cond.map(lambda c: f" [{c}]" if c else "")
-    return (
-        verdicts["task"].astype(str)
-        + ", "
-        + verdicts["family"].astype(str)
-        + ", "
-        + verdicts["metric"].astype(str)
-        + suffix
-    )
-
-
 def curve_labels(verdicts: pd.DataFrame) -> list[str]:
-    return _labels(verdicts).tolist()
+    """The labels of the verdict table's curves, as the posterior writes them."""
+    cond = verdicts["condition"].fillna("").astype(str)
+    return [
+        curve_label(str(t), str(f), str(m), c)
+        for t, f, m, c in zip(verdicts["task"], verdicts["family"], verdicts["metric"], cond, strict=True)
+    ]

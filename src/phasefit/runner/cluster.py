@@ -11,8 +11,6 @@ depends only on its identity, the results are byte-identical to a local run's.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from collections.abc import Callable
 
@@ -22,12 +20,13 @@ from phasefit.data.curves import Curve, CurveSet
 from phasefit.errors import PhasefitError
 from phasefit.inference.sampler import Sampler
 from phasefit.models.spec import ModelSpec
+from phasefit.results.analysis import spec_hash
 
 _SAMPLERS: dict[str, Sampler] = {}  # per worker process: one compiled Sampler per spec
 
 
 def _sampler(spec: ModelSpec) -> Sampler:
-    key = hashlib.sha256(json.dumps(spec.to_dict(), sort_keys=True).encode()).hexdigest()
+    key = spec_hash(spec)
     if key not in _SAMPLERS:
         _SAMPLERS[key] = Sampler(spec)
     return _SAMPLERS[key]

@@ -304,8 +304,8 @@ def sensitivity_to_directory(
     _require_comparison(curves, mirage=mirage)
     if options.pop("force", False):
         shutil.rmtree(out / ".phasefit-work", ignore_errors=True)
-        for name in ("verdicts.csv", "run.json"):  # a fit already in `out` is redone, not reused
-            if fits is None:
+        if fits is None:  # a fit already in `out` is redone, not reused
+            for name in ("verdicts.csv", "run.json"):
                 (out / name).unlink(missing_ok=True)
     spec = _spec_of(options)
     options["models"] = spec
