@@ -96,6 +96,35 @@ def _parser() -> argparse.ArgumentParser:
     _data_options(se)
     _fit_options(se)
 
+    iv = sub.add_parser(
+        "intervention",
+        help="does a technique (e.g. chain-of-thought) help only past some scale? both arms fitted jointly",
+    )
+    iv.add_argument("data", help="CSV/Parquet file, or a bundled dataset as dataset:NAME")
+    iv.add_argument(
+        "--baseline", required=True, metavar="ARM", help="the baseline arm: a value of the condition column"
+    )
+    iv.add_argument(
+        "--treatment", required=True, metavar="ARM", help="the treatment arm: a value of the condition column"
+    )
+    iv.add_argument("--out", required=True, metavar="DIR", help="output directory, required")
+    iv.add_argument(
+        "--margin",
+        type=float,
+        default=0.5,
+        metavar="LOGODDS",
+        help="the gain (log-odds) from which the technique counts as helping: the onset is where the gain "
+        "reaches it and stays above it",
+    )
+    iv.add_argument(
+        "--formats",
+        default="png,pdf",
+        metavar="LIST",
+        help="figure formats, comma-separated (png, pdf); 'none' writes no figures",
+    )
+    _data_options(iv)
+    _sampler_options(iv)
+
     r = sub.add_parser("report", help="figures, LaTeX/Markdown tables and index.html of a finished fit directory")
     r.add_argument("directory", metavar="DIR", help="a finished `phasefit fit` (or `sensitivity`) directory")
     r.add_argument(
@@ -147,7 +176,8 @@ def _data_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--family", action="append", metavar="NAME", help="keep only this family (repeatable; default: all)")
 
 
-def _fit_options(p: argparse.ArgumentParser) -> None:
+def _sampler_options(p: argparse.ArgumentParser, *, force: bool = True) -> None:
+    """The model spec, its sampler settings, progress and --force (fit, sensitivity, intervention)."""
     spec = "(default: the model spec's [sampler] %s)"
     p.add_argument(
         "--models",
@@ -161,6 +191,17 @@ def _fit_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--draws", type=int, default=None, metavar="N", help="draws per chain " + spec % "draws")
     p.add_argument("--tune", type=int, default=None, metavar="N", help="tuning steps per chain " + spec % "tune")
     p.add_argument("--seed", type=int, default=None, metavar="N", help="base seed " + spec % "seed")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    if force:
+        p.add_argument(
+            "--force",
+            action="store_true",
+            help="discard the checkpoints of an interrupted run in --out and start over (default: resume)",
+        )
+
+
+def _fit_options(p: argparse.ArgumentParser) -> None:
+    _sampler_options(p, force=False)
     p.add_argument(
         "--lfo-cutoff",
         type=float,
@@ -168,7 +209,6 @@ def _fit_options(p: argparse.ArgumentParser) -> None:
         metavar="X",
         help="leave-future-out cutoff in FLOPs (or params with --x params) (default: each curve's median break)",
     )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument(
         "--full-posterior",
         action="store_true",
@@ -421,6 +461,41 @@ def _cmd_sensitivity(args, console: Console) -> int:
     return 0
 
 
+def _cmd_intervention(args, console: Console) -> int:
+    from phasefit.runner.intervention import intervention_to_directory
+
+    formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
+    if formats == ("none",):
+        formats = ()
+    bad = [f for f in formats if f not in ("png", "pdf")]
+    if bad:
+        raise PhasefitError(f"--formats: unknown format {bad[0]!r} (png, pdf, or none)")
+    curves = _load(args)
+    out = Path(args.out)
+    intervention_to_directory(
+        curves,
+        out=out,
+        baseline=args.baseline,
+        treatment=args.treatment,
+        margin=args.margin,
+        models=args.models,
+        backend=args.backend,
+        chains=args.chains,
+        draws=args.draws,
+        tune=args.tune,
+        seed=args.seed,
+        progress=not args.no_progress,
+        force=args.force,
+        console=console,
+    )
+    if formats:
+        from phasefit.report.intervention import write_intervention_figures
+
+        written = write_intervention_figures(out, formats=formats)
+        console.print(f"wrote {len(written)} figure files in {out / 'figures'}", markup=False)
+    return 0
+
+
 def _cmd_demo(args, console: Console) -> int:
     from phasefit.runner.local import run_demo
 
@@ -470,6 +545,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "datasets": _cmd_datasets,
         "fit": _cmd_fit,
         "sensitivity": _cmd_sensitivity,
+        "intervention": _cmd_intervention,
         "demo": _cmd_demo,
         "report": _cmd_report,
         "models": _cmd_models,

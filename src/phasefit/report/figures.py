@@ -217,7 +217,7 @@ def _verdict_legend(ax, verdicts: Sequence[str]) -> None:
     ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(handles), handletextpad=0.2)
 
 
-def scale_figure(verdicts: pd.DataFrame, *, x_axis: str) -> Figure:
+def scale_figure(verdicts: pd.DataFrame, *, x_axis: str, xlabel: str | None = None) -> Figure:
     """Where abilities emerge: the onset's median and 90% interval of every emergent (filled) or
     inconclusive (open) curve with an onset in the data, grouped by task, on one log axis."""
     cols = [f"onset_{x_axis}_{q}" for q in ("median", "q05", "q95")]
@@ -263,7 +263,7 @@ def scale_figure(verdicts: pd.DataFrame, *, x_axis: str) -> Figure:
         ax.set_yticklabels(ylabels, fontsize=5)
         ax.set_ylim(y - 0.5, -1.0)
         ax.tick_params(axis="y", length=0)
-        ax.set_xlabel(f"onset: {axis_name(x_axis)} where the expected score first leaves its floor")
+        ax.set_xlabel(xlabel or f"onset: {axis_name(x_axis)} where the expected score first leaves its floor")
         return fig
 
 

@@ -1,6 +1,7 @@
 """Finished curves kept on disk so that an interrupted run resumes without losing work.
 
-`DiskCheckpoints` holds the fit analysis' curves, `MirageCheckpoints` the mirage stage's sharp curves.
+`DiskCheckpoints` holds the fit analysis' curves, `MirageCheckpoints` the mirage stage's sharp curves,
+`PairCheckpoints` the intervention analysis' pairs of arms.
 
 One file per curve in `DIR/.phasefit-work/<key>/`, where the key hashes the phasefit version, the
 data, the spec (less its population stage, which runs after the curves), the leave-future-out cutoff
@@ -15,6 +16,7 @@ import hashlib
 from pathlib import Path
 
 from phasefit.analyses.curve import CurveResult
+from phasefit.analyses.intervention import InterventionResult
 from phasefit.analyses.mirage import MirageResult
 from phasefit.data.curves import CURVE_KEY, Curve
 from phasefit.results import safe_store
@@ -78,3 +80,22 @@ def _read(path: Path):
 def _write(path: Path, obj: object) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, lambda p: p.write_bytes(safe_store.dumps(obj)))
+
+
+class PairCheckpoints:
+    """The intervention analysis' finished pairs of arms, one file each (keyed by the baseline curve)."""
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+
+    def _path(self, index: int) -> Path:
+        return self.folder / f"pair-{index:06d}.npz"
+
+    def load(self, label: str, index: int) -> InterventionResult | None:
+        result = _read(self._path(index))
+        if not isinstance(result, InterventionResult) or not result.label.startswith(label + " ["):
+            return None
+        return result
+
+    def save(self, index: int, result: InterventionResult) -> None:
+        _write(self._path(index), result)

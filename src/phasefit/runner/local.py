@@ -62,7 +62,7 @@ class _RichProgress:
 
     LOG_EVERY_S = 30.0
 
-    def __init__(self, console: Console, *, enabled: bool, title: str = "fitting"):
+    def __init__(self, console: Console, *, enabled: bool, title: str = "fitting", unit: str = "curves"):
         columns = (
             TextColumn(f"[bold]{title}"),
             BarColumn(),
@@ -74,6 +74,7 @@ class _RichProgress:
         )
         self.console = console
         self.title = title
+        self.unit = unit
         self.plain = enabled and not console.is_terminal
         self.bar = Progress(*columns, console=console, disable=not enabled or self.plain, transient=False)
         self.task = None
@@ -93,9 +94,9 @@ class _RichProgress:
         fitted, elapsed = done - self.first_done, now - self.start
         rate = fitted / elapsed if elapsed > 0 and fitted > 0 else float("nan")
         eta = (total - done) / rate if rate == rate and rate > 0 else float("nan")
-        text = f"{self.title}: {done}/{total} curves, {elapsed:.0f} s"
+        text = f"{self.title}: {done}/{total} {self.unit}, {elapsed:.0f} s"
         if rate == rate:
-            text += f", {rate:.2f} curves/s, eta {eta:.0f} s"
+            text += f", {rate:.2f} {self.unit}/s, eta {eta:.0f} s"
         self.console.print(text + (f" ({label})" if label and done < total else ""), markup=False, highlight=False)
 
     def __call__(self, stage: str, *, label: str, done: int, total: int) -> None:
