@@ -5,7 +5,7 @@ models (`condition` column: e.g. `direct` vs `cot`), both arms are fitted jointl
 (`models/arms.py`) under each gain hypothesis (`models/hypotheses/gain.py`: `no_gain`,
 `smooth_gain`, `breakpoint_gain`). Their marginal likelihoods (importance sampling, PSIS k-hat
 checked) give P(h | data) at even prior odds; the verdict uses the fit analysis' vocabulary and
-thresholds with
+thresholds (an `emergent` gain must also reach the margin within the data, else `inconclusive`) with
 
     p_emergent = P(breakpoint_gain | data)   (harm or nothing, then a benefit past a break)
     p_absent   = P(no_gain | data)           (the technique changes nothing)
@@ -75,6 +75,7 @@ COLUMNS = (
     "break_flops_q05",
     "break_flops_q95",
     "onset_beyond_data",
+    "onset_at_smallest",
     "onset_margin",
     "rhat_max",
     "ess_bulk_min",
@@ -185,6 +186,13 @@ def analyse_pair(
     mixed = _mix(curves, probability)
     ends = mixed[:, [0, -1]]
     onset = onset_draws(curves[BREAKPOINT_GAIN], grid_c + inputs.center, margin=margin)
+    beyond, at_smallest = float(np.mean(np.isinf(onset))), float(np.mean(onset == grid_c[0] + inputs.center))
+    if verdict == "emergent" and beyond >= 0.5:  # a break upward that never becomes a benefit
+        verdict = "inconclusive"
+        notes.append(
+            f"the gain breaks upward (P = {p_bp:.2f}) but stays below {margin:g} log-odds up to the largest "
+            f"model in {beyond:.0%} of the draws: no emergent benefit within the data"
+        )
     favoured = ok and p_bp >= 0.5 and fits[BREAKPOINT_GAIN].diagnostics.ok
     oq = np.quantile(onset, QUANTILES, method="inverted_cdf") if favoured else np.full(3, np.nan)
     oq = np.where(np.isinf(oq), np.nan, oq)
@@ -208,7 +216,8 @@ def analyse_pair(
         "gain_smallest_median": float(np.median(ends[:, 0])) if ok else math.nan,
         "gain_largest_median": float(np.median(ends[:, 1])) if ok else math.nan,
         **{k: v for k, v in break_scale(base, tq, x_axis).items() if k.startswith("break_flops")},
-        "onset_beyond_data": float(np.mean(np.isinf(onset))) if favoured else math.nan,
+        "onset_beyond_data": beyond if favoured else math.nan,
+        "onset_at_smallest": at_smallest if favoured else math.nan,
         "onset_margin": margin,
         "rhat_max": max(d.rhat_max for d in diags),
         "ess_bulk_min": min(d.ess_bulk_min for d in diags),
