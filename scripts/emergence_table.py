@@ -17,8 +17,8 @@ import pandas as pd
 
 from phasefit.data import datasets
 from phasefit.data.curves import load_curves
-from phasefit.runner.local import fit_to_directory
 from phasefit.evidence.verdicts import format_params, format_sci
+from phasefit.runner.local import fit_to_directory
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "case-studies" / "emergence-table.md"
@@ -120,7 +120,8 @@ def write(v: pd.DataFrame, tasks: pd.DataFrame, *, names: list[str], seconds: fl
     for r in show.itertuples():
         lfo = "" if pd.isna(r.lfo_largest_in_pi90) else ("yes" if r.lfo_largest_in_pi90 else "**no**")
         lines.append(
-            f"| {r.dataset} | {r.task} | {r.metric}{_condition(r.condition)} | {r.family} | {r.verdict} | {r.p_emergent:.2f} | "
+            f"| {r.dataset} | {r.task} | {r.metric}{_condition(r.condition)} | {r.family} | {r.verdict} | "
+            f"{r.p_emergent:.2f} | "
             f"{_sci(r.break_flops_median)} [{_sci(r.break_flops_q05)}, {_sci(r.break_flops_q95)}] | "
             f"{_params(r.break_params_median)} [{_params(r.break_params_q05)}, {_params(r.break_params_q95)}] | "
             f"{lfo} | {r.breakthroughness:.1f} |"
