@@ -103,11 +103,12 @@ def test_gain_hypotheses_are_registered_plugins():
     spec = _spec()
     x = np.linspace(-1, 1, 9)
     data = {"range_lo": -0.5, "range_hi": 0.5, "x_ref": 1.0, "center": 0.0}
-    p = {"level": -1.0, "slope_before": 0.0, "benefit": 3.0, "tau_fraction": 0.5}
+    p = {"level": -1.0, "jump": 3.0, "tau_fraction": 0.5, "width": 0.05}
     p |= spec.plugin(BREAKPOINT_GAIN).deterministics(p, data, NUMPY)
     g = spec.plugin(BREAKPOINT_GAIN).eta(x, p, data, NUMPY)
     assert g[0] == pytest.approx(-1.0, abs=1e-3)  # harm before the break
-    assert g[-1] == pytest.approx(-1.0 + 3.0, abs=1e-6)  # `benefit` added by the largest model
+    assert g[-1] == pytest.approx(-1.0 + 3.0, abs=1e-3)  # a benefit past it: level + jump
+    assert g[4] == pytest.approx(-1.0 + 1.5)  # half-way at the break (tau = 0, the middle of the range)
     assert np.all(spec.plugin("no_gain").eta(x, {}, data, NUMPY) == 0)
 
 
@@ -200,7 +201,8 @@ def test_analyse_pair_is_reproducible_and_reads_the_gain(curves):
     assert row["p_absent"] < 0.05
     assert alpha.gain_q.shape == (3, len(alpha.grid)) and alpha.arms_q.shape == (2, 3, 4)
     beta = analyse_pair(*by_family["Beta"], _sampler(), x_axis="flops").row
-    assert beta["p_absent"] > beta["p_emergent"]  # no effect simulated
+    assert beta["verdict"] != "emergent" and beta["p_emergent"] < 0.5  # no effect simulated
+    assert abs(beta["gain_largest_median"]) < 0.5
 
 
 def test_cli_writes_table_curves_record_and_figures_and_resumes(tmp_path, shared):

@@ -7,8 +7,11 @@ plug-ins are the competing shapes of g (Wei et al. 2022, RQ3; a sign change, not
 
 - `no_gain`: g = 0, the technique changes nothing;
 - `smooth_gain`: g = intercept + slope x, a gain that changes steadily with scale (constant included);
-- `breakpoint_gain`: g flat at `level` (negative: the technique hurts) up to a break tau, then rising
-  by `benefit` log-odds at the largest model: the breakpoint hypothesis' shape on the gain.
+- `breakpoint_gain`: two regimes: g = `level` (negative: the technique hurts) below a break tau and
+  `level + jump` above it, joined by a logistic transition of width `width` (decades),
+  g = level + jump logistic((x - tau) / width), jump > 0. A step, not the curve model's hinge: the
+  question is whether the technique's effect changes sign or appears past a scale (Wei et al. 2022,
+  Fig. 3), not whether it keeps growing; a gain that grows steadily is `smooth_gain`.
 
 The log-odds are those of the share above the floor, (p - floor) / (1 - floor), as everywhere else.
 """
@@ -46,25 +49,18 @@ class SmoothGain(_Gain):
 @register
 class BreakpointGain(_Gain):
     name = "breakpoint_gain"
-    params = ("level", "slope_before", "benefit", "tau_fraction")
-    derived = ("tau", "rise")
-    options = dict(Breakpoint.options)
+    params = ("level", "jump", "tau_fraction", "width")
+    derived = ("tau",)
+    options = {"min_points_before": 2, "min_points_after": 2}
     uses_range = True
-    summary = "no gain or harm up to a break, a benefit past it"
-
-    def __init__(self, options=None):
-        super().__init__(options)
-        self._shape = Breakpoint(options)
-
-    @staticmethod
-    def _as_break(p):
-        return {**p, "gain": p["benefit"]}
+    summary = "one gain (harm, or none) up to a break, a larger one (a benefit) past it"
 
     def deterministics(self, p, data, xp):
-        return self._shape.deterministics(self._as_break(p), data, xp)
+        tau_c = data["range_lo"] + (data["range_hi"] - data["range_lo"]) * p["tau_fraction"]
+        return {"tau": tau_c + data["center"]}
 
     def eta(self, x, p, data, xp):
-        return self._shape.eta(x, self._as_break(p), data, xp)
+        return p["level"] + p["jump"] * xp.sigmoid((x - (p["tau"] - data["center"])) / p["width"])
 
     def admissible_range(self, xs):
-        return self._shape.admissible_range(xs)
+        return Breakpoint(self.opts).admissible_range(xs)
