@@ -48,8 +48,8 @@ test-slow: $(STAMP)
 
 # ruff (style, imports), import-linter (the layer arrows of ARCHITECTURE.md), mypy (make typecheck)
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests benchmarks
-	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks scripts
+	$(VENV)/bin/ruff format --check src tests benchmarks scripts
 	$(VENV)/bin/lint-imports
 	@$(MAKE) --no-print-directory typecheck
 
@@ -65,6 +65,10 @@ bench-accuracy: $(STAMP)
 
 bench-mirage: $(STAMP)
 	$(PY) benchmarks/mirage.py
+
+.PHONY: bench-intervention
+bench-intervention: $(STAMP)
+	$(PY) benchmarks/intervention.py --jobs 2
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info

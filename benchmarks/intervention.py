@@ -77,7 +77,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import shlex
 import subprocess
 import sys
@@ -91,6 +90,9 @@ import pandas as pd
 from scipy import special
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from accuracy_reference import kind_evidence, systematic_resample, weighted_quantile  # noqa: E402
+from accuracy_worlds import Kind, Shape, kappa_of, logu, uni  # noqa: E402
+
 from _common import (  # noqa: E402
     RESULTS_DIR,
     ROOT,
@@ -107,8 +109,6 @@ from _common import (  # noqa: E402
     write_results_md,
 )
 from _common import machine as machine_info  # noqa: E402
-from accuracy_reference import kind_evidence, systematic_resample, weighted_quantile  # noqa: E402
-from accuracy_worlds import Kind, Shape, kappa_of, logu, uni  # noqa: E402
 
 DEV_SEED = 1  # tune and debug with this one
 REPORT_SEED = 2026  # the committed results; never tune on it
@@ -116,10 +116,10 @@ DEFAULT_PAIRS = 120
 STREAM = 4242  # pair i's generator stream: default_rng([seed, STREAM, i])
 REF_STREAM = 4243  # pair i's reference stream
 SECTION = "## Intervention: a technique that helps only past a break"
-START, END = markers("intervention")
 BASELINE_ARM, TREATMENT_ARM = "direct", "cot"
 
 KINDS = ("harm_then_benefit", "benefit_at_break", "constant", "none")
+TRANSITIONS = ("logistic", "ramp")  # the break kinds' transition: the default, or a ramp (--transition ramp)
 EMERGENT_KINDS = ("harm_then_benefit", "benefit_at_break")
 NULL_KINDS = ("constant", "none")
 BASELINES = ("logistic", "flat", "powerlaw")
@@ -242,12 +242,30 @@ def gain_params(kind: str, ug: np.ndarray, design: PairDesign) -> dict[str, np.n
     raise ValueError(kind)
 
 
-def gain_curve(kind: str, par: dict[str, np.ndarray], design: PairDesign, x: np.ndarray, m: int) -> np.ndarray:
+def transition_curve(x: np.ndarray, t: np.ndarray, w: np.ndarray, x_hi: float, transition: str) -> np.ndarray:
+    """s(x), 0 well below the break t and 1 at the largest model: a logistic step of scale w that
+    stays (`logistic`), or a softplus hinge of width w that keeps rising linearly to the largest model
+    (`ramp`)."""
+    if transition == "logistic":
+        return special.expit((x - t) / w) / special.expit((x_hi - t) / w)
+    if transition == "ramp":
+        return np.logaddexp(0.0, (x - t) / w) / np.logaddexp(0.0, (x_hi - t) / w)
+    raise ValueError(transition)
+
+
+def gain_curve(
+    kind: str,
+    par: dict[str, np.ndarray],
+    design: PairDesign,
+    x: np.ndarray,
+    m: int,
+    transition: str = "logistic",
+) -> np.ndarray:
     """The true gain g(x) in log-odds for M parameter draws: (M, K)."""
     x = np.asarray(x, float)[None, :]
     if kind in EMERGENT_KINDS:
         t, w = par["tau"][:, None], par["width"][:, None]
-        s = special.expit((x - t) / w) / special.expit((design.x_hi - t) / w)
+        s = transition_curve(x, t, w, design.x_hi, transition)
         if kind == "benefit_at_break":
             return par["benefit"][:, None] * s
         h = par["harm"][:, None]
@@ -292,24 +310,24 @@ def split_u(kind: str, shape: str, u: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return u[:, :a], u[:, a : a + b], u[:, a + b]
 
 
-def arms_p(kind: str, shape: str, u: np.ndarray, design: PairDesign, x: np.ndarray):
+def arms_p(kind: str, shape: str, u: np.ndarray, design: PairDesign, x: np.ndarray, transition: str = "logistic"):
     """Expected scores of both arms (M, 2K: baseline then treatment), kappa (M,), gain (M, K), params."""
     ug, ub, uk = split_u(kind, shape, u)
     m = len(u)
     gp, bp = gain_params(kind, ug, design), baseline_params(shape, ub, design)
     qb = np.clip(baseline_q(shape, bp, design, x, m), P_CLIP, 1.0 - P_CLIP)
-    g = gain_curve(kind, gp, design, x, m)
+    g = gain_curve(kind, gp, design, x, m, transition)
     qt = special.expit(special.logit(qb) + g)
     f = design.floor
     p = f + (1.0 - f) * np.concatenate([qb, qt], axis=1)
     return p, kappa_of(uk), g, gp | bp
 
 
-def sub_kind(kind: str, shape: str) -> Kind:
+def sub_kind(kind: str, shape: str, transition: str = "logistic") -> Kind:
     """One (gain kind, baseline shape) as an `accuracy_worlds.Kind` whose curve is both arms' 2m cells."""
 
     def shape_fn(u, design, x):
-        p, kappa, _, par = arms_p(kind, shape, u, design, x)
+        p, kappa, _, par = arms_p(kind, shape, u, design, x, transition)
         return Shape(p=p, kappa=kappa, tau=par.get("tau"))
 
     return Kind(dim=dims(kind, shape), names=(*GAIN_PARAMS[kind], *BASE_PARAMS[shape], "kappa"), shape=shape_fn)
@@ -337,6 +355,7 @@ class Sim:
     k_base: np.ndarray
     k_treat: np.ndarray
     truth: dict
+    transition: str = "logistic"
 
     @property
     def k(self) -> np.ndarray:
@@ -347,21 +366,30 @@ class Sim:
         return self.truth["task"]
 
 
-def simulate_pair(seed: int, i: int, models: tuple[int, int] = MODELS) -> Sim:
-    """Pair i of the suite (kind KINDS[i % 4]); `models` narrows the number of models (tests)."""
+def simulate_pair(seed: int, i: int, models: tuple[int, int] = MODELS, transition: str = "logistic") -> Sim:
+    """Pair i of the suite (kind KINDS[i % 4]); `models` narrows the number of models (tests);
+    `transition` = the break kinds' (the same draws either way: only the gain's shape differs)."""
     rng = np.random.default_rng([seed, STREAM, i])
     kind = KINDS[i % len(KINDS)]
     design = draw_design(rng, models)
     shape = BASELINES[int(rng.integers(len(BASELINES)))]
     u = rng.uniform(size=dims(kind, shape))
-    return make_sim(kind, shape, u, design, rng, i=i, seed=seed)
+    return make_sim(kind, shape, u, design, rng, i=i, seed=seed, transition=transition)
 
 
 def make_sim(
-    kind: str, shape: str, u: np.ndarray, design: PairDesign, rng: np.random.Generator, *, i: int = 0, seed: int = 0
+    kind: str,
+    shape: str,
+    u: np.ndarray,
+    design: PairDesign,
+    rng: np.random.Generator,
+    *,
+    i: int = 0,
+    seed: int = 0,
+    transition: str = "logistic",
 ) -> Sim:
     """A pair of the given kind, baseline shape, uniforms u (`split_u`) and design, counts drawn with rng."""
-    p, kappa, g, par = arms_p(kind, shape, u[None, :], design, design.x)
+    p, kappa, g, par = arms_p(kind, shape, u[None, :], design, design.x, transition)
     p, kappa, g = p[0], float(kappa[0]), g[0]
     if math.isfinite(kappa):
         pc = np.clip(p, 1e-12, 1 - 1e-12)
@@ -371,12 +399,13 @@ def make_sim(
     k = rng.binomial(design.n, p_cell)
     m = len(design.x)
     grid = design.onset_grid()
-    gain_grid = gain_curve(kind, {a: b for a, b in par.items() if a in GAIN_PARAMS[kind]}, design, grid, 1)
+    gain_grid = gain_curve(kind, {a: b for a, b in par.items() if a in GAIN_PARAMS[kind]}, design, grid, 1, transition)
     onset = float(onsets(gain_grid, grid)[0])
     truth = {
         "pair": i,
         "task": f"intervention-{i:03d}",
         "kind": kind,
+        "transition": transition if kind in EMERGENT_KINDS else "",
         "emergent": kind in EMERGENT_KINDS,
         "baseline_shape": shape,
         "n_models": m,
@@ -397,7 +426,16 @@ def make_sim(
         "treat_max": float(p[m:].max()),
     }
     return Sim(
-        i=i, seed=seed, kind=kind, shape=shape, u=u, design=design, k_base=k[:m], k_treat=k[m:], truth=truth
+        i=i,
+        seed=seed,
+        kind=kind,
+        shape=shape,
+        u=u,
+        design=design,
+        k_base=k[:m],
+        k_treat=k[m:],
+        truth=truth,
+        transition=transition,
     )
 
 
@@ -428,8 +466,10 @@ def pair_rows(sim: Sim) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def simulate_suite(n_pairs: int, seed: int, models: tuple[int, int] = MODELS) -> list[Sim]:
-    return [simulate_pair(seed, i, models) for i in range(n_pairs)]
+def simulate_suite(
+    n_pairs: int, seed: int, models: tuple[int, int] = MODELS, transition: str = "logistic"
+) -> list[Sim]:
+    return [simulate_pair(seed, i, models, transition) for i in range(n_pairs)]
 
 
 def suite_table(sims: list[Sim]) -> pd.DataFrame:
@@ -446,7 +486,11 @@ def reference_pair(sim: Sim, rng: np.random.Generator, *, n_resample: int = N_RE
     opts = IS_OPTIONS | is_options
     t0 = time.perf_counter()
     design, k = sim.design, sim.k
-    parts = {(kind, s): kind_evidence(sub_kind(kind, s), design, k, rng, **opts) for kind in KINDS for s in BASELINES}
+    parts = {
+        (kind, s): kind_evidence(sub_kind(kind, s, sim.transition), design, k, rng, **opts)
+        for kind in KINDS
+        for s in BASELINES
+    }
     log_a = {key: math.log(KIND_WEIGHT * BASELINE_WEIGHT) + e.log_z for key, e in parts.items()}
     total = special.logsumexp(list(log_a.values()))
     post = {key: math.exp(v - total) for key, v in log_a.items()}
@@ -478,10 +522,7 @@ def reference_pair(sim: Sim, rng: np.random.Generator, *, n_resample: int = N_RE
     oq = np.full(3, np.nan)
     if em_keys and p_em > 0:
         lw = np.concatenate(
-            [
-                parts[key].log_w - special.logsumexp(parts[key].log_w) + math.log(post[key] / p_em)
-                for key in em_keys
-            ]
+            [parts[key].log_w - special.logsumexp(parts[key].log_w) + math.log(post[key] / p_em) for key in em_keys]
         )
         w = np.exp(lw - lw.max())
         idx = systematic_resample(w, n_resample, rng)
@@ -494,7 +535,7 @@ def reference_pair(sim: Sim, rng: np.random.Generator, *, n_resample: int = N_RE
             uniq, c = np.unique(mine, return_counts=True)
             u = np.clip(special.expit(np.clip(parts[key].z[uniq], -35.0, 35.0)), 1e-15, 1 - 1e-15)
             ug, _, _ = split_u(key[0], key[1], u)
-            g = gain_curve(key[0], gain_params(key[0], ug, design), design, grid, len(u))
+            g = gain_curve(key[0], gain_params(key[0], ug, design), design, grid, len(u), sim.transition)
             values.append(onsets(g, grid))
             counts.append(c.astype(float))
         oq = weighted_quantile(np.concatenate(values), np.concatenate(counts), (0.05, 0.5, 0.95))
@@ -505,7 +546,8 @@ def reference_pair(sim: Sim, rng: np.random.Generator, *, n_resample: int = N_RE
             continue
         u = np.clip(special.expit(np.clip(e.z, -35.0, 35.0)), 1e-15, 1 - 1e-15)
         ug, _, _ = split_u(key[0], s, u)
-        g0 = gain_curve(key[0], gain_params(key[0], ug, design), design, design.x[:1], len(u))[:, 0]
+        g0 = gain_curve(key[0], gain_params(key[0], ug, design), design, design.x[:1], len(u), sim.transition)
+        g0 = g0[:, 0]
         w = np.exp(e.log_w - e.log_w.max())
         p_harm += post[key] * float((w * (g0 < 0)).sum() / w.sum())
     out |= {"ref_onset_q05": oq[0], "ref_onset_median": oq[1], "ref_onset_q95": oq[2]}
@@ -516,8 +558,8 @@ def reference_pair(sim: Sim, rng: np.random.Generator, *, n_resample: int = N_RE
 
 
 def _reference_job(job: tuple) -> dict:
-    seed, i, models, opts = job
-    sim = simulate_pair(seed, i, models)
+    seed, i, models, opts, transition = job
+    sim = simulate_pair(seed, i, models, transition)
     rng = np.random.default_rng([seed, REF_STREAM, i])
     return {"pair": i, **reference_pair(sim, rng, **opts)}
 
@@ -567,6 +609,7 @@ def compute_reference(
     *,
     jobs: int = 1,
     models: tuple[int, int] = MODELS,
+    transition: str = "logistic",
     options: dict | None = None,
     checkpoint: Path | None = None,
     log=print,
@@ -574,8 +617,10 @@ def compute_reference(
     """The reference of pairs 0..n_pairs-1 (one row per pair), resuming from `checkpoint`."""
     opts = dict(IS_OPTIONS if options is None else options)
     settings = {"seed": seed, "models": list(models), "options": opts, "n_resample": N_RESAMPLE}
+    if transition != "logistic":
+        settings["transition"] = transition
     done = {i: _unplain(r) for i, r in _read_jsonl(checkpoint, settings).items() if i < n_pairs}
-    todo = [(seed, i, models, opts) for i in range(n_pairs) if i not in done]
+    todo = [(seed, i, models, opts, transition) for i in range(n_pairs) if i not in done]
     if done:
         log(f"  reference: {len(done)} pairs from the checkpoint, {len(todo)} to compute")
     t0 = time.perf_counter()
@@ -637,6 +682,7 @@ def pf_columns(row: dict, seconds: float) -> dict:
         "gain_smallest_median",
         "gain_largest_median",
         "onset_beyond_data",
+        "onset_at_smallest",
         "rhat_max",
         "ess_bulk_min",
         "divergences",
@@ -648,7 +694,7 @@ def pf_columns(row: dict, seconds: float) -> dict:
         "failure_reason",
         "notes",
     ):
-        out[f"pf_{key}"] = row[key]
+        out[f"pf_{key}"] = row.get(key, math.nan)
     out["pf_seconds"] = seconds
     return out
 
@@ -825,11 +871,54 @@ def score(table: pd.DataFrame) -> dict:
                 ("breaks", np.isin(kind, EMERGENT_KINDS)),
             )
         }
+        metrics["diagnostics"] = diagnostics(table)
         metrics["agreement"] = {
             "pf_called_ref_not": int((table["pf_called"].astype(bool) & ~table["ref_called"].astype(bool)).sum()),
             "ref_called_pf_not": int((~table["pf_called"].astype(bool) & table["ref_called"].astype(bool)).sum()),
         }
     return metrics
+
+
+AFTER_GROUPS = {"1-2": (1, 2), "3-4": (3, 4), "5+": (5, 99)}
+
+
+def diagnostics(table: pd.DataFrame) -> dict:
+    """Where phasefit loses power on the true breaks: the share called by the number of models at or
+    past the true onset (both methods), what phasefit favours on the breaks it does not call, the
+    signed error of the onset's median where each calls a break, and of the gain at the largest model."""
+    kind = table["kind"].to_numpy()
+    brk = np.isin(kind, EMERGENT_KINDS)
+    after = (table["n_models"] - table["models_before_onset"]).to_numpy()
+    out: dict = {"called_by_models_after_onset": {}}
+    for name, (lo, hi) in AFTER_GROUPS.items():
+        m = brk & (after >= lo) & (after <= hi)
+        out["called_by_models_after_onset"][name] = {
+            meth: _share(table[f"{meth}_called"].to_numpy(bool)[m]) for meth in ("pf", "ref")
+        }
+    pf_called = table["pf_called"].to_numpy(bool)
+    ok = table["pf_verdict"].to_numpy() != "failed"
+    missed = brk & ~pf_called & ok
+    ps, pe = table["pf_p_smooth"].to_numpy(float), table["pf_p_emergent"].to_numpy(float)
+    out["missed_breaks"] = {
+        "n": int(missed.sum()),
+        "smooth_favoured": int((missed & (ps > pe)).sum()),
+        "median_p_smooth": _median(ps[missed]),
+        "median_p_emergent": _median(pe[missed]),
+        "verdicts": {str(a): int(b) for a, b in table.loc[missed, "pf_verdict"].value_counts().items()},
+    }
+    truth = table["true_onset"].to_numpy(float)
+    for meth in ("pf", "ref"):
+        m = brk & table[f"{meth}_called"].to_numpy(bool)
+        med = table[f"{meth}_onset_median"].to_numpy(float)
+        with np.errstate(invalid="ignore"):
+            out[f"{meth}_onset_median_minus_truth"] = _median((med - truth)[m])
+    g = table["pf_gain_largest_median"].to_numpy(float) - table["gain_largest"].to_numpy(float)
+    out["pf_gain_largest_minus_truth"] = {
+        "breaks": _median(g[brk & ok]),
+        "breaks_called": _median(g[brk & pf_called]),
+        "constant": _median(g[(kind == "constant") & ok]),
+    }
+    return out
 
 
 def targets(metrics: dict) -> list[dict]:
@@ -873,17 +962,40 @@ def git(*args: str) -> str:
         return ""
 
 
+#: the code an intervention fit depends on beyond the package's general machinery: a checkpointed fit
+#: is reused only while these files are unchanged (they may be uncommitted)
+CODE_FILES = (
+    "analyses/intervention.py",
+    "models/arms.py",
+    "models/hypotheses/gain.py",
+    "models/hypotheses/breakpoint.py",
+    "models/toml/no_gain.toml",
+    "models/toml/smooth_gain.toml",
+    "models/toml/breakpoint_gain.toml",
+    "models/toml/default.toml",
+)
+
+
 def code_info() -> dict:
+    """The git commit, uncommitted files under src/, and a hash of `CODE_FILES` (checkpoints' key)."""
+    import hashlib
+
     import phasefit
 
     commit = git("rev-parse", "HEAD")
     dirty = sorted(line[3:] for line in git("status", "--porcelain", "--", "src").split("\n") if line.strip())
+    pkg = Path(phasefit.__file__).resolve().parent
+    h = hashlib.sha1()
+    for name in CODE_FILES:
+        f = pkg / name
+        h.update(name.encode() + b"\0" + (f.read_bytes() if f.exists() else b"missing") + b"\0")
     return {
         "git_commit": commit,
         "git_commit_short": commit[:7],
         "src_uncommitted": dirty,
-        "phasefit_path": str(Path(phasefit.__file__).resolve().parent),
+        "phasefit_path": str(pkg),
         "phasefit": getattr(phasefit, "__version__", "?"),
+        "hash": h.hexdigest()[:16],
     }
 
 
@@ -917,8 +1029,9 @@ def markdown(res: dict) -> str:
     s, m, c, mach, t = res["settings"], res["metrics"], res["code"], res["machine"], res["timing"]
     pf, ref = m["pf"], m["ref"]
     tg = {r["target"]: r for r in res["targets"]}
+    transition = s.get("transition", "logistic")
     lines = [
-        SECTION + f" ({s['pairs']} pairs)",
+        SECTION + ("" if transition == "logistic" else f", {transition} transitions") + f" ({s['pairs']} pairs)",
         "",
         *([res["note"], ""] if res.get("note") else []),
         f"Run {res['date']} by `{res['command']}`; git {c['git_commit_short']}"
@@ -928,11 +1041,27 @@ def markdown(res: dict) -> str:
         "",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in res["versions"].items()) + ".",
         "",
+        *(
+            [
+                f"Scored again from the saved per-pair table `{r['from']}` by `{r['command']}` ({r['date']}); "
+                "the run, settings, machine and times above are the computing run's.",
+                "",
+            ]
+            if (r := res.get("rescored"))
+            else []
+        ),
         f"Suite: {s['pairs']} pairs (baseline arm `{BASELINE_ARM}` + treatment arm `{TREATMENT_ARM}` on 4-10 models), "
         f"seed {s['seed']} (reporting seed {REPORT_SEED}; development seed {DEV_SEED}); kinds in rotation "
         f"(harm_then_benefit, benefit_at_break, constant, none), baseline arm logistic / flat / power law, gains "
-        f"with logistic transitions, beta-binomial over-dispersion; generators and priors in "
-        f"`benchmarks/intervention.py` (not phasefit's model). phasefit: `analyse_pair` per pair, one `Sampler`, "
+        f"with {transition} transitions"
+        + (
+            " (a logistic step that stays: since git b92df33 the shape of phasefit's own `breakpoint_gain`)"
+            if transition == "logistic"
+            else " (a softplus hinge that keeps rising to the largest model: not phasefit's step)"
+        )
+        + ", beta-binomial over-dispersion; generators and priors in "
+        f"`benchmarks/intervention.py` (the baseline arm's shapes, the priors and the over-dispersion are not "
+        f"phasefit's model). phasefit: `analyse_pair` per pair, one `Sampler`, "
         f"{s['chains']} chains x {s['draws']} draws, tune {s['tune']}, target_accept {s['target_accept']}, retries "
         f"as the spec. Reference: P(kind | data) and the onset's posterior by importance sampling over each "
         f"kind's generator priors (12 parts per pair); its Monte Carlo ESS per pair has median "
@@ -940,9 +1069,9 @@ def markdown(res: dict) -> str:
         f"{_f(res['reference_diagnostics']['ess_min_relevant_min'], '{:.0f}')}) over the parts with P >= 0.01, "
         f"SE of P(emergent) at most {_f(res['reference_diagnostics']['p_emergent_se_max'], '{:.3f}')}. "
         f"Time: {t['total_s'] / 60:.1f} min in all; phasefit {t['phasefit_s'] / 60:.1f} min "
-        f"(compilation {t['compile_s']:.0f} s, median {t['pf_seconds_median']:.1f} s per pair after it), "
-        f"reference {t['reference_s'] / 60:.1f} min ({s['jobs']} process(es), median "
-        f"{t['ref_seconds_median']:.1f} s per pair). Per pair: `benchmarks/results/{res['stem']}_pairs.csv`; "
+        f"(compilation {t['compile_s']:.0f} s of it, median {t['pf_seconds_median']:.1f} s per pair), "
+        f"reference {t['ref_seconds_total'] / 60:.1f} min summed over the pairs ({s['jobs']} process(es) at once; "
+        f"median {t['ref_seconds_median']:.1f} s per pair). Per pair: `benchmarks/results/{res['stem']}_pairs.csv`; "
         f"every number: `benchmarks/results/{res['stem']}.json`.",
         "",
         "Called: phasefit's verdict `emergent` (P(breakpoint_gain) >= 0.9, diagnostics ok); the reference's "
@@ -978,7 +1107,8 @@ def markdown(res: dict) -> str:
     lines += [
         f"| constant called emergent | | {_sh(pf['kinds']['constant']['called'])} | "
         f"{_sh(ref['kinds']['constant']['called'])} | | |",
-        f"| none called emergent | | {_sh(pf['kinds']['none']['called'])} | {_sh(ref['kinds']['none']['called'])} | | |",
+        f"| none called emergent | | {_sh(pf['kinds']['none']['called'])} | "
+        f"{_sh(ref['kinds']['none']['called'])} | | |",
         f"| AUC of P(emergent), breaks vs constant + none | | {_f(pf['auc'], '{:.3f}')}"
         + (f" ({pf['auc_n_left_out']} failed left out)" if pf["auc_n_left_out"] else "")
         + f" | {_f(ref['auc'], '{:.3f}')} | | |",
@@ -1011,6 +1141,26 @@ def markdown(res: dict) -> str:
         f"reference and not by phasefit: {m['agreement']['ref_called_pf_not']}.",
         "",
     ]
+    if "diagnostics" in m:
+        dg = m["diagnostics"]
+        mb = dg["missed_breaks"]
+        lines += [
+            "Where the breaks are lost. Called emergent by the number of models at or past the true onset: "
+            + "; ".join(
+                f"{g}: phasefit {_sh(v['pf'])}, reference {_sh(v['ref'])}"
+                for g, v in dg["called_by_models_after_onset"].items()
+            )
+            + f". Of the {mb['n']} true breaks phasefit does not call (not failed), smooth_gain is favoured over "
+            f"breakpoint_gain in {mb['smooth_favoured']} (median P(smooth_gain) {_f(mb['median_p_smooth'])}, "
+            f"P(breakpoint_gain) {_f(mb['median_p_emergent'])}). Onset median minus the truth where a break is "
+            f"called (median, decades): phasefit {_f(dg['pf_onset_median_minus_truth'], '{:+.2f}')}, reference "
+            f"{_f(dg['ref_onset_median_minus_truth'], '{:+.2f}')}. phasefit's median gain at the largest model minus "
+            f"the true gain there (log-odds, median): breaks "
+            f"{_f(dg['pf_gain_largest_minus_truth']['breaks'], '{:+.2f}')}, called breaks "
+            f"{_f(dg['pf_gain_largest_minus_truth']['breaks_called'], '{:+.2f}')}, constant "
+            f"{_f(dg['pf_gain_largest_minus_truth']['constant'], '{:+.2f}')}.",
+            "",
+        ]
     if pf["failures"]:
         lines += [
             "Failures: "
@@ -1034,6 +1184,13 @@ def main(argv: list[str] | None = None) -> int:
         help=f"the development seed {DEV_SEED}; writes intervention_dev.* and leaves RESULTS.md alone",
     )
     ap.add_argument("--jobs", type=int, default=1, help="processes for the reference (default 1)")
+    ap.add_argument(
+        "--transition",
+        choices=TRANSITIONS,
+        default="logistic",
+        help="the break kinds' transition: a logistic step that stays (default) or a ramp that keeps rising "
+        "to the largest model (writes intervention_ramp*, its own RESULTS.md section)",
+    )
     ap.add_argument("--draws", type=int, default=None, help="draws per chain (default: the spec's)")
     ap.add_argument("--tune", type=int, default=None, help="tuning steps per chain (default: the spec's)")
     ap.add_argument("--chains", type=int, default=None)
@@ -1042,11 +1199,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--work-dir", type=Path, default=RESULTS_DIR / ".work-intervention", help="checkpoints of finished pairs"
     )
+    ap.add_argument(
+        "--table-from",
+        type=Path,
+        help="rescore a saved per-pair table (an *_pairs.csv) instead of computing; its pairs must be this "
+        "suite's first ones; the run's record (date, machine, times) comes from the JSON beside it",
+    )
     ap.add_argument("--note", default="", help="a sentence printed under the section's heading")
     ap.add_argument("--no-results-md", action="store_true", help="leave benchmarks/RESULTS.md alone")
     args = ap.parse_args(argv)
     seed = args.seed if args.seed is not None else (DEV_SEED if args.dev else REPORT_SEED)
-    stem = "intervention" + ("_dev" if args.dev or seed != REPORT_SEED else "")
+    variant = "" if args.transition == "logistic" else f"_{args.transition}"
+    stem = "intervention" + variant + ("_dev" if args.dev or seed != REPORT_SEED else "")
     stem += "_reference" if args.reference_only else ""
     command = "python benchmarks/intervention.py" + ("" if not sys.argv[1:] else " " + shlex.join(sys.argv[1:]))
 
@@ -1056,30 +1220,54 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     code = code_info()
     n = args.pairs
-    sims = simulate_suite(n, seed)
+    sims = simulate_suite(n, seed, transition=args.transition)
     truth = pd.DataFrame([s.truth for s in sims])
     log(
-        f"intervention benchmark: {n} pairs, seed {seed}; kinds "
+        f"intervention benchmark: {n} pairs, seed {seed}, {args.transition} transitions; kinds "
         + ", ".join(f"{k} {int((truth['kind'] == k).sum())}" for k in KINDS)
     )
     with_t = time.perf_counter()
-    ref = compute_reference(
-        n, seed, jobs=args.jobs, checkpoint=args.work_dir / f"reference_s{seed}.jsonl", log=log
-    )
-    reference_s = time.perf_counter() - with_t
-    table = truth.merge(ref, on="pair")
     sampler = None
-    phasefit_s = 0.0
-    if not args.reference_only:
+    phasefit_s = reference_s = 0.0
+    if args.table_from is not None:
+        table = pd.read_csv(args.table_from, keep_default_na=True)
+        for col in ("pf_failure_reason", "pf_notes"):
+            if col in table:
+                table[col] = table[col].astype(object).where(table[col].notna(), "")
+        for col in ("pf_called", "ref_called", "emergent"):
+            if col in table:
+                table[col] = table[col].astype(bool)
+        if len(table) > n or not np.allclose(table["x_min"], truth["x_min"].iloc[: len(table)]):
+            raise SystemExit(f"{args.table_from}: its pairs are not the first of this suite (seed {seed})")
+        n = len(table)
+    else:
+        ref = compute_reference(
+            n,
+            seed,
+            jobs=args.jobs,
+            transition=args.transition,
+            checkpoint=args.work_dir / f"reference{variant}_s{seed}.jsonl",
+            log=log,
+        )
+        reference_s = time.perf_counter() - with_t
+        table = truth.merge(ref, on="pair")
+    if not args.reference_only and args.table_from is None:
         sampler = make_sampler(args.draws, args.tune, args.chains)
         sp = sampler.spec.sampler
-        fit_settings = {"seed": seed, "draws": sp.draws, "tune": sp.tune, "chains": sp.chains, "code": "1"}
+        fit_settings = {"seed": seed, "draws": sp.draws, "tune": sp.tune, "chains": sp.chains, "code": code["hash"]}
+        if args.transition != "logistic":
+            fit_settings["transition"] = args.transition
         log(f"phasefit: {sp.chains} chains x {sp.draws} draws, tune {sp.tune}")
         t1 = time.perf_counter()
-        pf = fit_suite(sims, sampler, checkpoint=args.work_dir / f"phasefit_s{seed}.jsonl", settings=fit_settings, log=log)
+        pf = fit_suite(
+            sims, sampler, checkpoint=args.work_dir / f"phasefit{variant}_s{seed}.jsonl", settings=fit_settings, log=log
+        )
         phasefit_s = time.perf_counter() - t1
         table = table.merge(pf, on="pair")
     total = time.perf_counter() - t0
+    if args.table_from is None and code_info()["hash"] != code["hash"]:
+        log("WARNING: the intervention code or its TOMLs changed during the run")
+        code["changed_during_run"] = True
     metrics = score(table)
     diag = {
         "ess_min_median": float(np.median(table["ref_ess_min"])),
@@ -1114,6 +1302,7 @@ def main(argv: list[str] | None = None) -> int:
             "sampler_seed": sp.seed if sp else None,
             "retries": [vars(r) for r in sampler.spec.diagnostics.retries] if sampler else None,
             "call_reference": CALL,
+            "transition": args.transition,
             "onset_margin": MARGIN,
             "onset_step": ONSET_STEP,
             "reference_is_options": IS_OPTIONS,
@@ -1148,10 +1337,12 @@ def main(argv: list[str] | None = None) -> int:
             "phasefit_s": phasefit_s,
             "compile_s": float(sum(sampler.compile_seconds.values())) if sampler else 0.0,
             "compile_seconds": sampler.compile_seconds if sampler else {},
-            "pf_seconds_median": float(table["pf_seconds"].iloc[1:].median()) if "pf_seconds" in table else math.nan,
+            "pf_seconds_median": float(table["pf_seconds"].median()) if "pf_seconds" in table else math.nan,
             "pf_seconds_max": float(table["pf_seconds"].max()) if "pf_seconds" in table else math.nan,
             "ref_seconds_median": float(table["ref_seconds"].median()),
             "ref_seconds_max": float(table["ref_seconds"].max()),
+            "ref_seconds_total": float(table["ref_seconds"].sum()),
+            "pf_seconds_total": float(table["pf_seconds"].sum()) if "pf_seconds" in table else math.nan,
             "peak_rss_mib": rss_mib(),
             "note": "pairs read from a checkpoint keep the seconds of the run that computed them",
         },
@@ -1161,6 +1352,17 @@ def main(argv: list[str] | None = None) -> int:
         "targets": targets(metrics) if "pf" in metrics else [],
         "metrics": metrics,
     }
+    if args.table_from is not None:
+        res["rescored"] = {"from": str(args.table_from), "date": res["date"], "command": command}
+        saved = args.table_from.with_name(args.table_from.name.replace("_pairs.csv", ".json"))
+        if saved != args.table_from and saved.exists():  # the computing run's record
+            run = json.loads(saved.read_text())
+            timing = res["timing"]
+            for key in ("date", "command", "code", "machine", "versions", "settings", "timing", "loadavg_at_end"):
+                res[key] = run[key]
+            res["settings"]["pairs"] = n
+            for key in ("ref_seconds_median", "ref_seconds_max", "ref_seconds_total", "pf_seconds_total"):
+                res["timing"].setdefault(key, timing[key])
     args.out.mkdir(parents=True, exist_ok=True)
     write_json(args.out / f"{stem}.json", res)
     table.to_csv(args.out / f"{stem}_pairs.csv", index=False)
@@ -1170,7 +1372,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     section = markdown(res)
     if not args.dev and seed == REPORT_SEED and not args.no_results_md:
-        write_results_md(f"{START}\n{section.rstrip()}\n{END}\n", START, END)
+        start, end = markers("intervention" + variant.replace("_", "-"))
+        write_results_md(f"{start}\n{section.rstrip()}\n{end}\n", start, end)
     print(section)
     return 0
 

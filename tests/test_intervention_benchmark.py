@@ -85,6 +85,24 @@ def test_the_gains_have_logistic_transitions_and_the_onset_is_where_the_gain_rea
     assert bench.onsets(np.full((1, 4), 0.6), np.arange(4.0))[0] == 0.0
 
 
+def test_the_ramp_transition_keeps_rising_and_changes_only_the_gain():
+    d = _design()
+    x = d.onset_grid()
+    par = {"harm": np.array([1.0]), "benefit": np.array([3.0]), "tau": np.array([20.5]), "width": np.array([0.05])}
+    step = bench.gain_curve("harm_then_benefit", par, d, x, 1)[0]
+    ramp = bench.gain_curve("harm_then_benefit", par, d, x, 1, "ramp")[0]
+    assert ramp[0] == pytest.approx(-1.0, abs=1e-6) and ramp[-1] == pytest.approx(3.0)
+    after = x > 20.5 + 10 * 0.05
+    slope = np.diff(ramp[after]) / np.diff(x[after])
+    np.testing.assert_allclose(slope, 4.0 / (d.x_hi - 20.5), rtol=1e-3)  # linear from the break to B at x_max
+    assert np.all(ramp <= step + 1e-12)  # the ramp reaches the benefit later: its onset is later
+    assert bench.onsets(ramp[None], x)[0] > bench.onsets(step[None], x)[0]
+    a, b = bench.simulate_pair(1, 4), bench.simulate_pair(1, 4, transition="ramp")
+    assert np.array_equal(a.u, b.u) and np.array_equal(a.design.x, b.design.x) and np.array_equal(a.k_base, b.k_base)
+    assert a.truth["true_onset"] < b.truth["true_onset"] and b.truth["transition"] == "ramp"
+    assert bench.simulate_pair(1, 2, transition="ramp").truth == bench.simulate_pair(1, 2).truth  # constant: no break
+
+
 def test_counts_follow_the_binomial_without_overdispersion_and_spread_more_with_it():
     d = _design(m=4, n=1000, floor=0.25)
     u = np.array([0.5, 0.5, 0.5, 0.99])  # constant gain, power-law baseline, binomial (u_kappa >= 0.75)
@@ -156,10 +174,7 @@ def test_the_reference_marginal_likelihood_agrees_with_quadrature():
     u0, u1 = (np.arange(n0) + 0.5) / n0, (np.arange(n1) + 0.5) / n1
     uu = np.stack(np.meshgrid(u0, u1, indexing="ij"), axis=-1).reshape(-1, 2)
     ll = np.concatenate(
-        [
-            loglik(*(lambda s: (s.p, s.kappa))(kind.shape(c, d, d.x)), sim.k, d.n)
-            for c in np.array_split(uu, 40)
-        ]
+        [loglik(*(lambda s: (s.p, s.kappa))(kind.shape(c, d, d.x)), sim.k, d.n) for c in np.array_split(uu, 40)]
     )
     log_z_quad = special.logsumexp(ll) - math.log(len(ll))
     assert ev.log_z == pytest.approx(log_z_quad, abs=max(0.03, 3 * ev.log_z_se))
@@ -202,7 +217,7 @@ def test_scores_on_a_made_up_table():
     assert ref["onset"]["harm_then_benefit"]["coverage"]["k"] == 1  # pair 4: 20.5 below [20.6, 21.0]
     assert ref["onset"]["harm_then_benefit"]["truth_below"] == 1
     assert ref["null_called"]["k"] == 0 and ref["auc"] == pytest.approx(1.0)
-    assert pf["auc"] == pytest.approx(5 / 6)  # 3 breaks (one failed) vs 4 others: 0.6 loses to 0.95
+    assert pf["auc"] == pytest.approx(9.5 / 12)  # 3 breaks (one failed left out) vs 4 others; 0.95 ties 0.95
     assert m["both_called"]["harm_then_benefit"]["pf"]["coverage"]["n"] == 1
     t = {r["target"]: r for r in bench.targets(m)}
     assert t["htb_called"]["pf_pass"] is False and t["htb_called"]["ref_pass"] is True
