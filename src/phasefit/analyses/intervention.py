@@ -47,6 +47,7 @@ HYPOTHESES = (NO_GAIN, SMOOTH_GAIN, BREAKPOINT_GAIN)
 SEED_OFFSET = 90  # apart from the fit analysis' (curve_seed + 0..50) and the mirage stage's (+70..76)
 ONSET_MARGIN = 0.5  # log-odds the gain must reach and keep for the onset
 GRID = 121
+N_PROPOSAL = 8000  # importance draws per marginal likelihood: 6-17 dimensions (the fit analysis: 4000 for 2-6)
 PAIR_KEY = ("task", "metric", "family")
 # intervention.csv: the documented columns first (docs/intervention.md), then the extras
 COLUMNS = (
@@ -172,6 +173,7 @@ def analyse_pair(
             fits[h].draws,
             arms_priors(h, spec, inputs),
             lambda v, h=h: arms_loglik(h, v, inputs, spec),
+            n_proposal=N_PROPOSAL,
             seed=seed + 5 + j,
         )
     probability = _probabilities(evidence)

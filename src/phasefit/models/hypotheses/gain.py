@@ -8,8 +8,10 @@ plug-ins are the competing shapes of g (Wei et al. 2022, RQ3; a sign change, not
 - `no_gain`: g = 0, the technique changes nothing;
 - `smooth_gain`: g = intercept + slope x, a gain that changes steadily with scale (constant included);
 - `breakpoint_gain`: two regimes: g = `level` (negative: the technique hurts) below a break tau and
-  `level + jump` above it, joined by a logistic transition of width `width` (decades),
-  g = level + jump logistic((x - tau) / width), jump > 0. A step, not the curve model's hinge: the
+  `level + jump` above it, joined by a logistic transition of scale `width` + `min_width` (decades),
+  g = level + jump logistic((x - tau) / (width + min_width)), jump > 0. `min_width` (0.04 decades)
+  keeps the transition from becoming sharper than the data can tell (models are >= ~0.1 decades
+  apart), where the posterior of tau turns into steps that NUTS diverges on. A step, not the curve model's hinge: the
   question is whether the technique's effect changes sign or appears past a scale (Wei et al. 2022,
   Fig. 3), not whether it keeps growing; a gain that grows steadily is `smooth_gain`.
 
@@ -51,7 +53,7 @@ class BreakpointGain(_Gain):
     name = "breakpoint_gain"
     params = ("level", "jump", "tau_fraction", "width")
     derived = ("tau",)
-    options = {"min_points_before": 2, "min_points_after": 2}
+    options = {"min_points_before": 2, "min_points_after": 2, "min_width": 0.04}
     uses_range = True
     summary = "one gain (harm, or none) up to a break, a larger one (a benefit) past it"
 
@@ -60,7 +62,8 @@ class BreakpointGain(_Gain):
         return {"tau": tau_c + data["center"]}
 
     def eta(self, x, p, data, xp):
-        return p["level"] + p["jump"] * xp.sigmoid((x - (p["tau"] - data["center"])) / p["width"])
+        w = p["width"] + self.opts["min_width"]  # no sharper than min_width: a step between two models is as sharp
+        return p["level"] + p["jump"] * xp.sigmoid((x - (p["tau"] - data["center"])) / w)
 
     def admissible_range(self, xs):
         return Breakpoint(self.opts).admissible_range(xs)
