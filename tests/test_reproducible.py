@@ -1,5 +1,9 @@
 """Same data, spec and seed -> byte-identical tables, in fresh processes, with cold or warm
-compilation caches and any PYTHONHASHSEED, and after a run killed with SIGKILL is resumed."""
+compilation caches and any PYTHONHASHSEED, and after a run killed with SIGKILL is resumed.
+
+Each test starts several fresh processes that compile every model (3-7 minutes on 2 busy cores), so
+they run in `make test-slow`; the default suite checks reproducibility and resuming in-process
+(tests/test_pipeline.py, tests/test_intervention.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +13,10 @@ import subprocess
 import sys
 import time
 
+import pytest
 from _models import sim_frame
+
+pytestmark = pytest.mark.slow
 
 TABLES = ("verdicts.csv", "parameters.csv", "tasks.csv")
 
@@ -75,3 +82,21 @@ def test_two_processes_cold_then_warm_cache_give_identical_tables(tmp_path):
         a, b = (tmp_path / "a" / name).read_bytes(), (tmp_path / "b" / name).read_bytes()
         assert a == b, f"{name} differs between the two runs"
     assert (tmp_path / "a" / "tasks.csv").read_text().count("\n") >= 2  # the population stage ran
+
+
+def test_intervention_in_two_processes_gives_identical_tables(tmp_path):
+    from test_intervention import _table
+
+    data = tmp_path / "arms.csv"
+    _table().to_csv(data, index=False)
+    cache = tmp_path / "pytensor-cache"
+    outs = []
+    for k, hashseed in enumerate((0, 4321)):
+        out = tmp_path / f"iv{k}"
+        cmd = [sys.executable, "-m", "phasefit.cli", "intervention", str(data), "--baseline", "direct"]
+        cmd += ["--treatment", "cot", "--out", str(out), "--draws", "300", "--tune", "300", "--formats", "none"]
+        proc = subprocess.run(cmd, env=_env(cache, hashseed), capture_output=True, text=True, timeout=900)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        outs.append(out)
+    for name in ("intervention.csv", "intervention_curves.csv"):
+        assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), f"{name} differs"
