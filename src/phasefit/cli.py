@@ -102,10 +102,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     iv.add_argument("data", help="CSV/Parquet file, or a bundled dataset as dataset:NAME")
     iv.add_argument(
-        "--baseline", required=True, metavar="ARM", help="the baseline arm: a value of the condition column"
+        "--baseline", required=True, metavar="ARM", help="the baseline arm: a value of the condition column, required"
     )
     iv.add_argument(
-        "--treatment", required=True, metavar="ARM", help="the treatment arm: a value of the condition column"
+        "--treatment", required=True, metavar="ARM", help="the treatment arm: a value of the condition column, required"
     )
     iv.add_argument("--out", required=True, metavar="DIR", help="output directory, required")
     iv.add_argument(
