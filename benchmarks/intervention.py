@@ -5,7 +5,8 @@ baseline arm and a treatment arm, e.g. answer-only vs chain-of-thought prompting
 treatment's log-odds = the baseline's + a gain g(x) under three hypotheses (`no_gain`, `smooth_gain`,
 `breakpoint_gain`), and calls the pair `emergent` when P(breakpoint_gain | data) >= 0.9; the onset is
 the smallest scale from which the gain stays >= 0.5 log-odds. This benchmark simulates pairs from
-generators that are *not* phasefit's model, runs `analyse_pair` on each, and puts every score beside
+generators that are not phasefit's model (see below for the gain's shape), runs `analyse_pair` on
+each, and puts every score beside
 the score of the **Bayes-optimal reference**: P(kind | data) and the onset's posterior computed by
 integrating the generators' own priors (baseline-arm parameters and over-dispersion included).
 
@@ -24,8 +25,11 @@ training FLOPs; the design is data, which the generator and the reference both c
   `flat`: q = level, log-uniform 0.002-0.1 (flat at the floor);
   `powerlaw`: a power law in the error, 1 - q = e0 10^(-alpha (x - x_min)), e0 ~ U(0.3, 0.98),
   alpha log-uniform 0.05-0.5.
-- treatment arm: logit q_t = logit q_b + g(x), g the true gain in log-odds, one of four kinds with
-  logistic (not softplus-hinge) transitions, s(x) = logistic((x - t) / w) / logistic((x_max - t) / w):
+- treatment arm: logit q_t = logit q_b + g(x), g the true gain in log-odds, one of four kinds; the
+  break kinds' transition s(x) (0 well below the break, 1 at the largest model) is a logistic step that
+  stays, s(x) = logistic((x - t) / w) / logistic((x_max - t) / w) (default), or with `--transition
+  ramp` a softplus hinge that keeps rising linearly to the largest model, s(x) = softplus((x - t) / w)
+  / softplus((x_max - t) / w) (the same draws: only the gain's shape differs):
   `harm_then_benefit`: g = -h + (h + B) s(x) (harm h below the break, benefit B at the largest model),
   h ~ U(0.3, 2), B ~ U(1, 5) log-odds;
   `benefit_at_break`: g = B s(x), B ~ U(1, 5) (nothing, then a benefit);
@@ -40,9 +44,13 @@ training FLOPs; the design is data, which the generator and the reference both c
   gain stays >= 0.5 log-odds up to x_max (phasefit's definition and margin); inf if it never does.
   For the break kinds g(x_max) = B >= 1, so the truth onset is always inside the data.
 
-phasefit's own priors differ: the baseline is a free log-odds per model (Normal(-1, 3)), the gain
-after the break a softplus hinge of width 0.1 rising linearly (not saturating) to `benefit`
-(LogNormal(0.7, 0.8)) at the largest model, harm `level` Normal(0, 1) with a slope before the break.
+phasefit's model differs in the baseline arm (a free log-odds per model, Normal(-1, 3), where the
+generators draw a logistic, flat or power-law curve), in its priors and in having a `smooth_gain`
+alternative the generators never use. Its gain under `breakpoint_gain` was a softplus hinge rising
+linearly to the largest model when these generators were written (the logistic transition was chosen
+to differ from it); since git b92df33 it is g = level + jump logistic((x - tau) / width), the same
+family as the default transition (priors differ: level Normal(0, 1), jump LogNormal(0.9, 0.7), width
+LogNormal(-1.9, 1)). `--transition ramp` is the check on a gain shape that is not the model's.
 
 Reference (`reference_pair`): each (kind, baseline shape) is a deterministic function of independent
 uniforms (gain parameters, baseline parameters, kappa: 2-8 of them), so `accuracy_reference.kind_evidence`
@@ -59,13 +67,16 @@ Scores, each for phasefit (called: verdict `emergent`) and the reference (called
 called emergent per kind; the onset's 90% interval covering the truth among called harm-then-benefit
 pairs and among all called breaks (with median width and |median - truth|, and on the pairs both
 call); constant + none called emergent; AUC of P(emergent), breaks vs constant + none; none called
-`absent` (reference: P(none) >= 0.5); harm at the smallest model claimed (P >= 0.9). Targets (issue):
+`absent` (reference: P(none) >= 0.5); harm at the smallest model claimed (P >= 0.9); and diagnostics
+(calls by the number of models past the onset, signed onset error, failed pairs). Targets (issue):
 harm-then-benefit called emergent >= 0.70, onset coverage among them >= 0.85, constant/none called
 emergent <= 0.05.
 
     .venv/bin/python benchmarks/intervention.py                   # 120 pairs, reporting seed 2026
     .venv/bin/python benchmarks/intervention.py --dev --pairs 24  # development seed 1, writes intervention_dev.*
     .venv/bin/python benchmarks/intervention.py --reference-only --dev --pairs 40 --jobs 2
+    .venv/bin/python benchmarks/intervention.py --transition ramp --jobs 2   # gains that keep rising
+    .venv/bin/python benchmarks/intervention.py --table-from benchmarks/results/intervention_pairs.csv  # rescore
 
 Develop with --dev (DEV_SEED); the committed results come from the default, REPORT_SEED, which nobody
 tunes on. Finished pairs (fits and reference) are checkpointed as JSON lines under --work-dir, so an
@@ -906,6 +917,19 @@ def diagnostics(table: pd.DataFrame) -> dict:
         "median_p_emergent": _median(pe[missed]),
         "verdicts": {str(a): int(b) for a, b in table.loc[missed, "pf_verdict"].value_counts().items()},
     }
+    # what the failed pairs' marginal likelihoods would have said (P at even odds from the logged log Z)
+    lz = table[["pf_log_z_no_gain", "pf_log_z_smooth_gain", "pf_log_z_breakpoint_gain"]].to_numpy(float)
+    with np.errstate(invalid="ignore"):
+        p_lz = np.exp(lz[:, 2] - special.logsumexp(lz, axis=1))
+    failed = ~ok
+    out["failed"] = {
+        "n": int(failed.sum()),
+        "divergences": int((failed & (table["pf_divergences"].to_numpy(float) > 0)).sum()),
+        "breaks": int((failed & brk).sum()),
+        "breaks_log_z_favours_break": int((failed & brk & (p_lz >= CALL)).sum()),
+        "others_log_z_favours_break": int((failed & ~brk & (p_lz >= CALL)).sum()),
+    }
+    out["attempts"] = {str(int(a)): int(b) for a, b in table["pf_attempts"].value_counts().sort_index().items()}
     truth = table["true_onset"].to_numpy(float)
     for meth in ("pf", "ref"):
         m = brk & table[f"{meth}_called"].to_numpy(bool)
@@ -983,7 +1007,8 @@ def code_info() -> dict:
     import phasefit
 
     commit = git("rev-parse", "HEAD")
-    dirty = sorted(line[3:] for line in git("status", "--porcelain", "--", "src").split("\n") if line.strip())
+    status = git("status", "--porcelain", "--", "src").split("\n")
+    dirty = sorted(line.split(maxsplit=1)[1] for line in status if line.strip())  # "XY path" (git strips the first)
     pkg = Path(phasefit.__file__).resolve().parent
     h = hashlib.sha1()
     for name in CODE_FILES:
@@ -1158,7 +1183,14 @@ def markdown(res: dict) -> str:
             f"the true gain there (log-odds, median): breaks "
             f"{_f(dg['pf_gain_largest_minus_truth']['breaks'], '{:+.2f}')}, called breaks "
             f"{_f(dg['pf_gain_largest_minus_truth']['breaks_called'], '{:+.2f}')}, constant "
-            f"{_f(dg['pf_gain_largest_minus_truth']['constant'], '{:+.2f}')}.",
+            f"{_f(dg['pf_gain_largest_minus_truth']['constant'], '{:+.2f}')}. Failed pairs: {dg['failed']['n']} "
+            f"({dg['failed']['divergences']} for divergences that the spec's retries did not remove, the others "
+            f"for an importance k-hat > 0.7), {dg['failed']['breaks']} of them true breaks, of which "
+            f"{dg['failed']['breaks_log_z_favours_break']} have logged marginal likelihoods that give "
+            f"P(breakpoint_gain) >= 0.9 (and {dg['failed']['others_log_z_favours_break']} of the other failed pairs). "
+            "Sampling attempts per pair (the spec retries a fit that fails its checks): "
+            + ", ".join(f"{a}: {b}" for a, b in dg["attempts"].items())
+            + ".",
             "",
         ]
     if pf["failures"]:

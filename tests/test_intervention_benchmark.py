@@ -139,7 +139,7 @@ def _ref(sim, seed=0, **opts):
 
 
 def test_the_reference_is_sure_of_an_obvious_harm_then_benefit_and_finds_its_onset():
-    d = _design(m=8, n=5000)
+    d = _design(m=8, n=2000)
     # harm 1.5, benefit 4, break in the middle (u 0.5 of [x_2, x_7]), width ~0.045; power-law baseline
     # around q = 0.4-0.7 (harm visible); binomial counts
     u = np.array([(1.5 - 0.3) / 1.7, 0.75, 0.5, 0.4, 0.5, 0.3, 0.99])
@@ -187,6 +187,11 @@ def test_scores_on_a_made_up_table():
             "pair": range(8),
             "kind": kinds,
             "true_onset": [20.0, 21.0, 19.0, np.inf, 20.5, 21.5, np.inf, np.inf],
+            "n_models": [6, 6, 6, 6, 8, 8, 8, 8],
+            "models_before_onset": [4, 1, 0, 6, 5, 2, 8, 8],  # 2, 5, ..., 3, 6 models at or past the onset
+            "gain_largest": [2.0, 3.0, 1.0, 0.0, 2.0, 4.0, 1.5, 0.0],
+            "pf_gain_largest_median": [2.5, 3.5, 1.2, 0.0, 1.0, np.nan, 1.5, 0.1],
+            "pf_p_smooth": [0.05, 0.08, 0.7, 0.1, 0.35, np.nan, 0.05, 0.2],
             "pf_p_emergent": [0.95, 0.92, 0.3, 0.01, 0.6, np.nan, 0.95, 0.2],
             "pf_verdict": ["emergent", "emergent", "smooth", "absent", "inconclusive", "failed", "emergent", "smooth"],
             "pf_called": [True, True, False, False, False, False, True, False],
@@ -194,7 +199,12 @@ def test_scores_on_a_made_up_table():
             "pf_onset_median": [20.1, 21.3, np.nan, np.nan, 20.4, np.nan, 19.5, np.nan],
             "pf_onset_q95": [20.3, np.inf, np.nan, np.nan, 21.0, np.nan, 20.0, np.nan],
             "pf_p_harm_smallest": [0.95, 0.1, 0.0, 0.0, 0.5, np.nan, 0.0, 0.0],
-            "pf_failure_reason": ["", "", "", "", "", "crash", "", ""],
+            "pf_failure_reason": ["", "", "", "", "", "breakpoint_gain: 1 divergences", "", ""],
+            "pf_divergences": [0, 0, 0, 0, 0, 1, 0, 0],
+            "pf_attempts": [1, 1, 2, 1, 1, 3, 1, 2],
+            "pf_log_z_no_gain": [-60.0, -60.0, -50.0, -40.0, -55.0, -70.0, -60.0, -40.0],
+            "pf_log_z_smooth_gain": [-58.0, -58.0, -49.0, -43.0, -54.0, -66.0, -58.0, -42.0],
+            "pf_log_z_breakpoint_gain": [-55.0, -55.0, -50.0, -45.0, -54.0, -60.0, -55.0, -44.0],
             "ref_p_emergent": [0.99, 0.5, 0.1, 0.0, 0.95, 0.97, 0.2, 0.0],
             "ref_called": [True, False, False, False, True, True, False, False],
             "ref_p_none": [0.0, 0.1, 0.1, 0.9, 0.0, 0.0, 0.2, 0.95],
@@ -219,6 +229,21 @@ def test_scores_on_a_made_up_table():
     assert ref["null_called"]["k"] == 0 and ref["auc"] == pytest.approx(1.0)
     assert pf["auc"] == pytest.approx(9.5 / 12)  # 3 breaks (one failed left out) vs 4 others; 0.95 ties 0.95
     assert m["both_called"]["harm_then_benefit"]["pf"]["coverage"]["n"] == 1
+    dg = m["diagnostics"]
+    assert dg["called_by_models_after_onset"]["1-2"]["pf"]["k"] == 1  # pair 0 (2 after), called
+    assert dg["called_by_models_after_onset"]["3-4"]["ref"]["k"] == 1  # pair 4 (3 after)
+    assert dg["called_by_models_after_onset"]["5+"]["pf"]["n"] == 2  # pairs 1 and 5
+    assert dg["missed_breaks"]["n"] == 1 and dg["missed_breaks"]["smooth_favoured"] == 0  # pair 4: 0.35 < 0.6
+    assert dg["pf_onset_median_minus_truth"] == pytest.approx(0.2)  # pairs 0 (+0.1) and 1 (+0.3)
+    assert dg["pf_gain_largest_minus_truth"]["breaks_called"] == pytest.approx(0.5)
+    assert dg["failed"] == {
+        "n": 1,
+        "divergences": 1,
+        "breaks": 1,
+        "breaks_log_z_favours_break": 1,  # pair 5: P = 1 / (1 + e^-6 + e^-10) from its log Z
+        "others_log_z_favours_break": 0,
+    }
+    assert dg["attempts"] == {"1": 5, "2": 2, "3": 1}
     t = {r["target"]: r for r in bench.targets(m)}
     assert t["htb_called"]["pf_pass"] is False and t["htb_called"]["ref_pass"] is True
     assert t["null_called_max"]["pf_pass"] is False and t["null_called_max"]["ref_pass"] is True
