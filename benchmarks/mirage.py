@@ -500,7 +500,8 @@ def code_info() -> dict:
     import phasefit
 
     commit = git("rev-parse", "HEAD")
-    dirty = sorted(line[3:] for line in git("status", "--porcelain", "--", "src").split("\n") if line.strip())
+    status = git("status", "--porcelain", "--", "src").split("\n")
+    dirty = sorted(line.split(maxsplit=1)[1] for line in status if line.strip())
     code = str(Path(phasefit.__file__).resolve().parent)
     if not code.startswith(str(ROOT / "src")):
         commit = os.environ.get("PHASEFIT_CODE_COMMIT", f"? (phasefit imported from {code})")
