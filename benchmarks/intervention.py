@@ -711,6 +711,7 @@ def pf_columns(row: dict, seconds: float) -> dict:
 
 
 def pf_failed(reason: str, seconds: float) -> dict:
+    """The pf_* columns of a pair whose fit raised: `failed`, NaN elsewhere (`pf_columns` fills the rest)."""
     out = pf_columns(
         {
             "p_emergent": math.nan,
@@ -718,24 +719,6 @@ def pf_failed(reason: str, seconds: float) -> dict:
             "p_absent": math.nan,
             "verdict": "failed",
             **{f"{a}_flops_{q}": math.nan for a in ("onset", "break") for q in ("q05", "median", "q95")},
-            **dict.fromkeys(
-                (
-                    "p_harm_smallest",
-                    "p_benefit_largest",
-                    "gain_smallest_median",
-                    "gain_largest_median",
-                    "onset_beyond_data",
-                    "rhat_max",
-                    "ess_bulk_min",
-                    "divergences",
-                    "attempts",
-                    "log_z_no_gain",
-                    "log_z_smooth_gain",
-                    "log_z_breakpoint_gain",
-                    "k_hat_max",
-                ),
-                math.nan,
-            ),
             "notes": "",
         }
         | {"failure_reason": reason},

@@ -19,24 +19,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from scipy import stats
 
 from phasefit.errors import PhasefitError
 from phasefit.report.build import _slug
+from phasefit.report.data import binomial_interval
 from phasefit.report.figures import COLUMN, OKABE_ITO, _log_ticks, axis_name, save, scale_figure, style
 from phasefit.results.files import read_table
 
 KEY = ["task", "metric", "family", "baseline", "treatment"]
 ARM_COLOURS = {"baseline": OKABE_ITO["blue"], "treatment": OKABE_ITO["vermillion"]}
-
-
-def _clopper_pearson(share: np.ndarray, n: np.ndarray, level: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
-    k = np.round(share * n)
-    a = (1 - level) / 2
-    with np.errstate(invalid="ignore"):
-        lo = np.where(k > 0, stats.beta.ppf(a, k, n - k + 1), 0.0)
-        hi = np.where(k < n, stats.beta.ppf(1 - a, k + 1, n - k), 1.0)
-    return np.where(n > 0, lo, np.nan), np.where(n > 0, hi, np.nan)
 
 
 def pair_figure(row: pd.Series, curves: pd.DataFrame, *, x_axis: str) -> Figure:
@@ -53,7 +44,7 @@ def pair_figure(row: pd.Series, curves: pd.DataFrame, *, x_axis: str) -> Figure:
             ax.fill_between(x, d["q05"], d["q95"], color=c, alpha=0.18, linewidth=0)
             ax.plot(x, d["median"], color=c, linewidth=0.8, label=f"{arm}: {row[arm]}")
             share, n = d["observed"].to_numpy(float), d["n_items"].to_numpy(float)
-            lo, hi = _clopper_pearson(share, n)
+            lo, hi = binomial_interval(np.round(share * n), n)
             yerr = np.vstack([share - lo, hi - share]) if np.isfinite(lo).any() else None
             ax.errorbar(x, share, yerr=yerr, fmt="o", color=c, markersize=2.3, elinewidth=0.6, capsize=1.0)
         floor = float(curves.loc[curves["series"] == "baseline", "floor"].iloc[0])

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from phasefit.models.hypotheses import Hypothesis, register
 from phasefit.models.hypotheses.breakpoint import Breakpoint
+from phasefit.models.hypotheses.smooth import Smooth
 
 
 class _Gain(Hypothesis):
@@ -39,13 +40,12 @@ class NoGain(_Gain):
 
 
 @register
-class SmoothGain(_Gain):
-    name = "smooth_gain"
-    params = ("intercept", "slope")
-    summary = "a gain that changes steadily with scale (a constant gain included)"
+class SmoothGain(Smooth):
+    """The smooth hypothesis' line, on the gain (no ceiling: a gain is a difference of log-odds)."""
 
-    def eta(self, x, p, data, xp):
-        return p["intercept"] + p["slope"] * x
+    name = "smooth_gain"
+    uses_ceiling = False
+    summary = "a gain that changes steadily with scale (a constant gain included)"
 
 
 @register
