@@ -13,6 +13,7 @@ import math
 import os
 import platform
 import resource
+import subprocess
 import time
 from collections.abc import Iterable
 from importlib.metadata import PackageNotFoundError, version
@@ -198,3 +199,17 @@ def wilson(k: int, n: int, z: float = 1.645) -> tuple[float, float]:
     c = (p + z**2 / (2 * n)) / d
     h = z * math.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / d
     return (max(0.0, c - h), min(1.0, c + h))
+
+
+def git(*args: str) -> str:
+    """`git ARGS` in the repository, its output stripped ("" where git is missing)."""
+    try:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False).stdout.strip()
+    except OSError:
+        return ""
+
+
+def git_state() -> tuple[str, list[str]]:
+    """The commit checked out and the uncommitted files under src/ ("XY path" lines: the path kept whole)."""
+    status = git("status", "--porcelain", "--", "src").split("\n")
+    return git("rev-parse", "HEAD"), sorted(line.split(maxsplit=1)[1] for line in status if line.strip())

@@ -89,7 +89,6 @@ import argparse
 import json
 import math
 import shlex
-import subprocess
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -106,10 +105,10 @@ from accuracy_worlds import Kind, Shape, kappa_of, logu, uni  # noqa: E402
 
 from _common import (  # noqa: E402
     RESULTS_DIR,
-    ROOT,
     SAMPLING_PACKAGES,
     auc,
     fmt_value,
+    git_state,
     loadavg,
     markers,
     now,
@@ -962,13 +961,6 @@ def targets(metrics: dict) -> list[dict]:
 # ------------------------------------------------------------------------------------- machine
 
 
-def git(*args: str) -> str:
-    try:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False).stdout.strip()
-    except OSError:
-        return ""
-
-
 #: the code an intervention fit depends on beyond the package's general machinery: a checkpointed fit
 #: is reused only while these files are unchanged (they may be uncommitted)
 CODE_FILES = (
@@ -989,9 +981,7 @@ def code_info() -> dict:
 
     import phasefit
 
-    commit = git("rev-parse", "HEAD")
-    status = git("status", "--porcelain", "--", "src").split("\n")
-    dirty = sorted(line.split(maxsplit=1)[1] for line in status if line.strip())  # "XY path" (git strips the first)
+    commit, dirty = git_state()
     pkg = Path(phasefit.__file__).resolve().parent
     h = hashlib.sha1()
     for name in CODE_FILES:

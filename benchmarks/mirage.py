@@ -60,7 +60,6 @@ import json
 import math
 import os
 import shlex
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -75,6 +74,7 @@ from _common import (  # noqa: E402
     SAMPLING_PACKAGES,
     auc,
     fmt_value,
+    git_state,
     loadavg,
     markers,
     now,
@@ -488,20 +488,11 @@ def score(table: pd.DataFrame, modes=MODES) -> dict:
 # ---------------------------------------------------------------------------------------- machine
 
 
-def git(*args: str) -> str:
-    try:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False).stdout.strip()
-    except OSError:
-        return ""
-
-
 def code_info() -> dict:
     """The git commit, uncommitted files under src/, and where phasefit was imported from."""
     import phasefit
 
-    commit = git("rev-parse", "HEAD")
-    status = git("status", "--porcelain", "--", "src").split("\n")
-    dirty = sorted(line.split(maxsplit=1)[1] for line in status if line.strip())
+    commit, dirty = git_state()
     code = str(Path(phasefit.__file__).resolve().parent)
     if not code.startswith(str(ROOT / "src")):
         commit = os.environ.get("PHASEFIT_CODE_COMMIT", f"? (phasefit imported from {code})")
