@@ -654,13 +654,12 @@ def compute_reference(
 # ------------------------------------------------------------------------------------ phasefit
 
 
-def make_sampler(draws: int | None = None, tune: int | None = None, chains: int | None = None):
-    """One Sampler for every pair (each model compiled once) with the gain hypotheses in its spec."""
+def sampler_spec(draws: int | None = None, tune: int | None = None, chains: int | None = None):
+    """The spec every pair is fitted with (the package's default, with these sampler changes)."""
     from phasefit.analyses.intervention import intervention_spec
-    from phasefit.inference.sampler import Sampler
     from phasefit.models.spec import load_spec
 
-    return Sampler(intervention_spec(load_spec().with_sampler(draws=draws, tune=tune, chains=chains)))
+    return intervention_spec(load_spec().with_sampler(draws=draws, tune=tune, chains=chains))
 
 
 def _log10(v) -> float:
@@ -697,9 +696,12 @@ def pf_columns(row: dict, seconds: float) -> dict:
         "ess_bulk_min",
         "divergences",
         "attempts",
+        "p_step",
+        "p_ramp",
         "log_z_no_gain",
         "log_z_smooth_gain",
         "log_z_breakpoint_gain",
+        "log_z_hinge_gain",
         "k_hat_max",
         "failure_reason",
         "notes",
@@ -709,59 +711,48 @@ def pf_columns(row: dict, seconds: float) -> dict:
     return out
 
 
-def pf_failed(reason: str, seconds: float) -> dict:
-    """The pf_* columns of a pair whose fit raised: `failed`, NaN elsewhere (`pf_columns` fills the rest)."""
-    out = pf_columns(
-        {
-            "p_emergent": math.nan,
-            "p_smooth": math.nan,
-            "p_absent": math.nan,
-            "verdict": "failed",
-            **{f"{a}_flops_{q}": math.nan for a in ("onset", "break") for q in ("q05", "median", "q95")},
-            "notes": "",
-        }
-        | {"failure_reason": reason},
-        seconds,
-    )
-    return out
-
-
-def fit_suite(sims: list[Sim], sampler, *, checkpoint: Path | None = None, settings: dict | None = None, log=print):
-    """`analyse_pair` on every pair (one row of pf_* columns per pair), resuming from `checkpoint`."""
+def fit_suite(
+    sims: list[Sim],
+    *,
+    work_dir: Path,
+    weights: str = "learned",
+    draws: int | None = None,
+    tune: int | None = None,
+    chains: int | None = None,
+    log=print,
+) -> tuple[pd.DataFrame, dict]:
+    """`phasefit.intervention` on the whole suite, as a user runs it (one row of pf_* columns per
+    pair; the hypotheses' weights learned from the suite's pairs unless `weights="even"`),
+    resuming from the runner's own checkpoints in `work_dir`. Also the run's record."""
     import phasefit
-    from phasefit.analyses.intervention import analyse_pair, intervention_pairs
 
-    settings = settings or {}
-    done = {i: _unplain(r) for i, r in _read_jsonl(checkpoint, settings).items() if i < len(sims)}
-    if done:
-        log(f"  phasefit: {len(done)} pairs from the checkpoint, {len(sims) - len(done)} to fit")
-    todo = [s for s in sims if s.i not in done]
-    if todo:
-        curves = phasefit.load_curves(suite_table(todo), x_axis="flops", min_points=4, name="intervention-suite")
-        pairs, skipped = intervention_pairs(curves, baseline=BASELINE_ARM, treatment=TREATMENT_ARM)
-        if skipped:
-            raise RuntimeError(f"pairs left out by intervention_pairs: {skipped}")
-        by_task = {curves.curve(ib).task: (ib, it) for ib, it in pairs}
-    t0 = time.perf_counter()
-    for sim in todo:
-        t1 = time.perf_counter()
-        try:
-            ib, it = by_task[sim.task]
-            r = analyse_pair(curves.curve(ib), curves.curve(it), sampler, x_axis="flops")
-            row = pf_columns(r.row, time.perf_counter() - t1)
-        except Exception as e:  # a crash is a failure of the analysis, counted like the others
-            row = pf_failed(f"{type(e).__name__}: {e}", time.perf_counter() - t1)
-        row = {"pair": sim.i, **row}
-        done[sim.i] = row
-        _append_jsonl(checkpoint, settings, row)
+    curves = phasefit.load_curves(suite_table(sims), x_axis="flops", min_points=4, name="intervention-suite")
+    run = phasefit.intervention(
+        curves,
+        baseline=BASELINE_ARM,
+        treatment=TREATMENT_ARM,
+        weights=weights,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        work_dir=work_dir,
+        progress=sys.stderr.isatty(),
+    )
+    if run.run["skipped"]:
+        raise RuntimeError(f"pairs left out by the analysis: {run.run['skipped']}")
+    by_task = {r.row["task"]: r for r in run.results}
+    rows = []
+    for sim in sims:
+        r = by_task[sim.task]
+        row = {"pair": sim.i, **pf_columns(r.row, r.seconds)}
+        rows.append(row)
         t = sim.truth
         log(
             f"  pair {sim.i:3d} {sim.kind:17s} {sim.shape:8s} m={t['n_models']:2d} n={t['n_items']:4d} "
             f"onset={t['true_onset']:.2f} p={row['pf_p_emergent']:.3f} {row['pf_verdict']:12s} "
-            f"onset90=[{row['pf_onset_q05']:.2f}, {row['pf_onset_q95']:.2f}] ({row['pf_seconds']:.1f} s) "
-            f"[{time.perf_counter() - t0:.0f} s]"
+            f"onset90=[{row['pf_onset_q05']:.2f}, {row['pf_onset_q95']:.2f}] ({row['pf_seconds']:.1f} s)"
         )
-    return pd.DataFrame([done[s.i] for s in sims])
+    return pd.DataFrame(rows), run.run
 
 
 # ------------------------------------------------------------------------------------- scoring
@@ -900,9 +891,9 @@ def diagnostics(table: pd.DataFrame) -> dict:
         "verdicts": {str(a): int(b) for a, b in table.loc[missed, "pf_verdict"].value_counts().items()},
     }
     # what the failed pairs' marginal likelihoods would have said (P at even odds from the logged log Z)
-    lz = table[["pf_log_z_no_gain", "pf_log_z_smooth_gain", "pf_log_z_breakpoint_gain"]].to_numpy(float)
+    lz = table[[f"pf_log_z_{h}" for h in ("no_gain", "smooth_gain", "breakpoint_gain", "hinge_gain")]].to_numpy(float)
     with np.errstate(invalid="ignore"):
-        p_lz = np.exp(lz[:, 2] - special.logsumexp(lz, axis=1))
+        p_lz = np.exp(special.logsumexp(lz[:, 2:], axis=1) - special.logsumexp(lz, axis=1))
     failed = ~ok
     out["failed"] = {
         "n": int(failed.sum()),
@@ -971,7 +962,9 @@ CODE_FILES = (
     "models/toml/no_gain.toml",
     "models/toml/smooth_gain.toml",
     "models/toml/breakpoint_gain.toml",
+    "models/toml/hinge_gain.toml",
     "models/toml/default.toml",
+    "runner/intervention.py",
 )
 
 
@@ -1029,7 +1022,10 @@ def markdown(res: dict) -> str:
     tg = {r["target"]: r for r in res["targets"]}
     transition = s.get("transition", "logistic")
     lines = [
-        SECTION + ("" if transition == "logistic" else f", {transition} transitions") + f" ({s['pairs']} pairs)",
+        SECTION
+        + ("" if transition == "logistic" else f", {transition} transitions")
+        + (", each pair at even prior odds" if s.get("weights") == "even" else "")
+        + f" ({s['pairs']} pairs)",
         "",
         *([res["note"], ""] if res.get("note") else []),
         f"Run {res['date']} by `{res['command']}`; git {c['git_commit_short']}"
@@ -1058,8 +1054,15 @@ def markdown(res: dict) -> str:
             else " (a softplus hinge that keeps rising to the largest model: not phasefit's step)"
         )
         + ", beta-binomial over-dispersion; generators and priors in "
-        f"`benchmarks/intervention.py` (the baseline arm's shapes, the priors and the over-dispersion are not "
-        f"phasefit's model). phasefit: `analyse_pair` per pair, one `Sampler`, "
+        "`benchmarks/intervention.py` (the baseline arm's shapes, the priors and the over-dispersion are not "
+        "phasefit's model). phasefit: `phasefit.intervention` on the suite as a user runs it (the hypotheses' "
+        + (
+            "prior weights learned from the suite's pairs: "
+            + ", ".join(f"{h} {v:.2f}" for h, v in (s.get("hypothesis_weights") or {}).get("prior", {}).items())
+            if s.get("weights", "learned") == "learned"
+            else "prior odds even for every pair"
+        )
+        + "), "
         f"{s['chains']} chains x {s['draws']} draws, tune {s['tune']}, target_accept {s['target_accept']}, retries "
         f"as the spec. Reference: P(kind | data) and the onset's posterior by importance sampling over each "
         f"kind's generator priors (12 parts per pair); its Monte Carlo ESS per pair has median "
@@ -1072,7 +1075,8 @@ def markdown(res: dict) -> str:
         f"median {t['ref_seconds_median']:.1f} s per pair). Per pair: `benchmarks/results/{res['stem']}_pairs.csv`; "
         f"every number: `benchmarks/results/{res['stem']}.json`.",
         "",
-        "Called: phasefit's verdict `emergent` (P(breakpoint_gain) >= 0.9, diagnostics ok); the reference's "
+        "Called: phasefit's verdict `emergent` (P(breakpoint_gain) + P(hinge_gain) >= 0.9, diagnostics ok, the "
+        "onset within the data); the reference's "
         "P(harm_then_benefit or benefit_at_break | data) >= 0.9. Shares with their 90% Wilson interval; "
         "onset intervals in decades of FLOPs.",
         "",
@@ -1199,6 +1203,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--draws", type=int, default=None, help="draws per chain (default: the spec's)")
     ap.add_argument("--tune", type=int, default=None, help="tuning steps per chain (default: the spec's)")
     ap.add_argument("--chains", type=int, default=None)
+    ap.add_argument(
+        "--weights",
+        choices=("learned", "even"),
+        default="learned",
+        help="the hypotheses' prior weights: learned from the suite's pairs (phasefit's default) or even "
+        "(each pair alone); the fits are shared (writes *_even with even)",
+    )
     ap.add_argument("--reference-only", action="store_true", help="the reference alone (no phasefit fits)")
     ap.add_argument("--out", type=Path, default=RESULTS_DIR, help="folder of the JSON and CSV")
     ap.add_argument(
@@ -1215,7 +1226,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     seed = args.seed if args.seed is not None else (DEV_SEED if args.dev else REPORT_SEED)
     variant = "" if args.transition == "logistic" else f"_{args.transition}"
-    stem = "intervention" + variant + ("_dev" if args.dev or seed != REPORT_SEED else "")
+    stem = "intervention" + variant + ("_even" if args.weights == "even" else "")
+    stem += "_dev" if args.dev or seed != REPORT_SEED else ""
     stem += "_reference" if args.reference_only else ""
     command = "python benchmarks/intervention.py" + ("" if not sys.argv[1:] else " " + shlex.join(sys.argv[1:]))
 
@@ -1232,7 +1244,8 @@ def main(argv: list[str] | None = None) -> int:
         + ", ".join(f"{k} {int((truth['kind'] == k).sum())}" for k in KINDS)
     )
     with_t = time.perf_counter()
-    sampler = None
+    spec = None
+    run: dict = {}
     phasefit_s = reference_s = 0.0
     if args.table_from is not None:
         table = pd.read_csv(args.table_from, keep_default_na=True)
@@ -1257,15 +1270,19 @@ def main(argv: list[str] | None = None) -> int:
         reference_s = time.perf_counter() - with_t
         table = truth.merge(ref, on="pair")
     if not args.reference_only and args.table_from is None:
-        sampler = make_sampler(args.draws, args.tune, args.chains)
-        sp = sampler.spec.sampler
-        fit_settings = {"seed": seed, "draws": sp.draws, "tune": sp.tune, "chains": sp.chains, "code": code["hash"]}
-        if args.transition != "logistic":
-            fit_settings["transition"] = args.transition
-        log(f"phasefit: {sp.chains} chains x {sp.draws} draws, tune {sp.tune}")
+        spec = sampler_spec(args.draws, args.tune, args.chains)
+        sp = spec.sampler
+        log(f"phasefit: {sp.chains} chains x {sp.draws} draws, tune {sp.tune}, weights {args.weights}")
         t1 = time.perf_counter()
-        pf = fit_suite(
-            sims, sampler, checkpoint=args.work_dir / f"phasefit{variant}_s{seed}.jsonl", settings=fit_settings, log=log
+        pf, run = fit_suite(
+            sims,
+            # the runner's checkpoints, kept while the code, the suite and the sampler are unchanged
+            work_dir=args.work_dir / f"phasefit{variant}_s{seed}_n{n}_{code['hash']}_{sp.chains}x{sp.draws}t{sp.tune}",
+            weights=args.weights,
+            draws=args.draws,
+            tune=args.tune,
+            chains=args.chains,
+            log=log,
         )
         phasefit_s = time.perf_counter() - t1
         table = table.merge(pf, on="pair")
@@ -1284,7 +1301,7 @@ def main(argv: list[str] | None = None) -> int:
         "p_emergent_se_median": float(table["ref_p_emergent_se"].median()),
         "draws_median": float(table["ref_draws"].median()),
     }
-    sp = sampler.spec.sampler if sampler is not None else None
+    sp = spec.sampler if spec is not None else None
     res = {
         "benchmark": "intervention",
         "stem": stem,
@@ -1305,7 +1322,9 @@ def main(argv: list[str] | None = None) -> int:
             "tune": sp.tune if sp else None,
             "target_accept": sp.target_accept if sp else None,
             "sampler_seed": sp.seed if sp else None,
-            "retries": [vars(r) for r in sampler.spec.diagnostics.retries] if sampler else None,
+            "retries": [vars(r) for r in spec.diagnostics.retries] if spec else None,
+            "weights": args.weights,
+            "hypothesis_weights": run.get("hypothesis_weights"),
             "call_reference": CALL,
             "transition": args.transition,
             "onset_margin": MARGIN,
@@ -1340,8 +1359,8 @@ def main(argv: list[str] | None = None) -> int:
             "total_s": total,
             "reference_s": reference_s,
             "phasefit_s": phasefit_s,
-            "compile_s": float(sum(sampler.compile_seconds.values())) if sampler else 0.0,
-            "compile_seconds": sampler.compile_seconds if sampler else {},
+            "compile_s": float(sum(run.get("compile_seconds", {}).values())),
+            "compile_seconds": run.get("compile_seconds", {}),
             "pf_seconds_median": float(table["pf_seconds"].median()) if "pf_seconds" in table else math.nan,
             "pf_seconds_max": float(table["pf_seconds"].max()) if "pf_seconds" in table else math.nan,
             "ref_seconds_median": float(table["ref_seconds"].median()),
@@ -1377,7 +1396,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     section = markdown(res)
     if not args.dev and seed == REPORT_SEED and not args.no_results_md:
-        start, end = markers("intervention" + variant.replace("_", "-"))
+        start, end = markers("intervention" + variant.replace("_", "-") + ("-even" if args.weights == "even" else ""))
         write_results_md(f"{start}\n{section.rstrip()}\n{end}\n", start, end)
     print(section)
     return 0

@@ -18,11 +18,16 @@ import phasefit as pf
 from phasefit.analyses.intervention import (
     BREAKPOINT_GAIN,
     COLUMNS,
+    EMERGENT,
+    HINGE_GAIN,
     HYPOTHESES,
+    PairFit,
     analyse_pair,
+    decide_pair,
     intervention_pairs,
     intervention_spec,
     onset_draws,
+    pair_probabilities,
 )
 from phasefit.cli import main
 from phasefit.inference.sampler import Sampler
@@ -188,6 +193,108 @@ def test_onset_is_where_the_gain_reaches_the_margin_and_stays():
     assert onset[0] == 22.0 and onset[1] == 22.0 and np.isinf(onset[2]) and onset[3] == 20.0
 
 
+def test_hinge_rises_from_the_break_to_level_plus_jump_at_the_largest_model():
+    spec = _spec()
+    data = {
+        "center": np.asarray(20.0),
+        "x_ref": np.asarray(1.5),
+        "range_lo": np.asarray(-1.0),
+        "range_hi": np.asarray(1.0),
+    }
+    p = {"level": np.asarray(-1.0), "jump": np.asarray(3.0), "tau_fraction": np.asarray(0.5), "width": np.asarray(0.0)}
+    p |= spec.plugin(HINGE_GAIN).deterministics(p, data, NUMPY)
+    x = np.array([-1.5, -0.5, 0.5, 1.0, 1.5])  # the break at 0 (centred)
+    g = spec.plugin(HINGE_GAIN).eta(x, p, data, NUMPY)
+    assert g[0] == pytest.approx(-1.0, abs=1e-6) and g[1] == pytest.approx(-1.0, abs=1e-3)
+    assert g[-1] == pytest.approx(2.0)  # level + jump at x_ref
+    assert g[3] - g[2] == pytest.approx(g[4] - g[3], rel=1e-3)  # linear past the break, unlike the step
+    step = spec.plugin(BREAKPOINT_GAIN).eta(x, p, data, NUMPY)
+    assert step[2] == pytest.approx(step[4], abs=1e-3)
+
+
+def test_even_weights_are_each_pair_alone_and_learned_weights_share_strength():
+    lz = np.array([[-10.0, -10.0, -10.0, -10.0]])
+    k = np.zeros_like(lz)
+    even, rec = pair_probabilities(lz, k, weights="even")
+    assert even[0] == pytest.approx(0.25) and rec["method"] == "even"
+    alone, _ = pair_probabilities(lz, k, weights="learned", seed=3)
+    assert alone[0] == pytest.approx(0.25, abs=0.01)  # one pair: even prior odds, in expectation
+    # 40 pairs that clearly favour the step, one that cannot tell, one with an unreliable estimate
+    many = np.vstack([np.tile([-20.0, -20.0, -10.0, -20.0], (40, 1)), lz, [[-10.0, -10.0, np.nan, -10.0]]])
+    kh = np.zeros_like(many)
+    p, rec = pair_probabilities(many, kh, weights="learned", seed=3)
+    again, _ = pair_probabilities(many, kh, weights="learned", seed=3)
+    assert np.array_equal(p, again, equal_nan=True)
+    assert rec["pairs"] == 41 and rec["prior"][BREAKPOINT_GAIN] > 0.85
+    assert p[40, HYPOTHESES.index(BREAKPOINT_GAIN)] > 0.8  # the run's pairs lend it their shape
+    assert np.isnan(p[41]).all()
+    assert np.allclose(p[:41].sum(axis=1), 1.0)
+    bad_k = kh.copy()
+    bad_k[0, 1] = 0.9
+    assert np.isnan(pair_probabilities(many, bad_k, weights="even")[0][0]).all()
+    with pytest.raises(ValueError, match="weights must be one of"):
+        pair_probabilities(lz, k, weights="flat")
+
+
+def _fake_fit(onset: float, *, grid=(20.0, 22.0)) -> PairFit:
+    """A pair whose emergent draws all have the onset `onset` (inf: beyond the data)."""
+    h, r, m = len(HYPOTHESES), 200, 4
+    g = np.linspace(*grid, 121)
+    return PairFit(
+        label="t, F, em [cot vs direct]",
+        info=dict(
+            task="t",
+            metric="em",
+            family="F",
+            baseline="direct",
+            treatment="cot",
+            n_points=m,
+            x_axis="flops",
+            likelihood="beta_binomial",
+            models="a;b;c;d",
+        ),  # fmt: skip
+        log_z=np.array([-30.0, -30.0, -20.0, -30.0]),
+        k_hat=np.zeros(h),
+        converged=np.ones(h, bool),
+        reasons=("",) * h,
+        rhat_max=1.0,
+        ess_bulk_min=1000.0,
+        divergences=0,
+        attempts=1,
+        onset=np.full((len(EMERGENT), r), onset),
+        tau=np.full((len(EMERGENT), r), 21.0),
+        ends=np.tile([-1.0, 2.0], (h, r, 1)),
+        gain_rows=np.zeros((h, 50, 121), np.float32),
+        arm_rows=np.full((h, 50, 2, m), 0.5, np.float32),
+        x=np.linspace(*grid, m),
+        axis_x=np.linspace(*grid, m),
+        axis_other=np.linspace(9.0, 11.0, m),
+        grid=g,
+        observed=np.full((2, m), 0.5),
+        n_items=np.full((2, m), 100.0),
+        floor=0.0,
+        margin=0.5,
+        seconds=1.0,
+    )
+
+
+@pytest.mark.parametrize(
+    ("onset", "verdict", "note"),
+    [(21.0, "emergent", ""), (20.0, "inconclusive", "already >= 0.5"), (np.inf, "inconclusive", "stays below")],
+)
+def test_an_emergent_benefit_must_start_within_the_data(onset, verdict, note):
+    fit = _fake_fit(onset)
+    p, _ = pair_probabilities(fit.log_z, fit.k_hat, weights="even")
+    r = decide_pair(fit, p[0], thresholds=_spec().verdict)
+    assert r.row["p_emergent"] > 0.99 and r.row["verdict"] == verdict and note in r.row["notes"]
+    assert r.row["p_step"] + r.row["p_ramp"] == pytest.approx(r.row["p_emergent"])
+    if verdict == "emergent":
+        assert r.row["onset_flops_median"] == pytest.approx(1e21) and r.row["onset_params_median"] == pytest.approx(
+            1e10
+        )
+        assert r.row["p_harm_smallest"] == 1.0 and r.row["break_flops_median"] == pytest.approx(1e21)
+
+
 def test_analyse_pair_is_reproducible_and_reads_the_gain(curves):
     pairs, _ = intervention_pairs(curves, baseline="direct", treatment="cot")
     by_family = {curves.curve(b).family: (curves.curve(b), curves.curve(t)) for b, t in pairs}
@@ -216,6 +323,7 @@ def test_cli_writes_table_curves_record_and_figures_and_resumes(tmp_path, shared
     assert sorted(table["family"]) == ["Alpha", "Beta"]
     assert set(table["baseline"]) == {"direct"} and set(table["treatment"]) == {"cot"}
     run = json.loads((out / "intervention.json").read_text())
+    assert run["hypothesis_weights"]["method"] == "learned" and run["hypothesis_weights"]["pairs"] == 2
     assert run["n_pairs"] == 2 and {s["pair"] for s in run["skipped"]} == {
         "arith, exact_match, Gamma",
         "arith, log_likelihood, Alpha",
@@ -232,7 +340,7 @@ def test_cli_writes_table_curves_record_and_figures_and_resumes(tmp_path, shared
     import phasefit.runner.intervention as runner
 
     calls = []
-    original = runner.analyse_pair
+    original = runner.fit_pair
 
     def once_then_stop(*a, **k):
         calls.append(1)
@@ -240,20 +348,20 @@ def test_cli_writes_table_curves_record_and_figures_and_resumes(tmp_path, shared
             raise KeyboardInterrupt
         return original(*a, **k)
 
-    runner.analyse_pair = once_then_stop
+    runner.fit_pair = once_then_stop
     try:
         out2 = tmp_path / "iv2"
         assert main([*args[:-3], "--out", str(out2), "--no-progress", "--formats", "none"]) == 130
         assert not (out2 / "intervention.csv").exists()
         assert len(list((out2 / ".phasefit-work").rglob("pair-*.npz"))) == 1
     finally:
-        runner.analyse_pair = original
+        runner.fit_pair = original
     counted = []
-    runner.analyse_pair = lambda *a, **k: counted.append(1) or original(*a, **k)
+    runner.fit_pair = lambda *a, **k: counted.append(1) or original(*a, **k)
     try:
         assert main([*args[:-3], "--out", str(out2), "--no-progress", "--formats", "none"]) == 0
     finally:
-        runner.analyse_pair = original
+        runner.fit_pair = original
     assert len(counted) == 1  # the finished pair was not fitted again
     assert (out2 / "intervention.csv").read_bytes() == first
     assert not (out2 / "figures").exists()

@@ -205,6 +205,7 @@ def test_scores_on_a_made_up_table():
             "pf_log_z_no_gain": [-60.0, -60.0, -50.0, -40.0, -55.0, -70.0, -60.0, -40.0],
             "pf_log_z_smooth_gain": [-58.0, -58.0, -49.0, -43.0, -54.0, -66.0, -58.0, -42.0],
             "pf_log_z_breakpoint_gain": [-55.0, -55.0, -50.0, -45.0, -54.0, -60.0, -55.0, -44.0],
+            "pf_log_z_hinge_gain": [-70.0] * 8,
             "ref_p_emergent": [0.99, 0.5, 0.1, 0.0, 0.95, 0.97, 0.2, 0.0],
             "ref_called": [True, False, False, False, True, True, False, False],
             "ref_p_none": [0.0, 0.1, 0.1, 0.9, 0.0, 0.0, 0.2, 0.95],
@@ -240,7 +241,7 @@ def test_scores_on_a_made_up_table():
         "n": 1,
         "divergences": 1,
         "breaks": 1,
-        "breaks_log_z_favours_break": 1,  # pair 5: P = 1 / (1 + e^-6 + e^-10) from its log Z
+        "breaks_log_z_favours_break": 1,  # pair 5: P = (1 + e^-10) / (1 + e^-6 + 2 e^-10) from its log Z
         "others_log_z_favours_break": 0,
     }
     assert dg["attempts"] == {"1": 5, "2": 2, "3": 1}

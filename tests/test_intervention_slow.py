@@ -1,6 +1,7 @@
 """The intervention analysis on a small version of benchmarks/intervention.py: 20 pairs simulated by the
 benchmark's generators (5 per kind: harm then benefit, benefit at a break, constant benefit, no effect;
-4-8 models, so two padded sizes compile) with this test's own seed, fitted once (~1.5-3 min).
+4-8 models, so two padded sizes compile) with this test's own seed, fitted once by `phasefit.intervention`
+(the hypotheses' weights learned from the 20 pairs; ~2-4 min).
 
 The issue's targets (harm-then-benefit called emergent >= 70%, the onset's 90% interval covering the
 truth in >= 85% of them, constant/no-effect called emergent <= 5%) are measured by the benchmark itself
@@ -29,11 +30,12 @@ COLUMNS = ["pair", "kind", "true_onset", "pf_p_emergent", "pf_verdict", "pf_onse
 
 
 @pytest.mark.slow
-def test_intervention_analysis_on_simulated_pairs():
+def test_intervention_analysis_on_simulated_pairs(tmp_path):
     import intervention as bench
 
     sims = bench.simulate_suite(PAIRS, SEED, models=(4, 8))
-    fits = bench.fit_suite(sims, bench.make_sampler(), log=lambda s: None)
+    fits, run = bench.fit_suite(sims, work_dir=tmp_path, log=lambda s: None)
+    assert run["hypothesis_weights"]["method"] == "learned" and run["hypothesis_weights"]["pairs"] >= PAIRS - 2
     table = pd.DataFrame([s.truth for s in sims]).merge(fits, on="pair")
     m = bench.score_method(table, "pf")
     shown = table[COLUMNS]

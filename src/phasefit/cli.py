@@ -117,6 +117,13 @@ def _parser() -> argparse.ArgumentParser:
         "reaches it and stays above it",
     )
     iv.add_argument(
+        "--weights",
+        choices=("learned", "even"),
+        default="learned",
+        help="the hypotheses' prior weights: learned from the run's pairs (a hierarchy over them, the default) "
+        "or even odds for every pair alone",
+    )
+    iv.add_argument(
         "--formats",
         default="png,pdf",
         metavar="LIST",
@@ -478,6 +485,7 @@ def _cmd_intervention(args, console: Console) -> int:
         baseline=args.baseline,
         treatment=args.treatment,
         margin=args.margin,
+        weights=args.weights,
         models=args.models,
         backend=args.backend,
         chains=args.chains,

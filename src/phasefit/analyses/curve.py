@@ -212,11 +212,20 @@ def convergence_problems(
     return problems, notes
 
 
+def scale_axes(curve: Curve, x_axis: str) -> tuple[np.ndarray, np.ndarray]:
+    """The curve's models on the analysis axis (ascending) and on the other axis (log10, may be NaN)."""
+    order = np.argsort(curve.x)
+    other = curve.log10_params if x_axis == "flops" else curve.log10_flops
+    return curve.x[order], other[order]
+
+
 def break_scale(curve: Curve, tau_q: np.ndarray, x_axis: str) -> dict:
     """The break's quantiles as FLOPs and as parameters, mapping across axes within the curve."""
-    order = np.argsort(curve.x)
-    x = curve.x[order]
-    other = curve.log10_params[order] if x_axis == "flops" else curve.log10_flops[order]
+    return scale_columns(*scale_axes(curve, x_axis), tau_q, x_axis)
+
+
+def scale_columns(x: np.ndarray, other: np.ndarray, tau_q: np.ndarray, x_axis: str) -> dict:
+    """`break_scale` from the axes `scale_axes` gives."""
     out = {}
     names = ("q05", "median", "q95")
     own = "flops" if x_axis == "flops" else "params"

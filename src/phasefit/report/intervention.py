@@ -3,7 +3,7 @@
 Reads `intervention.csv` and `intervention_curves.csv` and never samples. Each pair's figure shows
 both arms (data with 90% Clopper-Pearson intervals from n_items, and the posterior 90% interval of
 each arm's expected score at every model) above the gain, treatment minus baseline in log-odds
-(averaged over the hypotheses, with the breakpoint hypothesis' band), its zero line and the onset.
+(averaged over the hypotheses, with the band of the emergent family: step or ramp), its zero line and the onset.
 Written into `DIR/figures/` through a temporary folder, so a failed run leaves the previous figures.
 """
 
@@ -56,7 +56,7 @@ def pair_figure(row: pd.Series, curves: pd.DataFrame, *, x_axis: str) -> Figure:
         )
         ax.legend(loc="upper left")
         for series, colour, label in (
-            ("gain_breakpoint", OKABE_ITO["orange"], "breakpoint gain"),
+            ("gain_breakpoint", OKABE_ITO["orange"], "emergent gain (step or ramp)"),
             ("gain", OKABE_ITO["black"], "gain, averaged over the hypotheses"),
         ):
             g = curves[curves["series"] == series].sort_values("log10_x")

@@ -16,7 +16,7 @@ import hashlib
 from pathlib import Path
 
 from phasefit.analyses.curve import CurveResult
-from phasefit.analyses.intervention import InterventionResult
+from phasefit.analyses.intervention import PairFit
 from phasefit.analyses.mirage import MirageResult
 from phasefit.data.curves import CURVE_KEY, Curve
 from phasefit.results import safe_store
@@ -91,11 +91,11 @@ class PairCheckpoints:
     def _path(self, index: int) -> Path:
         return self.folder / f"pair-{index:06d}.npz"
 
-    def load(self, label: str, index: int) -> InterventionResult | None:
+    def load(self, label: str, index: int) -> PairFit | None:
         result = _read(self._path(index))
-        if not isinstance(result, InterventionResult) or not result.label.startswith(label + " ["):
+        if not isinstance(result, PairFit) or not result.label.startswith(label + " ["):
             return None
         return result
 
-    def save(self, index: int, result: InterventionResult) -> None:
+    def save(self, index: int, result: PairFit) -> None:
         _write(self._path(index), result)

@@ -25,13 +25,13 @@ MANIFEST = "__manifest__"
 def _allowed() -> dict[str, type]:
     """The classes a checkpoint may hold (imported here so that the store knows them by name)."""
     from phasefit.analyses.curve import CurveResult
-    from phasefit.analyses.intervention import InterventionResult
+    from phasefit.analyses.intervention import PairFit
     from phasefit.analyses.mirage import MirageResult
     from phasefit.inference.diagnostics import Diagnostics
     from phasefit.inference.sampler import FitResult
     from phasefit.models.curve_model import CurveInputs
 
-    return {c.__name__: c for c in (CurveResult, MirageResult, InterventionResult, Diagnostics, FitResult, CurveInputs)}
+    return {c.__name__: c for c in (CurveResult, MirageResult, PairFit, Diagnostics, FitResult, CurveInputs)}
 
 
 class UnsafeContent(ValueError):

@@ -16,18 +16,22 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from rich.console import Console
 
 from phasefit.analyses.intervention import (
     HYPOTHESES,
     ONSET_MARGIN,
+    WEIGHTS,
     InterventionResult,
-    analyse_pair,
+    decide_pair,
     figure_table,
+    fit_pair,
     intervention_pairs,
     intervention_spec,
     intervention_table,
+    pair_probabilities,
 )
 from phasefit.data.curves import CurveSet
 from phasefit.errors import PhasefitError
@@ -61,6 +65,7 @@ def intervention(
     baseline: str,
     treatment: str,
     margin: float = ONSET_MARGIN,
+    weights: str = "learned",
     models=None,
     backend: str | None = None,
     chains: int | None = None,
@@ -73,11 +78,14 @@ def intervention(
 ) -> Intervention:
     """Fit every (task, metric, family) measured under both arms and decide whether the gain of
     `treatment` over `baseline` (conditions) is emergent. `margin`: the gain (log-odds) the onset
-    must reach. With `work_dir`, finished pairs are checkpointed there and reused by a rerun."""
+    must reach. `weights`: the hypotheses' prior weights, `learned` from the run's pairs or `even`.
+    With `work_dir`, finished pairs are checkpointed there and reused by a rerun (whatever `weights`)."""
     from phasefit._version import __version__
 
     if not margin > 0:
         raise PhasefitError(f"--margin must be positive (log-odds), got {margin}")
+    if weights not in WEIGHTS:
+        raise PhasefitError(f"--weights must be one of {', '.join(WEIGHTS)}, got {weights!r}")
     try:
         pairs, skipped = intervention_pairs(curves, baseline=baseline, treatment=treatment)
     except ValueError as exc:
@@ -100,23 +108,27 @@ def intervention(
     bar = _RichProgress(console, enabled=progress, title="intervention", unit="pairs")
     sampler = Sampler(spec)
     t0 = time.perf_counter()
-    results = []
+    fits = []
     with bar.bar:
         for j, (b, t) in enumerate(pairs):
             base, treat = curves.curve(b), curves.curve(t)
             label = f"{base.task}, {base.family}, {base.metric}"
             bar("curve", label=label, done=j, total=len(pairs))
-            result = store.load(label, b) if store is not None else None
-            if result is None:
+            fit = store.load(label, b) if store is not None else None
+            if fit is None:
                 try:
-                    result = analyse_pair(base, treat, sampler, x_axis=curves.x_axis, margin=margin)
+                    fit = fit_pair(base, treat, sampler, x_axis=curves.x_axis, margin=margin)
                 except ValueError as exc:  # e.g. fewer than 4 models in both arms
                     skipped.append((label, str(exc)))
                     continue
                 if store is not None:
-                    store.save(b, result)
-            results.append(result)
+                    store.save(b, fit)
+            fits.append(fit)
         bar("done", label="", done=len(pairs), total=len(pairs))
+    log_z = np.array([f.log_z for f in fits]).reshape(len(fits), len(HYPOTHESES))
+    k_hat = np.array([f.k_hat for f in fits]).reshape(log_z.shape)
+    probability, weighing = pair_probabilities(log_z, k_hat, weights=weights, seed=spec.sampler.seed)
+    results = [decide_pair(f, p, thresholds=spec.verdict) for f, p in zip(fits, probability, strict=True)]
     table = intervention_table(results)
     run = {
         "source": curves.source,
@@ -125,6 +137,7 @@ def intervention(
         "baseline": baseline,
         "treatment": treatment,
         "onset_margin": margin,
+        "hypothesis_weights": weighing,
         "hypotheses": [asdict(spec.hypothesis(h)) for h in HYPOTHESES],
         "seed": spec.sampler.seed,
         "sampler": spec.to_dict()["sampler"],

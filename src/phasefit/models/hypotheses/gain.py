@@ -14,6 +14,12 @@ plug-ins are the competing shapes of g (Wei et al. 2022, RQ3; a sign change, not
   apart), where the posterior of tau turns into steps that NUTS diverges on. A step, not the curve model's hinge: the
   question is whether the technique's effect changes sign or appears past a scale (Wei et al. 2022,
   Fig. 3), not whether it keeps growing; a gain that grows steadily is `smooth_gain`.
+- `hinge_gain`: the same two regimes joined by a hinge: g = `level` below the break, then rising
+  linearly in log scale up to `level + jump` at the largest model,
+  g = level + jump softplus((x - tau) / w) / softplus((x_ref - tau) / w), w = width + min_width.
+  A benefit that keeps growing past its onset (the step levels off). Both are the emergent family:
+  P(emergent) = P(breakpoint_gain) + P(hinge_gain), and which shape a run's pairs favour is learned
+  with the hypotheses' weights (`analyses/intervention.py`).
 
 The log-odds are those of the share above the floor, (p - floor) / (1 - floor), as everywhere else.
 """
@@ -67,3 +73,14 @@ class BreakpointGain(_Gain):
 
     def admissible_range(self, xs):
         return Breakpoint(self.opts).admissible_range(xs)
+
+
+@register
+class HingeGain(BreakpointGain):
+    name = "hinge_gain"
+    summary = "one gain (harm, or none) up to a break, then one that grows with scale past it"
+
+    def eta(self, x, p, data, xp):
+        w = p["width"] + self.opts["min_width"]
+        t = p["tau"] - data["center"]
+        return p["level"] + p["jump"] * xp.softplus((x - t) / w) / xp.softplus((data["x_ref"] - t) / w)
