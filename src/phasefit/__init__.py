@@ -4,8 +4,8 @@ The public API: `load_curves` (validate a table into curves), `datasets` (bundle
 `load_spec` (model specs), `fit` / `fit_to_directory` (the analysis), `sensitivity` /
 `sensitivity_to_directory` (verdicts across metrics, the mirage), `intervention` /
 `intervention_to_directory` (does a technique help only past some scale), `load_run` (a finished fit
-directory as an `Analysis`), `write_report` (its figures, tables and index.html),
-`write_intervention_figures` (an intervention directory's figures), `load_tree` (a
+directory as an `Analysis`), `write_report` (its figures, tables and index.html, or an
+intervention directory's), `write_intervention_figures` (an intervention directory's figures), `load_tree` (a
 written posterior) and the typed errors. The layers
 behind it are described in ARCHITECTURE.md.
 """

@@ -132,8 +132,14 @@ def _parser() -> argparse.ArgumentParser:
     _data_options(iv)
     _sampler_options(iv)
 
-    r = sub.add_parser("report", help="figures, LaTeX/Markdown tables and index.html of a finished fit directory")
-    r.add_argument("directory", metavar="DIR", help="a finished `phasefit fit` (or `sensitivity`) directory")
+    r = sub.add_parser(
+        "report", help="figures, LaTeX/Markdown tables and index.html of a finished fit or intervention directory"
+    )
+    r.add_argument(
+        "directory",
+        metavar="DIR",
+        help="a finished `phasefit fit` (or `sensitivity`) or `phasefit intervention` directory",
+    )
     r.add_argument(
         "--out", type=Path, default=None, metavar="DIR", help="where to write the report (default: DIR/report)"
     )
@@ -530,7 +536,7 @@ def _report(directory: Path, *, out: Path | None, formats, console: Console):
             progress=lambda what, done, total: bar.update(task, completed=done, total=total),
         )
     console.print(
-        f"wrote {report.index}: {report.curves} curves, "
+        f"wrote {report.index}: {report.curves} {'pairs' if report.kind == 'intervention' else 'curves'}, "
         f"{len(report.figures)} figure files, {len(report.tables)} tables",
         markup=False,
     )

@@ -1,19 +1,14 @@
-"""`write_report`: a finished fit directory -> `DIR/report/` (figures, tables, index.html).
+"""`write_report`: a finished fit or intervention directory -> `DIR/report/` (figures, tables, index.html).
 
-Reads the run (`load_run`) and never refits or samples. The report is written into a temporary
-directory beside its destination and moved into place when complete, so an interrupted report
-leaves the previous one (or none), never half of one.
+Reads the run (`load_run`, or the intervention's files) and never refits or samples. The report is
+written into a temporary folder beside its destination and moved into place when complete
+(`output.write_atomically`), so an interrupted report leaves the previous one (or none), never half
+of one.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import re
-import shutil
-import tempfile
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -21,30 +16,11 @@ import pandas as pd
 
 from phasefit.errors import PhasefitError
 from phasefit.evidence.verdicts import describe
-from phasefit.report import figures, tables
+from phasefit.report import figures, intervention, tables
 from phasefit.report.data import curve_labels, curve_plot, run_spec
+from phasefit.report.output import FORMATS, Outputs, Progress, Report, check_formats, slug, write_atomically
 from phasefit.results.files import read_table
 from phasefit.results.run import Analysis, load_run
-
-FORMATS = ("png", "pdf")
-Progress = Callable[[str, int, int], None]  # (what, done, total)
-
-
-@dataclass(frozen=True)
-class Report:
-    """Where a report was written, and what it holds (paths relative to `directory`)."""
-
-    directory: Path
-    index: Path
-    figures: tuple[str, ...]
-    tables: tuple[str, ...]
-    curves: int
-
-
-def _slug(i: int, text: str) -> str:
-    """A file or anchor name that no user string can break out of: an index and [a-z0-9-]."""
-    s = re.sub(r"[^a-z0-9]+", "-", text.lower())[:40].strip("-")
-    return f"{i:03d}-{s}" if s else f"{i:03d}"
 
 
 def _k_hat(analysis: Analysis, labels: Sequence[str]) -> pd.Series:
@@ -61,66 +37,36 @@ def write_report(
     formats: Sequence[str] = FORMATS,
     progress: Progress | None = None,
 ) -> Report:
-    """Write the report of the fit directory `directory` to `out` (default `directory/report`)."""
+    """Write the report of the fit or intervention directory `directory` to `out` (default
+    `directory/report`). An intervention directory has intervention.csv and no verdicts.csv."""
     directory = Path(directory)
-    formats = tuple(dict.fromkeys(formats))
-    bad = [f for f in formats if f not in FORMATS]
-    if bad or not formats or "png" not in formats:
-        raise PhasefitError(f"--formats must include png and may add pdf (got {', '.join(formats) or 'none'})")
-    analysis = load_run(directory)
+    formats = check_formats(formats)
     out = Path(out) if out is not None else directory / "report"
-    if out.exists() and not out.is_dir():
-        raise PhasefitError(f"{out}: exists and is not a directory")
-    if not out.parent.is_dir():
-        raise PhasefitError(f"{out.parent}: output directory does not exist")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    try:
-        report = _write(analysis, directory, tmp, formats, progress)
-        os.chmod(tmp, 0o755)
-        old = out.with_name(f".{out.name}.old")
-        if old.exists():
-            shutil.rmtree(old)
-        if out.exists():
-            out.rename(old)
-        tmp.rename(out)
-        if old.exists():
-            shutil.rmtree(old)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return Report(directory=out, index=out / "index.html", figures=report[0], tables=report[1], curves=report[2])
+    if directory.is_dir() and not (directory / "verdicts.csv").exists():
+        if (directory / "intervention.csv").exists():
+            run = intervention.read_intervention(directory)
+            return write_atomically(
+                out,
+                formats,
+                lambda o: intervention.write_report_files(run, directory, o, progress),
+                kind="intervention",
+            )
+        hint = " (the run is unfinished: rerun it to resume)" if (directory / ".phasefit-work").exists() else ""
+        raise PhasefitError(
+            f"{directory}: not a finished fit or intervention directory (no verdicts.csv or intervention.csv){hint}"
+        )
+    analysis = load_run(directory)
+    return write_atomically(out, formats, lambda o: _write(analysis, directory, o, progress))
 
 
-def _write(
-    analysis: Analysis, source: Path, out: Path, formats: tuple[str, ...], progress: Progress | None
-) -> tuple[tuple[str, ...], tuple[str, ...], int]:
+def _write(analysis: Analysis, source: Path, out: Outputs, progress: Progress | None) -> int:
+    """The fit report's figures, tables, page and manifest into `out`; returns the number of curves."""
     run = analysis.run
     spec = run_spec(run)
     v = analysis.verdicts
     x_axis = str(run["x_axis"])
     labels = curve_labels(v)
     k_hat = _k_hat(analysis, labels)
-    (out / "figures" / "curves").mkdir(parents=True)
-    (out / "tables").mkdir()
-    written_figs: list[str] = []
-    written_tables: list[str] = []
-
-    def save(fig, stem: str) -> dict[str, str]:
-        paths = figures.save(fig, out / "figures" / stem, formats)
-        rel = {p.suffix[1:]: str(p.relative_to(out)) for p in paths}
-        written_figs.extend(rel.values())
-        return rel
-
-    def table(df: pd.DataFrame, stem: str, *, caption: str) -> list[dict[str, str]]:
-        base = out / "tables" / stem
-        df.to_csv(base.with_suffix(".csv"), index=False)
-        base.with_suffix(".tex").write_text(tables.to_latex(df, caption=caption, label=f"tab:{stem}"), encoding="utf-8")
-        base.with_suffix(".md").write_text(tables.to_markdown(df), encoding="utf-8")
-        rel = [
-            {"kind": k.upper() if k != "tex" else "LaTeX", "path": f"tables/{stem}.{k}"} for k in ("csv", "tex", "md")
-        ]
-        written_tables.extend(r["path"] for r in rel)
-        return rel
 
     # per-curve figures
     total = len(v)
@@ -131,7 +77,7 @@ def _write(
             "label": label,
             "verdict": str(row["verdict"]),
             "prose": describe(row),
-            "anchor": f"curve-{_slug(i, label)}",
+            "anchor": f"curve-{slug(i, label)}",
             "task": str(row["task"]),
             "png": None,
             "pdf": None,
@@ -139,7 +85,7 @@ def _write(
         }
         if label in in_posterior:
             fig = figures.curve_figure(curve_plot(analysis.posterior, v, label, spec=spec))
-            entry |= save(fig, f"curves/{_slug(i, label)}")
+            entry |= out.figure(fig, f"curves/{slug(i, label)}")
         else:
             entry["no_figure"] = "the curve has no posterior in this run"
         curves.append(entry)
@@ -154,7 +100,7 @@ def _write(
             "title": "P(emergent) by task",
             "caption": "Each curve's posterior probability of a break (marker: verdict); the line spans its value "
             "with every hypothesis' prior power-scaled by 0.5 and 2. Dotted: the verdict thresholds.",
-            **save(fig, "p_emergent_by_task"),
+            **out.figure(fig, "p_emergent_by_task"),
         }
     )
     fig = figures.scale_figure(v, x_axis=x_axis)
@@ -164,7 +110,7 @@ def _write(
             "caption": f"The onset (the scale where the expected score first exceeds floor + "
             f"{spec.verdict.onset_margin:g} x (1 - floor)): median and 90% interval per emergent (filled) or "
             "inconclusive (open) curve, grouped by task.",
-            **save(fig, "emergence_scales"),
+            **out.figure(fig, "emergence_scales"),
         }
     )
     rising = [lab for lab, verdict in zip(labels, v["verdict"], strict=True) if verdict in ("emergent", "inconclusive")]
@@ -175,7 +121,7 @@ def _write(
                 "title": "Break posteriors",
                 "caption": "ArviZ forest plot of the break tau (log10 of the x axis) of every emergent or "
                 "inconclusive curve, under the breakpoint hypothesis.",
-                **save(forest, "break_forest"),
+                **out.figure(forest, "break_forest"),
             }
         )
     d = spec.diagnostics
@@ -185,22 +131,22 @@ def _write(
             "title": "Diagnostics",
             "caption": "Per curve, the worst R-hat and bulk ESS over its fits and the largest Pareto k-hat of its "
             "marginal likelihoods; dashed: the thresholds a fit must pass.",
-            **save(fig, "diagnostics"),
+            **out.figure(fig, "diagnostics"),
         }
     )
 
     # tables
     emergence = tables.emergence_table(v)
-    t_emergence = table(
+    t_emergence = out.table(
         emergence,
         "emergence",
         caption="Emergence per curve: verdict, posterior probability, onset and break (90% credible "
         "intervals) and whether LOO and leave-future-out agree.",
     )
     task_tab = tables.task_level_table(analysis.tasks, x_axis=x_axis)
-    t_tasks = table(task_tab, "tasks", caption="Emergence per task, pooling its families.")
+    t_tasks = out.table(task_tab, "tasks", caption="Emergence per task, pooling its families.")
     diag = tables.diagnostics_table(v, k_hat)
-    t_diag = table(diag, "diagnostics", caption="Convergence and evidence diagnostics per curve.")
+    t_diag = out.table(diag, "diagnostics", caption="Convergence and evidence diagnostics per curve.")
 
     sensitivity = None
     t_sens: list[dict[str, str]] = []
@@ -211,13 +157,13 @@ def _write(
                 "title": "Metric sensitivity",
                 "caption": "P(emergent) of each task and family under each metric that scores it (the verdict's "
                 "initial in the cell); * marks a verdict that changes with the metric.",
-                **save(figures.sensitivity_figure(sens), "metric_sensitivity"),
+                **out.figure(figures.sensitivity_figure(sens), "metric_sensitivity"),
             }
         )
         sens_tasks = (
             read_table(source / "sensitivity_tasks.csv") if (source / "sensitivity_tasks.csv").is_file() else sens
         )
-        t_sens = table(sens_tasks.astype(str), "sensitivity_tasks", caption="Metric sensitivity per task.")
+        t_sens = out.table(sens_tasks.astype(str), "sensitivity_tasks", caption="Metric sensitivity per task.")
         flips = int(sens["flip"].fillna(False).astype(bool).sum()) if "flip" in sens else 0
         sensitivity = {
             "sentence": f"{len(sens)} curve rows; {flips} whose verdict changes with the metric.",
@@ -231,16 +177,10 @@ def _write(
     for c in curves:
         by_task.setdefault(str(c["task"]), []).append(c)
     task_entries = [
-        {"name": t, "anchor": f"task-{_slug(i, t)}", "curves": cs} for i, (t, cs) in enumerate(sorted(by_task.items()))
+        {"name": t, "anchor": f"task-{slug(i, t)}", "curves": cs} for i, (t, cs) in enumerate(sorted(by_task.items()))
     ]
-    from jinja2 import Environment, PackageLoader, select_autoescape
-
-    env = Environment(
-        loader=PackageLoader("phasefit.report", "templates"),
-        autoescape=select_autoescape(default=True, default_for_string=True),
-        keep_trailing_newline=True,
-    )
-    html = env.get_template("index.html.j2").render(
+    out.page(
+        "index.html.j2",
         title=str(run.get("source", source.name)),
         n_curves=len(v),
         counts=", ".join(f"{counts.get(k, 0)} {k}" for k in order),
@@ -261,7 +201,5 @@ def _write(
         source_dir=source.name,
         command=f"phasefit report {source.name}",
     )
-    (out / "index.html").write_text(html, encoding="utf-8")
-    manifest = {"figures": sorted(written_figs), "tables": sorted(written_tables), "curves": len(v)}
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True), encoding="utf-8")
-    return tuple(sorted(written_figs)), tuple(sorted(written_tables)), len(v)
+    out.manifest(curves=len(v))
+    return len(v)

@@ -110,6 +110,25 @@ def diagnostics_table(verdicts: pd.DataFrame, k_hat: pd.Series) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+def pair_table(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per pair of an intervention (intervention.csv, in its order): the arms, the verdict
+    on the gain, its probabilities and the onset in FLOPs (median [90% interval], where there is one)."""
+    table = table.reset_index(drop=True)
+    return pd.DataFrame(
+        {
+            "task": table["task"],
+            "family": table["family"],
+            "metric": table["metric"],
+            "treatment vs baseline": table["treatment"].astype(str) + " vs " + table["baseline"].astype(str),
+            "verdict": table["verdict"],
+            "P(emergent gain)": table["p_emergent"].map(_p),
+            "P(no effect)": table["p_absent"].map(_p),
+            "P(harm at smallest)": table["p_harm_smallest"].map(_p),
+            "onset (FLOPs)": [_interval(r, "onset", "flops") for _, r in table.iterrows()],
+        }
+    )
+
+
 _LATEX = {
     "\\": r"\textbackslash{}",
     "&": r"\&",
