@@ -2,11 +2,13 @@
 
 `phasefit.analyses.intervention` fits a pair of curves (the same task, metric and models under a
 baseline arm and a treatment arm, e.g. answer-only vs chain-of-thought prompting) jointly, with the
-treatment's log-odds = the baseline's + a gain g(x) under three hypotheses (`no_gain`, `smooth_gain`,
-`breakpoint_gain`), and calls the pair `emergent` when P(breakpoint_gain | data) >= 0.9; the onset is
-the smallest scale from which the gain stays >= 0.5 log-odds. This benchmark simulates pairs from
-generators that are not phasefit's model (see below for the gain's shape), runs `analyse_pair` on
-each, and puts every score beside
+treatment's log-odds = the baseline's + a gain g(x) under four hypotheses (`no_gain`, `smooth_gain`,
+and the emergent family `breakpoint_gain` (step) and `hinge_gain` (ramp)), with the hypotheses' prior
+weights learned from the run's pairs, and calls the pair `emergent` when P(emergent family | data) >=
+0.9 and the onset lies within the data; the onset is the smallest scale from which the gain stays >=
+0.5 log-odds. This benchmark simulates pairs from generators that are not phasefit's model (see below
+for the gain's shape), runs `phasefit.intervention` on the whole suite as a user would (`--weights
+even`: each pair at even prior odds, the same fits), and puts every score beside
 the score of the **Bayes-optimal reference**: P(kind | data) and the onset's posterior computed by
 integrating the generators' own priors (baseline-arm parameters and over-dispersion included).
 
@@ -50,7 +52,10 @@ alternative the generators never use. Its gain under `breakpoint_gain` was a sof
 linearly to the largest model when these generators were written (the logistic transition was chosen
 to differ from it); since git b92df33 it is g = level + jump logistic((x - tau) / width), the same
 family as the default transition (priors differ: level Normal(0, 1), jump LogNormal(0.9, 0.7), width
-LogNormal(-1.9, 1)). `--transition ramp` is the check on a gain shape that is not the model's.
+LogNormal(-1.9, 1)), and since git 530ae24 `hinge_gain` (a softplus hinge reaching level + jump at the
+largest model, the same priors) is the second emergent shape, the family of `--transition ramp`. Both
+transitions are therefore shapes phasefit fits; what is not phasefit's model is the baseline arm, the
+priors (uniform harm and benefit, log-uniform widths) and the over-dispersion.
 
 Reference (`reference_pair`): each (kind, baseline shape) is a deterministic function of independent
 uniforms (gain parameters, baseline parameters, kappa: 2-8 of them), so `accuracy_reference.kind_evidence`
@@ -79,8 +84,8 @@ emergent <= 0.05.
     .venv/bin/python benchmarks/intervention.py --table-from benchmarks/results/intervention_pairs.csv  # rescore
 
 Develop with --dev (DEV_SEED); the committed results come from the default, REPORT_SEED, which nobody
-tunes on. Finished pairs (fits and reference) are checkpointed as JSON lines under --work-dir, so an
-interrupted run resumes.
+tunes on. Finished pairs are checkpointed under --work-dir (the reference as JSON lines, phasefit's fits by the
+runner itself, keyed by the code, the suite and the sampler settings), so an interrupted run resumes.
 """
 
 from __future__ import annotations
@@ -668,10 +673,10 @@ def _log10(v) -> float:
 
 
 def pf_columns(row: dict, seconds: float) -> dict:
-    """phasefit's numbers of one pair (`analyse_pair(...).row`), onsets and breaks as log10 FLOPs.
+    """phasefit's numbers of one pair (a row of intervention.csv), onsets and breaks as log10 FLOPs.
 
     Where the break is favoured (P >= 0.5, the onset reported), a missing onset quantile is one
-    beyond the data (+inf), as `analyse_pair` writes inf quantiles as NaN."""
+    beyond the data (+inf), as intervention.csv writes inf quantiles as NaN."""
     favoured = row["verdict"] != "failed" and (row["p_emergent"] or 0.0) >= 0.5
     out = {
         "pf_p_emergent": row["p_emergent"],
