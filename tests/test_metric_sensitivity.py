@@ -394,3 +394,22 @@ def test_sensitivity_in_memory_reuses_an_analysis(monkeypatch):
     other = load_curves(_frame(families=("A",), seed=12))
     with pytest.raises(phasefit.PhasefitError, match="other data"):
         phasefit.sensitivity(other, analysis=analysis, progress=False)
+
+
+def test_summary_counts_only_groups_under_two_metrics_as_compared():
+    row = dict(task="t", condition="c", paired_metric=None, verdict="smooth", mirage_attributed=False,
+               flat_below_resolution=False)  # fmt: skip
+    table = pd.DataFrame(
+        [
+            row | dict(family="A", metric="exact_match", flip=True, flip_decisive=True),
+            row | dict(family="A", metric="bleu", flip=True, flip_decisive=True),
+            row | dict(family="B", metric="exact_match", flip=False, flip_decisive=False),
+        ]
+    )
+    tasks = pd.DataFrame(
+        [dict(task="t", condition="c", n_families=1, families_flip=1, emergent_under="", not_emergent_under="")]
+    )
+    text = pipeline._sensitivity_summary(table, tasks)
+    assert "1 task x family x condition groups under 2+ metrics (2 curves)" in text
+    assert "changes with the metric in 1, from emergent to smooth/absent in 1" in text
+    assert "1 more scored by one sharp metric alone" in text

@@ -478,13 +478,18 @@ def _align(verdicts: pd.DataFrame, curves: CurveSet, *, source: Path) -> pd.Data
 
 
 def _sensitivity_summary(table: pd.DataFrame, tasks: pd.DataFrame) -> str:
-    groups = table.groupby(["task", "family", "condition"]).ngroups
-    flips = table.groupby(["task", "family", "condition"])["flip"].first()
-    decisive = table.groupby(["task", "family", "condition"])["flip_decisive"].first()
+    by_group = table.groupby(["task", "family", "condition"])
+    n_metrics = by_group["metric"].nunique()
+    multi = n_metrics[n_metrics >= 2].index
+    flips = by_group["flip"].first().reindex(multi).fillna(False).astype(bool)
+    decisive = by_group["flip_decisive"].first().reindex(multi).fillna(False).astype(bool)
+    alone = int((n_metrics < 2).sum())
     lines = [
-        f"metric sensitivity: {groups} task x family x condition groups under 2+ metrics "
-        f"({len(table)} curves); the verdict changes with the metric in {int(flips.sum())}, "
-        f"from emergent to smooth/absent in {int(decisive.sum())}"
+        f"metric sensitivity: {len(multi)} task x family x condition groups under 2+ metrics "
+        f"({int(table.set_index(['task', 'family', 'condition']).index.isin(multi).sum())} curves); the "
+        f"verdict changes with the metric in {int(flips.sum())}, from emergent to smooth/absent in "
+        f"{int(decisive.sum())}"
+        + (f"; {alone} more scored by one sharp metric alone (mirage evidence only)" if alone else "")
     ]
     sharp = table[table["paired_metric"].notna() & table["verdict"].isin(["emergent", "inconclusive"])]
     if len(sharp):
