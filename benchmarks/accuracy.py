@@ -31,7 +31,6 @@ import math
 import os
 import platform
 import re
-import subprocess
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -51,6 +50,7 @@ try:  # the benchmarks' shared helpers (replaces a marked section of RESULTS.md)
 except ImportError:  # older trees: the writer lived in compile_once
     from compile_once import write_results_md  # noqa: E402
 from _common import fmt_value as _f  # noqa: E402
+from _common import git_state  # noqa: E402
 
 ROOT = HERE.parent
 RESULTS = HERE / "results"
@@ -207,14 +207,8 @@ def machine() -> dict:
     except (OSError, AttributeError):
         pass
 
-    def git(*a):
-        try:
-            return subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True, check=False).stdout
-        except OSError:
-            return ""
-
-    commit = git("rev-parse", "--short", "HEAD").strip()
-    dirty = sorted(line[3:] for line in git("status", "--porcelain", "--", "src").split("\n") if line.strip())
+    commit, dirty = git_state()
+    commit = commit[:7]
     import phasefit
 
     code = str(Path(phasefit.__file__).resolve().parent)
