@@ -385,3 +385,17 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, capsys, extra, message):
     err = capsys.readouterr().err.strip()
     assert err.startswith("phasefit: error:") and message in err and "\n" not in err
     assert not (out / "intervention.csv").exists()
+
+
+def test_summary_gives_counts_and_the_learned_weights():
+    from phasefit.runner.intervention import summary_text
+
+    fit = _fake_fit(21.0)
+    p, rec = pair_probabilities(np.vstack([fit.log_z] * 3), np.zeros((3, 4)), weights="learned", seed=1)
+    table = pd.DataFrame([decide_pair(fit, p[0], thresholds=_spec().verdict).row])
+    text = summary_text(table, weights=rec).splitlines()
+    assert text[0] == "1 pairs: 1 emergent, 0 inconclusive, 0 smooth, 0 absent, 0 failed."
+    assert text[1].startswith("Prior weights of the gain hypotheses, learned from the 3 weighed pairs: no_gain 0.")
+    assert "helps from 1.0e21 FLOPs" in text[2]
+    even = summary_text(table, weights=pair_probabilities(fit.log_z, fit.k_hat, weights="even")[1])
+    assert "Prior weights" not in even

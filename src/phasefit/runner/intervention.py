@@ -55,8 +55,8 @@ class Intervention:
     results: tuple[InterventionResult, ...]
 
     def summary(self) -> str:
-        """Counts by verdict, then one line per pair."""
-        return summary_text(self.table)
+        """Counts by verdict, the learned weights, then one line per pair."""
+        return summary_text(self.table, weights=self.run.get("hypothesis_weights"))
 
 
 def intervention(
@@ -181,13 +181,19 @@ def intervention_to_directory(
     return result
 
 
-def summary_text(table: pd.DataFrame) -> str:
-    """'N pairs: a emergent, ...', then one sentence per pair (the onset only where emergent)."""
+def summary_text(table: pd.DataFrame, *, weights: dict | None = None) -> str:
+    """'N pairs: a emergent, ...', the hypotheses' prior weights when learned (`weights`: the run
+    record's `hypothesis_weights`), then one sentence per pair (the onset only where emergent)."""
     from phasefit.evidence.verdicts import format_params, format_sci
 
     counts = table["verdict"].value_counts()
     order = ["emergent", "inconclusive", "smooth", "absent", "failed"]
     lines = [f"{len(table)} pairs: " + ", ".join(f"{counts.get(v, 0)} {v}" for v in order) + "."]
+    if weights and weights.get("method") == "learned" and weights.get("pairs"):
+        prior = ", ".join(f"{h} {v:.2f}" for h, v in weights["prior"].items())
+        lines.append(
+            f"Prior weights of the gain hypotheses, learned from the {weights['pairs']} weighed pairs: {prior}."
+        )
     for _, r in table.iterrows():
         verdict = "absent (no effect)" if r["verdict"] == "absent" else r["verdict"]
         head = f"{r['task']}, {r['family']}, {r['metric']} [{r['treatment']} vs {r['baseline']}]: {verdict}"
