@@ -195,7 +195,9 @@ def summary_text(table: pd.DataFrame, *, weights: dict | None = None) -> str:
             f"Prior weights of the gain hypotheses, learned from the {weights['pairs']} weighed pairs: {prior}."
         )
     for _, r in table.iterrows():
-        verdict = "absent (no effect)" if r["verdict"] == "absent" else r["verdict"]
+        verdict = {"absent": "absent (no effect)", "smooth": "smooth (no break in the gain)"}.get(
+            r["verdict"], r["verdict"]
+        )
         head = f"{r['task']}, {r['family']}, {r['metric']} [{r['treatment']} vs {r['baseline']}]: {verdict}"
         if r["verdict"] == "failed":
             lines.append(f"{head} ({r['failure_reason']})")
