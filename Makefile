@@ -17,7 +17,7 @@ done; \
 echo "no Python >= 3.12 found (install one, e.g. 'pyenv install 3.12')" >&2; exit 1
 endef
 
-.PHONY: venv demo test test-slow lint typecheck bench bench-accuracy bench-mirage chromium clean
+.PHONY: venv demo test test-slow lint typecheck bench bench-accuracy bench-mirage bench-end-to-end chromium clean
 
 $(STAMP): pyproject.toml
 	@PYBIN=$$( $(find_python) ) || exit 1; \
@@ -65,6 +65,10 @@ bench-accuracy: $(STAMP)
 
 bench-mirage: $(STAMP)
 	$(PY) benchmarks/mirage.py
+
+# phasefit fit vs the naive pm.sample loop on 100 simulated curves, end to end (~30 min on 2 cores)
+bench-end-to-end: $(STAMP)
+	$(PY) benchmarks/end_to_end.py
 
 .PHONY: bench-intervention
 bench-intervention: $(STAMP)
