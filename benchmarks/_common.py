@@ -213,3 +213,38 @@ def git_state() -> tuple[str, list[str]]:
     """The commit checked out and the uncommitted files under src/ ("XY path" lines: the path kept whole)."""
     status = git("status", "--porcelain", "--", "src").split("\n")
     return git("rev-parse", "HEAD"), sorted(line.split(maxsplit=1)[1] for line in status if line.strip())
+
+
+def naive_fit(fit: str, curve, spec, *, draws: int, tune: int, chains: int, seed: int, target_accept: float):
+    """The loop a PyMC user writes today, one fit of it: a fresh model of hypothesis `fit` with this
+    curve's data, then `pm.sample(..., nuts_sampler="nutpie")`, which compiles the model every call.
+    Returns the stored parameters' draws, the sampler stats phasefit's checks read, and the
+    `time.perf_counter()` when sampling returned (so a caller's wall time leaves the conversion out)."""
+    import pymc as pm
+
+    from phasefit.models.curve_model import build_model, curve_inputs, stored_names
+
+    names = stored_names(fit, curve.likelihood, spec)
+    model = build_model(fit, curve.likelihood, spec, template=curve_inputs(curve, spec))
+    with model:
+        idata = pm.sample(
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            cores=chains,
+            random_seed=seed,
+            target_accept=target_accept,
+            nuts_sampler="nutpie",
+            progressbar=False,
+        )
+    sampled = time.perf_counter()
+    post, st = idata.posterior, idata.sample_stats
+    out = {k: np.asarray(post[k].values, float) for k in names if k in post}
+    stats = {"diverging": st["diverging"].values}
+    if "maxdepth_reached" in st:  # nutpie's name
+        stats["reached_max_treedepth"] = st["maxdepth_reached"].values
+    elif "reached_max_treedepth" in st:
+        stats["reached_max_treedepth"] = st["reached_max_treedepth"].values
+    elif "tree_depth" in st:
+        stats["reached_max_treedepth"] = st["tree_depth"].values >= 10
+    return out, stats, sampled

@@ -46,6 +46,7 @@ from _common import (
     loadavg,
     machine,
     markers,
+    naive_fit,
     now,
     rss_mib,
     versions,
@@ -159,7 +160,7 @@ def run_side(side: str, args) -> dict:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from phasefit.models.curve_model import build_model, curve_inputs, stored_names
+    from phasefit.models.curve_model import curve_inputs
     from phasefit.models.spec import load_spec
 
     logging.getLogger("pymc").setLevel(logging.ERROR)
@@ -204,29 +205,10 @@ def run_side(side: str, args) -> dict:
                 t0 = time.perf_counter()
                 if side == "naive":
                     # what a user writes today: a fresh model with this curve's data, then pm.sample
-                    names = stored_names(fit, curve.likelihood, spec)
-                    model = build_model(fit, curve.likelihood, spec, template=curve_inputs(curve, spec))
-                    with model:
-                        idata = pm.sample(
-                            draws=draws,
-                            tune=tune,
-                            chains=chains,
-                            cores=chains,
-                            random_seed=seed,
-                            target_accept=target_accept,
-                            nuts_sampler="nutpie",
-                            progressbar=False,
-                        )
-                    wall = time.perf_counter() - t0
-                    post, st = idata.posterior, idata.sample_stats
-                    out = {k: np.asarray(post[k].values, float) for k in names if k in post}
-                    stats = {"diverging": st["diverging"].values}
-                    if "maxdepth_reached" in st:  # nutpie's name
-                        stats["reached_max_treedepth"] = st["maxdepth_reached"].values
-                    elif "reached_max_treedepth" in st:
-                        stats["reached_max_treedepth"] = st["reached_max_treedepth"].values
-                    elif "tree_depth" in st:
-                        stats["reached_max_treedepth"] = st["tree_depth"].values >= 10
+                    out, stats, sampled = naive_fit(
+                        fit, curve, spec, draws=draws, tune=tune, chains=chains, seed=seed, target_accept=target_accept
+                    )
+                    wall = sampled - t0
                 else:
                     out, stats = sampler.sample(
                         curve_inputs(curve, spec), fit, seed=seed, target_accept=target_accept, tune=tune, draws=draws

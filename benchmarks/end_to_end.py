@@ -49,6 +49,7 @@ from _common import (
     loadavg,
     machine,
     markers,
+    naive_fit,
     now,
     rss_mib,
     versions,
@@ -216,9 +217,9 @@ def run_naive(args) -> dict:
     t_start = time.perf_counter()
     import logging
 
-    import pymc as pm
+    import pymc  # noqa: F401  (imported here, so that its import time is not counted in the first fit)
 
-    from phasefit.models.curve_model import build_model, curve_inputs, stored_names
+    from phasefit.models.curve_model import curve_inputs  # noqa: F401  (likewise: naive_fit imports it)
     from phasefit.models.spec import load_spec
 
     from compile_once import summarise_fit
@@ -241,27 +242,17 @@ def run_naive(args) -> dict:
             t0 = time.perf_counter()
             c0, s0 = sum(nut.compile), sum(nut.sample)
             # what a user writes today: a fresh model with this curve's data, then pm.sample
-            names = stored_names(fit, curve.likelihood, spec)
-            model = build_model(fit, curve.likelihood, spec, template=curve_inputs(curve, spec))
-            with model:
-                idata = pm.sample(
-                    draws=draws,
-                    tune=tune,
-                    chains=chains,
-                    cores=chains,
-                    random_seed=args.seed + 1000 * i + j,
-                    target_accept=target_accept,
-                    nuts_sampler="nutpie",
-                    progressbar=False,
-                )
-            wall = time.perf_counter() - t0
-            post, st = idata.posterior, idata.sample_stats
-            out = {k: np.asarray(post[k].values, float) for k in names if k in post}
-            stats = {"diverging": st["diverging"].values}
-            if "maxdepth_reached" in st:  # nutpie's name
-                stats["reached_max_treedepth"] = st["maxdepth_reached"].values
-            elif "reached_max_treedepth" in st:
-                stats["reached_max_treedepth"] = st["reached_max_treedepth"].values
+            out, stats, sampled = naive_fit(
+                fit,
+                curve,
+                spec,
+                draws=draws,
+                tune=tune,
+                chains=chains,
+                seed=args.seed + 1000 * i + j,
+                target_accept=target_accept,
+            )
+            wall = sampled - t0
             d = summarise_fit(fit, out, stats, spec)
             calls.append(
                 {
