@@ -30,6 +30,7 @@ from phasefit.analyses.intervention import (
     pair_probabilities,
 )
 from phasefit.cli import main
+from phasefit.inference.diagnostics import Diagnostics
 from phasefit.inference.sampler import Sampler
 from phasefit.models.arms import arms_inputs, arms_loglik, arms_names, arms_priors, build_arms_model
 from phasefit.models.hypotheses import NUMPY, registered
@@ -255,12 +256,19 @@ def _fake_fit(onset: float, *, grid=(20.0, 22.0)) -> PairFit:
         ),  # fmt: skip
         log_z=np.array([-30.0, -30.0, -20.0, -30.0]),
         k_hat=np.zeros(h),
-        converged=np.ones(h, bool),
-        reasons=("",) * h,
-        rhat_max=1.0,
-        ess_bulk_min=1000.0,
-        divergences=0,
-        attempts=1,
+        diagnostics=(
+            Diagnostics(
+                rhat_max=1.0,
+                ess_bulk_min=1000.0,
+                ess_tail_min=1000.0,
+                divergences=0,
+                treedepth_share=0.0,
+                attempts=1,
+                ok=True,
+                reason="",
+            ),
+        )
+        * h,  # fmt: skip
         onset=np.full((len(EMERGENT), r), onset),
         tau=np.full((len(EMERGENT), r), 21.0),
         ends=np.tile([-1.0, 2.0], (h, r, 1)),

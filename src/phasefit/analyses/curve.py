@@ -19,6 +19,7 @@ from phasefit.evidence.loo import compare, leave_future_out, loo
 from phasefit.evidence.marginal import K_HAT_MAX, Evidence, hypothesis_probabilities, log_marginal_likelihood
 from phasefit.evidence.onset import onset_draws, resolution
 from phasefit.evidence.verdicts import agreement, decide
+from phasefit.inference.diagnostics import Diagnostics
 from phasefit.inference.sampler import FitResult, Sampler, thin_to
 from phasefit.models.curve_model import CurveInputs, curve_inputs, mean_curve, pointwise_loglik, predictive
 from phasefit.models.spec import EMERGENT
@@ -188,6 +189,13 @@ def above_floor(fits: dict[str, FitResult], inputs: CurveInputs, spec, probabili
 def convergence_problems(
     fits: dict[str, FitResult], evidence: dict[str, Evidence], probability: dict[str, float]
 ) -> tuple[list[str], list[str]]:
+    """`diagnostic_problems` of the fits' diagnostics."""
+    return diagnostic_problems({name: f.diagnostics for name, f in fits.items()}, evidence, probability)
+
+
+def diagnostic_problems(
+    diagnostics: dict[str, Diagnostics], evidence: dict[str, Evidence], probability: dict[str, float]
+) -> tuple[list[str], list[str]]:
     """What makes the curve `failed`, and what is only noted.
 
     The verdict rests on the marginal likelihoods, and an importance-sampling estimate is valid
@@ -198,16 +206,16 @@ def convergence_problems(
     noted, and what that fit alone gives (the break's quantiles) is left empty.
     """
     problems, notes = [], []
-    for name, f in fits.items():
-        if f.diagnostics.ok:
+    for name, d in diagnostics.items():
+        if d.ok:
             continue
         if evidence[name].ok and probability[name] < NEGLIGIBLE:
             notes.append(
-                f"{name} fit not converged ({f.diagnostics.reason}) but P({name}) = "
+                f"{name} fit not converged ({d.reason}) but P({name}) = "
                 f"{probability[name]:.1e} < {NEGLIGIBLE}: verdict unaffected"
             )
         else:
-            problems.append(f"{name}: {f.diagnostics.reason}")
+            problems.append(f"{name}: {d.reason}")
     problems += [f"{h} evidence: importance k-hat {e.k_hat:.2f} > {K_HAT_MAX}" for h, e in evidence.items() if not e.ok]
     return problems, notes
 

@@ -41,16 +41,11 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from phasefit.analyses.curve import (
-    NEGLIGIBLE,
-    QUANTILES,
-    curve_seed,
-    scale_axes,
-    scale_columns,
-)
+from phasefit.analyses.curve import QUANTILES, curve_seed, diagnostic_problems, scale_axes, scale_columns
 from phasefit.data.curves import Curve, CurveSet
-from phasefit.evidence.marginal import K_HAT_MAX, importance_log_z
+from phasefit.evidence.marginal import K_HAT_MAX, Evidence, importance_log_z
 from phasefit.evidence.verdicts import decide
+from phasefit.inference.diagnostics import Diagnostics
 from phasefit.inference.sampler import FitResult, Sampler, thin_to
 from phasefit.models.arms import (
     arm_means,
@@ -127,12 +122,7 @@ class PairFit:
     info: dict  # task, metric, family, baseline, treatment, n_points, x_axis, likelihood, models
     log_z: np.ndarray  # (H,)
     k_hat: np.ndarray  # (H,)
-    converged: np.ndarray  # (H,) bool
-    reasons: tuple[str, ...]  # (H,) why a fit did not converge ('' where it did)
-    rhat_max: float
-    ess_bulk_min: float
-    divergences: int
-    attempts: int
+    diagnostics: tuple[Diagnostics, ...]  # (H,) each fit's convergence checks
     onset: np.ndarray  # (E, R) onset per draw of each emergent hypothesis, log10 scale (+inf beyond the data)
     tau: np.ndarray  # (E, R) the break, log10 scale
     ends: np.ndarray  # (H, R, 2) the gain at the smallest and the largest model
@@ -241,7 +231,6 @@ def fit_pair(base: Curve, treat: Curve, sampler: Sampler, *, x_axis: str, margin
         if h in EMERGENT:
             onset.append(onset_draws(g, grid_c + inputs.center, margin=margin))
             tau.append(np.asarray(draws["tau"]).reshape(-1))
-    diags = [f.diagnostics for f in fits.values()]
     observed = np.stack(
         [inputs.y_base / np.maximum(inputs.n_base, 1), inputs.y_treat / np.maximum(inputs.n_treat, 1)]
         if inputs.likelihood == "beta_binomial"
@@ -263,12 +252,7 @@ def fit_pair(base: Curve, treat: Curve, sampler: Sampler, *, x_axis: str, margin
         },
         log_z=np.array(log_z, float),
         k_hat=np.array(k_hat, float),
-        converged=np.array([d.ok for d in diags]),
-        reasons=tuple("" if d.ok else str(d.reason) for d in diags),
-        rhat_max=float(max(d.rhat_max for d in diags)),
-        ess_bulk_min=float(min(d.ess_bulk_min for d in diags)),
-        divergences=int(sum(d.divergences for d in diags)),
-        attempts=int(max(d.attempts for d in diags)),
+        diagnostics=tuple(f.diagnostics for f in fits.values()),
         onset=np.stack(onset),
         tau=np.stack(tau),
         ends=np.stack(ends),
@@ -344,23 +328,18 @@ def learned_probabilities(
 def decide_pair(fit: PairFit, probability: np.ndarray, *, thresholds: VerdictSpec) -> InterventionResult:
     """The verdict, onset and figure quantiles of one pair from its P(h | data) (`HYPOTHESES` order)."""
     p = dict(zip(HYPOTHESES, (float(v) for v in probability), strict=True))
-    weighable = bool(np.all(np.isfinite(probability)))
-    problems, notes = [], []
-    for h, conv, reason, k in zip(HYPOTHESES, fit.converged, fit.reasons, fit.k_hat, strict=True):
-        if not k <= K_HAT_MAX or not np.isfinite(k):
-            problems.append(f"{h} evidence: importance k-hat {k:.2f} > {K_HAT_MAX}")
-        if conv:
-            continue
-        if weighable and p[h] < NEGLIGIBLE:
-            notes.append(f"{h} fit not converged ({reason}) but P({h}) = {p[h]:.1e} < {NEGLIGIBLE}: verdict unaffected")
-        else:
-            problems.append(f"{h}: {reason}")
-    ok = weighable and not problems
+    diags = dict(zip(HYPOTHESES, fit.diagnostics, strict=True))
+    evidence = {
+        h: Evidence(log_z=float(z), log_z_se=math.nan, k_hat=float(k))
+        for h, z, k in zip(HYPOTHESES, fit.log_z, fit.k_hat, strict=True)
+    }
+    problems, notes = diagnostic_problems(diags, evidence, p)
+    ok = bool(np.all(np.isfinite(probability))) and not problems
     p_em = p[BREAKPOINT_GAIN] + p[HINGE_GAIN] if ok else math.nan
     verdict = decide(ok=ok, p_absent=p[NO_GAIN], p_emergent=p_em, thresholds=thresholds)
     w = np.where(np.isfinite(probability), probability, 0.0)
     # the emergent family's draws, each shape by its weight (a fit that did not converge: none)
-    w_em = np.array([w[HYPOTHESES.index(h)] * fit.converged[HYPOTHESES.index(h)] for h in EMERGENT])
+    w_em = np.array([w[HYPOTHESES.index(h)] * diags[h].ok for h in EMERGENT])
     onset = _mix(list(fit.onset), w_em)
     tau = _mix(list(fit.tau), w_em)
     ends = _mix(list(fit.ends), w)
@@ -401,10 +380,10 @@ def decide_pair(fit: PairFit, probability: np.ndarray, *, thresholds: VerdictSpe
         "onset_margin": fit.margin,
         "p_step": p[BREAKPOINT_GAIN] if ok else math.nan,
         "p_ramp": p[HINGE_GAIN] if ok else math.nan,
-        "rhat_max": fit.rhat_max,
-        "ess_bulk_min": fit.ess_bulk_min,
-        "divergences": fit.divergences,
-        "attempts": fit.attempts,
+        "rhat_max": float(max(d.rhat_max for d in fit.diagnostics)),
+        "ess_bulk_min": float(min(d.ess_bulk_min for d in fit.diagnostics)),
+        "divergences": int(sum(d.divergences for d in fit.diagnostics)),
+        "attempts": int(max(d.attempts for d in fit.diagnostics)),
         **{f"log_z_{h}": float(v) for h, v in zip(HYPOTHESES, fit.log_z, strict=True)},
         "k_hat_max": float(np.max(fit.k_hat)),
         "likelihood": fit.info["likelihood"],
