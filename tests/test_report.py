@@ -152,14 +152,19 @@ def test_a_failed_report_leaves_the_previous_one(fit_dir, tmp_path, monkeypatch)
     assert [p.name for p in tmp_path.iterdir()] == ["rep"]  # no temporary folder left behind
 
 
-def test_report_never_loads_the_sampler(fit_dir, tmp_path):
+def assert_report_never_loads_the_sampler(directory, out) -> None:
+    """`write_report(directory)` in a fresh process imports no PyMC, PyTensor or nutpie."""
     code = (
         "import sys; from phasefit.report.build import write_report; "
-        f"write_report({str(fit_dir)!r}, out={str(tmp_path / 'r')!r}, formats=('png',)); "
+        f"write_report({str(directory)!r}, out={str(out)!r}, formats=('png',)); "
         "loaded = [m for m in ('pymc', 'pytensor', 'nutpie') if m in sys.modules]; "
         "assert not loaded, loaded"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=300)
+
+
+def test_report_never_loads_the_sampler(fit_dir, tmp_path):
+    assert_report_never_loads_the_sampler(fit_dir, tmp_path / "r")
 
 
 def test_cli_report(fit_dir, tmp_path, capsys):
