@@ -27,3 +27,64 @@ def test_compile_once_summarises_a_fit():
 @pytest.mark.parametrize("name", ["compile_once", "convergence", "profile_sampling", "simulation"])
 def test_benchmark_modules_import(name):
     __import__(name)
+
+
+def test_second_break_shape_plugin_and_spec(tmp_path):
+    """The script's plug-in is a break to a power law in the error: flat before tau, `gain` log-odds
+    added at the largest model, concave on the log-odds scale past the break; its spec loads with
+    four hypotheses. Run in a fresh process: importing the script registers a hypothesis."""
+    import subprocess
+    import textwrap
+
+    code = textwrap.dedent(
+        f"""
+        import sys
+        import numpy as np
+        sys.path.insert(0, {str(Path(__file__).resolve().parents[1] / "benchmarks")!r})
+        import second_break_shape as s
+        from phasefit.models.hypotheses import NUMPY
+        from phasefit.models.spec import load_spec
+
+        h = s.BreakpointError({{"width": 0.1}})
+        data = {{"range_lo": -1.0, "range_hi": 1.0, "x_ref": 1.5, "center": 0.0}}
+        p = {{"level": -6.0, "slope_before": 0.1, "gain": 8.0, "tau_fraction": 0.3}}
+        p |= h.deterministics(p, data, NUMPY)
+        x = np.linspace(-2.0, 1.5, 36)
+        eta = h.eta(x, p, data, NUMPY)
+        base = -6.0 + 0.1 * (x - p["tau"])
+        assert abs(eta[-1] - (base[-1] + 8.0)) < 1e-9, eta[-1]
+        assert np.allclose(eta[x < p["tau"] - 1.0], base[x < p["tau"] - 1.0], atol=0.01)
+        after = eta[x > p["tau"] + 0.3]
+        assert np.all(np.diff(after) > 0) and np.all(np.diff(after, 2) < 0)  # rising and concave
+        spec = load_spec(s.write_spec(__import__("pathlib").Path({str(tmp_path)!r})))
+        assert spec.names == ("absent", "smooth", "breakpoint", "breakpoint_error")
+        lz = np.array([[0.0, -5.0, -1.0, -9.0], [-3.0, 0.0, -8.0, -8.0]])
+        w = s.learned_weights(lz)
+        assert abs(w.sum() - 1) < 1e-9 and w[3] < 0.05 and w[0] > 0.3
+        print("ok")
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
+
+
+def test_evidence_shortcuts_moment_matching_runs_on_a_fit():
+    """Moment matching with the NumPy log density: the plain PSIS-LOO it starts from is ArviZ's, and
+    what it returns is finite with no point's k-hat made worse."""
+    import evidence_shortcuts as es
+    from _models import sampler, sim_curves
+
+    from phasefit.evidence import loo as loo_mod
+    from phasefit.models.curve_model import curve_inputs
+
+    s = sampler()
+    curve = next(iter(sim_curves(("breakpoint",), n_points=5)))
+    inputs = curve_inputs(curve, s.spec)
+    fit = s.fit(inputs, "smooth", seed=3)
+    ll = loo_mod._loglik(fit, inputs, s.spec)
+    plain, mm = es.moment_match(fit, inputs, s.spec, ll)
+    ref, _ = loo_mod.loo(fit, inputs, s.spec, refit=None, seed=3)
+    assert np.allclose(plain.elpd_i.values, ref.elpd.elpd_i.values)
+    assert np.all(np.isfinite(mm.elpd_i.values))
+    bad = ~(np.asarray(plain.pareto_k.values) <= plain.good_k)
+    assert np.all(np.asarray(mm.pareto_k.values)[~bad] == np.asarray(plain.pareto_k.values)[~bad])
