@@ -425,3 +425,40 @@ def test_replicates_pool_into_one_point():
     assert c.n_points == 4
     assert c.score[0] == pytest.approx(0.2) and c.n[0] == 200 and c.k[0] == 40
     assert c.n[1] == 100
+
+
+@pytest.mark.parametrize(
+    ("dataset", "rule"),
+    [("obsscaling_emergent", {}), ("pythia_suite", {"task": ["arc_easy", "lambada_openai", "mmlu_anatomy"]})],
+)
+def test_curve_matches_its_rows_of_the_points_table(dataset, rule):
+    """`CurveSet.curve(i)` (built from arrays grouped once) gives exactly the curve's rows of `points`,
+    in table order, for count, proportion and unbounded curves."""
+    from phasefit.data import datasets
+
+    df = datasets.load(dataset)
+    for column, values in rule.items():
+        df = df[df[column].isin(values)]
+    cs = load_curves(df)
+    assert len(cs) > 5
+    for i, c in enumerate(cs):
+        p = cs.points[cs.points["curve"] == i]
+        row = cs.curves.iloc[i]
+        assert (c.index, c.task, c.metric, c.family, c.likelihood) == (
+            i,
+            row["task"],
+            row["metric"],
+            row["family"],
+            row["likelihood"],
+        )
+        assert c.models == tuple(p["model"])
+        for name in ("x", "log10_flops", "log10_params", "score", "y"):
+            np.testing.assert_array_equal(getattr(c, name), p[name].to_numpy(float))
+        if c.likelihood == "beta_binomial":
+            np.testing.assert_array_equal(c.k, p["k"].to_numpy(np.int64))
+            np.testing.assert_array_equal(c.n, p["n"].to_numpy(np.int64))
+        else:
+            assert c.k is None and c.n is None
+        tokens = p["answer_tokens"].dropna() if "answer_tokens" in p else pd.Series(dtype=float)
+        assert (np.isnan(c.answer_tokens) and tokens.empty) or c.answer_tokens == tokens.median()
+    assert {c.likelihood for c in cs} >= ({"beta_binomial"} if dataset == "obsscaling_emergent" else {"student_t"})

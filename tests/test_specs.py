@@ -306,3 +306,21 @@ def test_models_symlink_points_at_the_bundled_specs():
     assert link.resolve() == (REPO / "src" / "phasefit" / "models" / "toml").resolve()
     assert link.resolve() == default_spec_path().parent.resolve()
     assert (link / "default.toml").is_file()
+
+
+def test_spec_hash_is_the_content_not_the_path(tmp_path):
+    """The same spec read from another place (exported, or another checkout) is the same analysis: same
+    run hash and same checkpoint key; a change of content, or of the population stage alone, is not."""
+    from phasefit.results.analysis import curve_spec_hash, spec_hash
+
+    bundled = load_spec()
+    export_spec(tmp_path / "spec")
+    exported = load_spec(tmp_path / "spec" / "default.toml")
+    assert exported.source != bundled.source
+    assert spec_hash(exported) == spec_hash(bundled) and curve_spec_hash(exported) == curve_spec_hash(bundled)
+    text = (tmp_path / "spec" / "default.toml").read_text()
+    (tmp_path / "spec" / "default.toml").write_text(text.replace("enabled = true", "enabled = false", 1))
+    no_pool = load_spec(tmp_path / "spec" / "default.toml")
+    assert spec_hash(no_pool) != spec_hash(bundled) and curve_spec_hash(no_pool) == curve_spec_hash(bundled)
+    (tmp_path / "spec" / "default.toml").write_text(text.replace("draws = 1000", "draws = 900", 1))
+    assert curve_spec_hash(load_spec(tmp_path / "spec" / "default.toml")) != curve_spec_hash(bundled)

@@ -68,14 +68,22 @@ def versions() -> dict:
     return out
 
 
+def _content(spec: ModelSpec) -> dict:
+    """The spec's content, without `source` (where it was read from): the same spec read from another
+    path, e.g. exported with `phasefit models export` or in another checkout, is the same analysis."""
+    d = spec.to_dict()
+    d.pop("source", None)
+    return d
+
+
 def spec_hash(spec: ModelSpec) -> str:
-    return hashlib.sha256(json.dumps(spec.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+    return hashlib.sha256(json.dumps(_content(spec), sort_keys=True).encode()).hexdigest()[:16]
 
 
 def curve_spec_hash(spec: ModelSpec) -> str:
     """The hash of what one curve's analysis depends on: the spec less its population stage, so that
     changing the population stage reuses every curve's checkpoint."""
-    d = spec.to_dict()
+    d = _content(spec)
     d.pop("population", None)
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
