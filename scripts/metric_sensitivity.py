@@ -135,9 +135,8 @@ def write_doc(out: Path) -> None:
         ]
         groups = table.groupby(["task", "family", "condition"], dropna=False)
         multi = table[table["n_metrics"] >= 2]
-        n_multi = multi.groupby(["task", "family", "condition"], dropna=False).ngroups
-        flips = multi.groupby(["task", "family", "condition"], dropna=False)["flip"].first()
-        decisive = multi.groupby(["task", "family", "condition"], dropna=False)["flip_decisive"].first()
+        flips, decisive = _flips(table)
+        n_multi = flips.size
         doc += [
             f"{groups.ngroups} task × family × condition groups; {n_multi} scored under two or more metrics, "
             f"of which the verdict changes with the metric in {int(flips.sum())} and goes from `emergent` to "
@@ -231,12 +230,16 @@ def write_doc(out: Path) -> None:
     DOC.write_text("\n".join(doc).rstrip() + "\n", encoding="utf-8")
 
 
+def _flips(table: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Per task × family × condition scored under two or more metrics: whether the verdict changes
+    with the metric, and whether it goes from `emergent` to `smooth`/`absent`."""
+    groups = table[table["n_metrics"] >= 2].groupby(["task", "family", "condition"], dropna=False)
+    return groups["flip"].first(), groups["flip_decisive"].first()
+
+
 def _summary(what: str, dataset: str, table: pd.DataFrame, tasks: pd.DataFrame, secs: dict, run: dict) -> list[str]:
     """A whole-table part: its time, how many groups flip, verdicts per metric, and the task table."""
-    keys = ["task", "family", "condition"]
-    multi = table[table["n_metrics"] >= 2]
-    flips = multi.groupby(keys, dropna=False)["flip"].first()
-    decisive = multi.groupby(keys, dropna=False)["flip_decisive"].first()
+    flips, decisive = _flips(table)
     counts = table.pivot_table(index="metric", columns="verdict", values="task", aggfunc="count", fill_value=0)
     counts = counts.reset_index().rename(columns={"metric": "metric \\ verdict"})
     sharp = table[table["p_mirage"].notna()]
