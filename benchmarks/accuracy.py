@@ -30,7 +30,6 @@ import json
 import math
 import os
 import platform
-import re
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -45,12 +44,8 @@ import accuracy_reference as ref_mod  # noqa: E402
 import accuracy_scoring as sc  # noqa: E402
 import accuracy_worlds as worlds_mod  # noqa: E402
 
-try:  # the benchmarks' shared helpers (replaces a marked section of RESULTS.md)
-    from _common import write_results_md  # noqa: E402
-except ImportError:  # older trees: the writer lived in compile_once
-    from compile_once import write_results_md  # noqa: E402
+from _common import cpu_model, git_state, ram_gib, write_results_md  # noqa: E402
 from _common import fmt_value as _f  # noqa: E402
-from _common import git_state  # noqa: E402
 
 ROOT = HERE.parent
 RESULTS = HERE / "results"
@@ -192,21 +187,6 @@ def fit_phasefit(
 
 
 def machine() -> dict:
-    cpu = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        cpu = platform.processor()
-    ram = float("nan")
-    try:
-        kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))
-        ram = round(kb / 1024**2, 1)
-    except (OSError, AttributeError):
-        pass
-
     commit, dirty = git_state()
     commit = commit[:7]
     import phasefit
@@ -219,8 +199,8 @@ def machine() -> dict:
 
     return {
         "nproc": os.cpu_count(),
-        "cpu": cpu,
-        "ram_gib": ram,
+        "cpu": cpu_model(),
+        "ram_gib": ram_gib(),
         "platform": platform.platform(),
         "python": platform.python_version(),
         "numpy": np.__version__,

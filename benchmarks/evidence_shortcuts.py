@@ -48,7 +48,7 @@ def moment_match(result, inputs, spec, ll):
     import arviz_stats as azs
 
     from phasefit.models.curve_model import parameter_priors, pointwise_loglik
-    from phasefit.models.priors import from_unconstrained, log_prior, to_unconstrained
+    from phasefit.models.priors import prior_density_at, to_unconstrained
 
     post = xr.Dataset({k: (("chain", "draw"), v) for k, v in result.checked().items()})
     tree = xr.DataTree.from_dict(
@@ -65,13 +65,7 @@ def moment_match(result, inputs, spec, ll):
     )
 
     def values(u):
-        a = np.asarray(u.transpose(..., "upars_dim").values, float)
-        vals, log_dens = {}, np.zeros(a.shape[:-1])
-        for j, (n, pr) in enumerate(priors):
-            v, log_jac = from_unconstrained(a[..., j], pr)
-            vals[n] = v
-            log_dens += log_prior(v, pr) + log_jac
-        return vals, log_dens
+        return prior_density_at(np.asarray(u.transpose(..., "upars_dim").values, float), priors)
 
     def log_prob(u):
         vals, log_dens = values(u)

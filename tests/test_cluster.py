@@ -16,8 +16,9 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
-from _models import sim_frame
+from _models import paired_frame, sim_frame
 
 from phasefit.cli import main
 
@@ -113,6 +114,31 @@ def test_cluster_run_matches_local_and_survives_a_killed_worker(cluster, tmp_pat
     assert main(["fit", str(data), "--out", str(local), *SETTINGS]) == 0
     for name in TABLES:
         assert (out / name).read_bytes() == (local / name).read_bytes(), f"{name}: cluster and local runs differ"
+
+
+@pytest.mark.slow  # about 2 minutes on 2 cores (the workers compile the mirage models): `make test-slow`
+def test_sensitivity_sends_the_mirage_stage_to_the_cluster(cluster, tmp_path, monkeypatch):
+    """`phasefit sensitivity --scheduler`: the mirage fits run on the workers (the client's own
+    mirage code is disabled) and the tables are byte-identical to a local run's."""
+    import phasefit.runner.local as runner
+
+    address, _ = cluster
+    data = tmp_path / "pairs.csv"
+    paired_frame(families=("A", "B"), seed=8).to_csv(data, index=False)
+    real = runner.mirage_evidence
+
+    def not_here(*a, **k):
+        raise AssertionError("the mirage stage ran in the client, not on the cluster")
+
+    monkeypatch.setattr(runner, "mirage_evidence", not_here)
+    assert main(["sensitivity", str(data), "--out", str(tmp_path / "cluster"), "--scheduler", address, *SETTINGS]) == 0
+    monkeypatch.setattr(runner, "mirage_evidence", real)
+    assert main(["sensitivity", str(data), "--out", str(tmp_path / "local"), *SETTINGS]) == 0
+    for name in ("sensitivity.csv", "sensitivity_tasks.csv", *TABLES):
+        assert (tmp_path / "cluster" / name).read_bytes() == (tmp_path / "local" / name).read_bytes(), name
+    table = pd.read_csv(tmp_path / "local" / "sensitivity.csv")
+    assert table["mirage_ok"].notna().sum() == 2  # both sharp curves got the mirage stage
+    assert not (tmp_path / "cluster" / ".phasefit-work").exists()
 
 
 def test_bad_scheduler_address_is_one_line(tmp_path, capsys):

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from _models import paired_frame as _frame
 from _models import tiny_spec
 from scipy import special, stats
 
@@ -23,26 +24,6 @@ from phasefit.models.paired import build_paired_model, paired_inputs, paired_log
 from phasefit.models.priors import log_prior
 
 SPEC = mirage_spec(tiny_spec())
-
-
-def _frame(*, families=("A", "B"), seed=0, n=800, tokens=None, shape="smooth") -> pd.DataFrame:
-    """Exact match = q ** 6 and token accuracy = q of the same outputs, q smooth or breaking."""
-    rng = np.random.default_rng(seed)
-    x = np.linspace(20.0, 23.5, 7)
-    rows = []
-    for fam in families:
-        lq = -0.5 + 1.6 * (x - 21.75) if shape == "smooth" else -0.5 + 5.0 * np.maximum(x - 22.6, 0)
-        q = special.expit(lq)
-        em = rng.binomial(n, q**6) / n
-        tok = np.clip(rng.beta(q * 300, (1 - q) * 300), 1e-3, 1 - 1e-3)
-        for i in range(len(x)):
-            base = {"task": f"copy_{shape}", "family": fam, "model": f"{fam}{i}", "train_flops": 10 ** x[i]}
-            em_row = base | {"metric": "exact_match", "score": em[i], "n_items": n, "metric_kind": "discrete"}
-            if tokens is not None:
-                em_row["answer_tokens"] = tokens
-            rows.append(em_row)
-            rows.append(base | {"metric": "token_accuracy", "score": tok[i], "metric_kind": "continuous"})
-    return pd.DataFrame(rows)
 
 
 # ------------------------------------------------------------------------------ mean functions

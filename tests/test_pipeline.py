@@ -207,6 +207,19 @@ def test_interrupted_run_resumes_without_refitting(tmp_path, monkeypatch):
     assert run["posterior_storage"] == {"draws_per_chain_max": 500, "float": "float32", "full": False, "thin": 1}
 
 
+def test_a_finished_fit_removes_only_its_own_checkpoints(tmp_path):
+    """The work folder is shared with a sensitivity run's mirage stage: a fit that finishes while a
+    mirage process is writing there must not delete that work."""
+    curves = sim_curves(("flat",), seed=9)
+    out = tmp_path / "run"
+    other = out / ".phasefit-work" / "mirage-0123" / "sharp-000000.npz"
+    other.parent.mkdir(parents=True)
+    other.write_bytes(b"someone else's finished work")
+    pipeline.fit_to_directory(curves, out=out, models=tiny_spec(), progress=False)
+    assert (out / "verdicts.csv").exists() and other.read_bytes() == b"someone else's finished work"
+    assert [p.name for p in (out / ".phasefit-work").iterdir()] == ["mirage-0123"]
+
+
 def test_force_discards_the_checkpoints(tmp_path, monkeypatch):
     curves = sim_curves(("smooth", "flat"), seed=9)
     out = tmp_path / "run"
@@ -335,7 +348,7 @@ def test_population_stage_pools_curves(analysis):
             assert np.isnan(t.break_flops_median) and np.isnan(t.onset_flops_median)
 
 
-def test_population_rates_learn_from_a_suite():
+def test_population_rates_learn_from_a_suite(monkeypatch):
     """Five curves whose evidence favours smooth, one breakpoint: the learned rates follow."""
     from dataclasses import replace as dc_replace
 
@@ -373,6 +386,15 @@ def test_population_rates_learn_from_a_suite():
     # the same inputs and seed give the same numbers (fresh compile not needed: cached per structure)
     again = fit_population(curves, results, learning, seed=1)
     pd.testing.assert_frame_equal(again.curves, pop2.curves)
+    # a first proposal far too wide fails its k-hat: the adaptive rounds find the same hyper-posterior
+    import phasefit.analyses.population as population
+
+    monkeypatch.setattr(population, "PROPOSAL_SCALES", (30.0, 1.0, 1.0, 1.0))
+    adapted = fit_population(curves, results, tiny_spec(), seed=1)
+    assert adapted.diagnostics.method.startswith("adaptive importance (k-hat "), adapted.diagnostics.method
+    assert adapted.diagnostics.ok and adapted.diagnostics.laplace_k_hat <= 0.7
+    np.testing.assert_allclose(adapted.rates.mean(0), rates, atol=0.05)
+    assert np.abs(adapted.curves["p_breakpoint"] - pop.curves["p_breakpoint"]).max() < 0.05
 
 
 def test_pooled_values_decide_only_when_asked():

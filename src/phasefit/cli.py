@@ -232,13 +232,14 @@ def _fit_options(p: argparse.ArgumentParser) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="fit the curves in N local worker processes (Dask) (default: in this process)",
+        help="fit the curves (and the mirage stage) in N local worker processes (Dask) (default: in this process)",
     )
     p.add_argument(
         "--scheduler",
         default=None,
         metavar="ADDRESS",
-        help="fit the curves on the Dask cluster at ADDRESS, e.g. tcp://10.0.0.5:8786 (default: in this process)",
+        help="fit the curves (and the mirage stage) on the Dask cluster at ADDRESS, e.g. tcp://10.0.0.5:8786 "
+        "(default: in this process)",
     )
     p.add_argument(
         "--force",

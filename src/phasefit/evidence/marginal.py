@@ -19,7 +19,7 @@ from arviz_stats.base import array_stats
 from scipy import special, stats
 
 from phasefit.models.curve_model import CurveInputs, parameter_priors, pointwise_loglik
-from phasefit.models.priors import Prior, from_unconstrained, log_prior, to_unconstrained
+from phasefit.models.priors import Prior, prior_density_at, to_unconstrained
 from phasefit.models.spec import ModelSpec
 
 K_HAT_MAX = 0.7
@@ -107,11 +107,7 @@ def _importance_estimate(
         return Evidence(log_z=math.nan, log_z_se=math.inf, k_hat=math.inf)
     z = np.atleast_2d(proposal.rvs(size=n_proposal)).reshape(n_proposal, d)
     log_q = proposal.logpdf(z)
-    values, log_target = {}, np.zeros(n_proposal)
-    for j, (name, pr) in enumerate(priors):
-        v, log_jac = from_unconstrained(z[:, j], pr)
-        values[name] = v
-        log_target += log_prior(v, pr) + log_jac
+    values, log_target = prior_density_at(z, priors)
     ll = loglik(values)
     log_ratio = np.where(np.isfinite(ll), log_target + ll - log_q, -np.inf)
     log_z = float(special.logsumexp(log_ratio) - np.log(n_proposal))

@@ -7,6 +7,7 @@ families and their parameters. Adding a family means adding it here only.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -136,3 +137,14 @@ def from_unconstrained(u: np.ndarray, prior: Prior) -> tuple[np.ndarray, np.ndar
         case "positive":
             return np.exp(u), u
     return special.expit(u), -np.logaddexp(0.0, -u) - np.logaddexp(0.0, u)  # log v(1 - v), stable
+
+
+def prior_density_at(u: np.ndarray, priors: Sequence[tuple[str, Prior]]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Points on the joint unconstrained scale (..., parameter) -> (values by name, log prior density
+    there with the Jacobian): what an importance sampler on that scale needs."""
+    values, log_density = {}, np.zeros(u.shape[:-1])
+    for j, (name, prior) in enumerate(priors):
+        v, log_jac = from_unconstrained(u[..., j], prior)
+        values[name] = v
+        log_density = log_density + log_prior(v, prior) + log_jac
+    return values, log_density

@@ -1,21 +1,24 @@
 """Curves fitted on a Dask cluster: a scheduler address, or N local worker processes.
 
-The curves still to fit are cut into shards and submitted to Dask's distributed scheduler; each
-worker keeps one `Sampler` per spec, so it compiles each hypothesis once however many shards it
-runs. As shards finish, the client writes their curves to the run's checkpoint store, so a worker
-that dies loses at most the shard it was running (the scheduler gives it to another worker) and a
-killed client resumes from the store. The population stage and the tables then run on the client
-exactly as in a local run: every curve is read back from the store, and since a curve's seed
-depends only on its identity, the results are byte-identical to a local run's.
+The curves still to fit (or the sharp curves still to get the mirage stage) are cut into shards and
+submitted to Dask's distributed scheduler; each worker keeps one `Sampler` per spec, so it compiles
+each hypothesis once however many shards it runs. As shards finish, the client writes their curves
+to the run's checkpoint store, so a worker that dies loses at most the shard it was running (the
+scheduler gives it to another worker) and a killed client resumes from the store. The population
+stage and the tables then run on the client exactly as in a local run: every curve is read back from
+the store, and since a curve's seed depends only on its identity, the results are byte-identical to
+a local run's.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 from phasefit.analyses.curve import CurveResult, analyse_curve
 from phasefit.analyses.fit import CheckpointStore
+from phasefit.analyses.mirage import MirageResult, mirage_evidence
 from phasefit.data.curves import Curve, CurveSet
 from phasefit.errors import PhasefitError
 from phasefit.inference.sampler import Sampler
@@ -36,6 +39,19 @@ def fit_shard(curves: list[Curve], spec: ModelSpec, x_axis: str, lfo_cutoff: flo
     """Run on a worker: analyse each curve of the shard with the worker's compiled models."""
     sampler = _sampler(spec)
     return [analyse_curve(c, sampler, x_axis=x_axis, lfo_cutoff=lfo_cutoff) for c in curves]
+
+
+def mirage_shard(
+    pairs: list[tuple[Curve, Curve | None]], spec: ModelSpec
+) -> list[tuple[int, tuple[MirageResult, MirageResult | None]]]:
+    """Run on a worker: the mirage evidence (alone, joint) of each sharp curve of the shard."""
+    sampler = _sampler(spec)
+    out = []
+    for sharp, other in pairs:
+        alone = mirage_evidence(sharp, None, sampler)
+        joint = mirage_evidence(sharp, other, sampler) if other is not None else None
+        out.append((sharp.index, (alone, joint)))
+    return out
 
 
 class MemoryStore:
@@ -68,6 +84,33 @@ def connect(*, scheduler: str | None, workers: int | None):
     return Client(cluster)
 
 
+@contextmanager
+def cluster_client(*, scheduler: str | None, workers: int | None) -> Iterator:
+    """`connect`, closed on exit (with the local cluster it started, if any)."""
+    client = connect(scheduler=scheduler, workers=workers)
+    try:
+        yield client
+    finally:
+        cluster = client.cluster if scheduler is None else None
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def run_shards(client, func: Callable, todo: Sequence, *args, shard_size: int | None = None) -> Iterator:
+    """Submit `func(shard, *args)` for shards of `todo`; yield each item of each shard's result as
+    shards finish. Shards default to about four per worker, at most 16 items each, so that a lost
+    worker costs little; a shard whose worker dies is retried (twice) on another."""
+    from distributed import as_completed
+
+    n_workers = max(1, len(client.scheduler_info().get("workers", {})))
+    size = shard_size or max(1, min(16, math.ceil(len(todo) / (4 * n_workers))))
+    shards = [list(todo[i : i + size]) for i in range(0, len(todo), size)]
+    futures = [client.submit(func, shard, *args, pure=False, retries=2) for shard in shards]
+    for future in as_completed(futures):
+        yield from future.result()
+
+
 def fit_on_cluster(
     curves: CurveSet,
     spec: ModelSpec,
@@ -80,25 +123,15 @@ def fit_on_cluster(
 ) -> int:
     """Fit every curve that `store` does not hold on the cluster behind `client`; return how many.
 
-    `lfo_cutoff` is log10 of the scale (as `analyse_curve` takes it). Shards default to about four
-    per worker, at most 16 curves each, so that a lost worker costs little.
+    `lfo_cutoff` is log10 of the scale (as `analyse_curve` takes it); shards as in `run_shards`.
     """
-    from distributed import as_completed
-
     todo = [c for c in curves if store.load(c) is None]
     if not todo:
         return 0
-    n_workers = max(1, len(client.scheduler_info().get("workers", {})))
-    size = shard_size or max(1, min(16, math.ceil(len(todo) / (4 * n_workers))))
-    shards = [todo[i : i + size] for i in range(0, len(todo), size)]
-    futures = [
-        client.submit(fit_shard, shard, spec, curves.x_axis, lfo_cutoff, pure=False, retries=2) for shard in shards
-    ]
     done = len(curves) - len(todo)
-    for future in as_completed(futures):
-        for result in future.result():
-            store.save(result)
-            done += 1
-            if progress is not None:
-                progress("curve", label=result.label, done=done, total=len(curves))
+    for result in run_shards(client, fit_shard, todo, spec, curves.x_axis, lfo_cutoff, shard_size=shard_size):
+        store.save(result)
+        done += 1
+        if progress is not None:
+            progress("curve", label=result.label, done=done, total=len(curves))
     return len(todo)

@@ -143,8 +143,6 @@ def fit(
     curve's leave-future-out cutoff is its posterior median break. With `work_dir`, finished curves
     are checkpointed there and reused by a rerun with the same phasefit version, data and spec.
     """
-    from phasefit._version import __version__
-
     if len(curves) == 0:
         raise PhasefitError(f"{curves.source}: no curves to fit (all dropped: see `phasefit validate`)")
     if lfo_cutoff is not None and lfo_cutoff <= 0:
@@ -152,31 +150,18 @@ def fit(
     spec = _resolve_spec(models, backend=backend, chains=chains, draws=draws, tune=tune, seed=seed)
     store = None
     if work_dir is not None:
-        key = checkpoint_key(
-            version=__version__,
-            data_hash=curves.data_hash,
-            spec_hash=curve_spec_hash(spec),
-            lfo_cutoff=lfo_cutoff,
-            x_axis=curves.x_axis,
-        )
-        store = DiskCheckpoints(Path(work_dir) / key)
+        store = DiskCheckpoints(Path(work_dir) / _fit_key(curves, spec, lfo_cutoff))
     console = console or Console(stderr=True)
     t0 = time.perf_counter()
     bar = _RichProgress(console, enabled=progress)
     with bar.bar:
         if scheduler is not None or workers is not None:
-            from phasefit.runner.cluster import MemoryStore, connect, fit_on_cluster
+            from phasefit.runner.cluster import MemoryStore, cluster_client, fit_on_cluster
 
             store = store or MemoryStore()
-            client = connect(scheduler=scheduler, workers=workers)
-            try:
+            with cluster_client(scheduler=scheduler, workers=workers) as client:
                 cutoff = math.log10(lfo_cutoff) if lfo_cutoff is not None else None
                 fit_on_cluster(curves, spec, client=client, store=store, lfo_cutoff=cutoff, progress=bar)
-            finally:
-                cluster = client.cluster if scheduler is None else None
-                client.close()
-                if cluster is not None:
-                    cluster.close()
         outcome = analyse_curves(curves, Sampler(spec), lfo_cutoff=lfo_cutoff, store=store, progress=bar)
     return assemble(curves, outcome, spec, lfo_cutoff=lfo_cutoff, seconds=time.perf_counter() - t0, argv=list(sys.argv))
 
@@ -223,7 +208,11 @@ def fit_to_directory(
     write_table_atomic(analysis.verdicts, staging / "verdicts.csv")
     for name in OUTPUT_FILES:
         os.replace(staging / name, out / name)
-    shutil.rmtree(work, ignore_errors=True)
+    # only this fit's checkpoints: a sensitivity run keeps its mirage stage's in the same folder
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.rmtree(work / _fit_key(curves, _spec_of(options), options.get("lfo_cutoff")), ignore_errors=True)
+    if work.is_dir() and not any(work.iterdir()):
+        work.rmdir()
     console.print(analysis.summary(), markup=False, highlight=False)
     if len(analysis.tasks):
         console.print("\nper task (families pooled; onset from the curves called emergent):", markup=False)
@@ -231,6 +220,19 @@ def fit_to_directory(
         console.print(shown.to_string(index=False, float_format=lambda v: f"{v:.3g}"), markup=False)
     console.print(f"\nwrote {', '.join(str(out / n) for n in OUTPUT_FILES)}", markup=False)
     return analysis
+
+
+def _fit_key(curves: CurveSet, spec: ModelSpec, lfo_cutoff: float | None) -> str:
+    """The folder of a fit's checkpoints in the work directory: what its curves' results depend on."""
+    from phasefit._version import __version__
+
+    return checkpoint_key(
+        version=__version__,
+        data_hash=curves.data_hash,
+        spec_hash=curve_spec_hash(spec),
+        lfo_cutoff=lfo_cutoff,
+        x_axis=curves.x_axis,
+    )
 
 
 def demo_curves() -> CurveSet:
@@ -331,6 +333,8 @@ def sensitivity_to_directory(
             metrics=mirage_metrics,
             store=MirageCheckpoints(out / ".phasefit-work" / f"mirage-{key}"),
             bar=_RichProgress(console, enabled=options.get("progress", True), title="mirage"),
+            scheduler=options.get("scheduler"),
+            workers=options.get("workers"),
         )
     table = sensitivity_table(curves, verdicts, results, sharp_alone=mirage)
     tasks = metric_task_table(table)
@@ -393,7 +397,16 @@ def sensitivity(
     results = []
     if mirage:
         bar = _RichProgress(console, enabled=progress, title="mirage")
-        results = _mirage_stage(curves, mirage_spec(spec), pairs=pairs, metrics=mirage_metrics, store=None, bar=bar)
+        results = _mirage_stage(
+            curves,
+            mirage_spec(spec),
+            pairs=pairs,
+            metrics=mirage_metrics,
+            store=None,
+            bar=bar,
+            scheduler=fit_options.get("scheduler"),
+            workers=fit_options.get("workers"),
+        )
     table = sensitivity_table(curves, analysis.verdicts, results, sharp_alone=mirage)
     return table, metric_task_table(table)
 
@@ -420,26 +433,42 @@ def _mirage_stage(
     metrics: list[str] | None,
     store: MirageCheckpoints | None,
     bar: _RichProgress,
+    scheduler: str | None = None,
+    workers: int | None = None,
 ) -> list:
-    """Mirage evidence (alone, joint) of every sharp curve, each checkpointed in `store` if given."""
+    """Mirage evidence (alone, joint) of every sharp curve, each checkpointed in `store` if given;
+    on a Dask cluster (`scheduler` or `workers`, as for the fits) when one is asked for."""
     todo = mirage_pairs(curves, pairs, metrics=metrics)
-    sampler = Sampler(mspec)
-    results = []
+    found = {}
+    for i, _ in todo:
+        pair = store.load(curves.curve(i)) if store is not None else None
+        if pair is not None:
+            found[i] = pair
+    missing = [(curves.curve(i), curves.curve(o) if o is not None else None) for i, o in todo if i not in found]
+
+    def finished(i: int, pair) -> None:
+        found[i] = pair
+        if store is not None:
+            store.save(i, pair)
+        bar("curve", label=curves.curve(i).label, done=len(found), total=len(todo))
+
     with bar.bar:
-        for j, (i, other) in enumerate(todo):
-            sharp = curves.curve(i)
-            bar("curve", label=sharp.label, done=j, total=len(todo))
-            pair = store.load(sharp) if store is not None else None
-            if pair is None:
+        if missing and (scheduler is not None or workers is not None):
+            from phasefit.runner.cluster import cluster_client, mirage_shard, run_shards
+
+            with cluster_client(scheduler=scheduler, workers=workers) as client:
+                for i, pair in run_shards(client, mirage_shard, missing, mspec):
+                    finished(i, pair)
+        elif missing:
+            sampler = Sampler(mspec)  # compiled only when something is left to fit
+            for sharp, other in missing:
+                bar("curve", label=sharp.label, done=len(found), total=len(todo))
                 alone = mirage_evidence(sharp, None, sampler)
-                joint = mirage_evidence(sharp, curves.curve(other), sampler) if other is not None else None
-                pair = (alone, joint)
-                if store is not None:
-                    store.save(i, pair)
-            results.append(pair)
+                joint = mirage_evidence(sharp, other, sampler) if other is not None else None
+                finished(sharp.index, (alone, joint))
         if todo:
             bar("done", label="", done=len(todo), total=len(todo))
-    return results
+    return [found[i] for i, _ in todo]
 
 
 def _verdicts_for(
