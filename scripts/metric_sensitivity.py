@@ -90,6 +90,15 @@ def run(out: Path, parts: list[str], workers: int | None = None) -> dict[str, fl
     return seconds
 
 
+def _seconds(folder: Path) -> dict:
+    """The part's seconds.json (the script's wall time, curves, workers) with the run's own split
+    (`sensitivity.json`: fits, population stage included, and the whole run)."""
+    secs = json.loads((folder / "seconds.json").read_text()) if (folder / "seconds.json").is_file() else {}
+    if "run" not in secs and (folder / "sensitivity.json").is_file():  # a resumed run states its own split
+        secs["run"] = json.loads((folder / "sensitivity.json").read_text()).get("seconds", {})
+    return secs
+
+
 def _f(v, digits=2) -> str:
     return "" if pd.isna(v) else f"{v:.{digits}f}"
 
@@ -109,7 +118,7 @@ def write_doc(out: Path) -> None:
             parts[name] = (
                 pd.read_csv(folder / "sensitivity.csv", keep_default_na=True),
                 pd.read_csv(folder / "sensitivity_tasks.csv"),
-                json.loads((folder / "seconds.json").read_text()) if (folder / "seconds.json").is_file() else {},
+                _seconds(folder),
                 json.loads((folder / "run.json").read_text()),
             )
     doc = [
@@ -267,7 +276,9 @@ def _summary(what: str, dataset: str, table: pd.DataFrame, tasks: pd.DataFrame, 
         f"Dataset `{dataset}`: {secs.get('curves', '?')} curves with at least 4 models, all four metrics and both "
         f"prompting conditions. **{minutes:.0f} minutes on 2 cores** for fits and mirage stage together"
         + (f" (the curves fitted in {workers} local worker processes)" if workers else "")
-        + f"; phasefit {run['versions']['phasefit']}, seed {run['seed']}.",
+        + f"; phasefit {run['versions']['phasefit']}, seed {run['seed']}."
+        + _split(secs, run)
+        + (f" {secs['note']}" if secs.get("note") else ""),
         "",
         f"{flips.size} task × family × condition groups scored under two or more metrics; the verdict changes "
         f"with the metric in {int(flips.sum())} and goes from `emergent` to `smooth`/`absent` in "
@@ -285,6 +296,21 @@ def _summary(what: str, dataset: str, table: pd.DataFrame, tasks: pd.DataFrame, 
         _md(short.astype(object).where(short.notna(), "")),
         "",
     ]
+
+
+def _split(secs: dict, run: dict) -> str:
+    """Where a whole-table run's time went: fits (with the population stage) and the mirage stage."""
+    split, pop = secs.get("run") or {}, run.get("population") or {}
+    if not split.get("fits") or not split.get("total"):
+        return ""
+    fits, mirage = split["fits"] / 60, (split["total"] - split["fits"]) / 60
+    text = f" Fits {fits:.0f} minutes (population stage included), mirage stage {mirage:.0f} minutes."
+    if pop:
+        text += (
+            f" The population stage ({pop.get('n_curves')} proportion-scale curves) took {pop.get('seconds', 0):.0f} s"
+            f" by {pop.get('method')}, {'passing' if pop.get('ok') else 'failing'} its checks."
+        )
+    return text
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pymc as pm
 import pytest
-from test_metric_sensitivity import _frame
+from _models import paired_frame as _frame
 
 import phasefit
 from phasefit.analyses.mirage import mirage_spec

@@ -395,6 +395,13 @@ def test_population_rates_learn_from_a_suite(monkeypatch):
     assert adapted.diagnostics.ok and adapted.diagnostics.laplace_k_hat <= 0.7
     np.testing.assert_allclose(adapted.rates.mean(0), rates, atol=0.05)
     assert np.abs(adapted.curves["p_breakpoint"] - pop.curves["p_breakpoint"]).max() < 0.05
+    # every round failing on an analysis too large for NUTS: the stage says so and pools nothing
+    monkeypatch.setattr(population, "K_HAT_MAX", -np.inf)
+    monkeypatch.setattr(population, "NUTS_MAX_CURVES", 5)
+    monkeypatch.setattr(population, "_nuts", lambda *a, **k: pytest.fail("NUTS ran on too many curves"))
+    failed = fit_population(curves, results, tiny_spec(), seed=1)
+    assert not failed.diagnostics.ok and not failed.used
+    assert "6 curves are too many for the NUTS fallback (at most 5)" in failed.diagnostics.reason
 
 
 def test_pooled_values_decide_only_when_asked():

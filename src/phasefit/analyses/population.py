@@ -61,6 +61,10 @@ PROPOSAL_DF = 5.0  # the hyper draws: Student-t around the mode with the Laplace
 # covariance itself and, once the weights allow (ESS >= 2 x dimensions), the weighted draws' moments
 PROPOSAL_SCALES = (2.0, 1.0, 1.0, 1.0)
 PROPOSALS_PER_DRAW = 5  # proposals per kept hyper draw
+# NUTS on the hyper-posterior costs (curves x draws) per gradient: about a minute on 20-100 curves, not
+# finished after 15 minutes on 252 BIG-Bench-Hard curves. Above this many curves, when every
+# importance round fails, the stage reports that it failed (pooled values left empty) instead
+NUTS_MAX_CURVES = 200
 OPT_DRAWS = 200  # per-curve draws in the objective the optimiser sees (all of them for the results)
 
 
@@ -267,7 +271,14 @@ def fit_population(
         cov = shrink * ((x - loc).T * hyper_w) @ (x - loc) + (1 - shrink) * laplace[1]
         cov = (cov + cov.T) / 2
     method = "laplace" if len(k_hats) == 1 else f"adaptive importance (k-hat {', '.join(f'{k:.2f}' for k in k_hats)})"
-    if ok and not k_hat <= K_HAT_MAX:
+    if ok and not k_hat <= K_HAT_MAX and C > NUTS_MAX_CURVES:
+        ok = False
+        reason = (
+            f"importance k-hat {', '.join(f'{k:.2f}' for k in k_hats)} > {K_HAT_MAX}, and {C} curves are too many "
+            f"for the NUTS fallback (at most {NUTS_MAX_CURVES}): no pooled values"
+        )
+        draws = draws[:J]
+    elif ok and not k_hat <= K_HAT_MAX:
         # a small analysis, or task and family levels, can make the hyper-posterior too skewed for it:
         # then NUTS on the same log density (its own checks decide)
         method = f"nuts (importance k-hat {', '.join(f'{k:.2f}' for k in k_hats)} > {K_HAT_MAX})"
