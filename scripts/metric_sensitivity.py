@@ -68,7 +68,7 @@ def _select(df: pd.DataFrame, rule: dict[str, list[str]]) -> pd.DataFrame:
     return df[keep]
 
 
-def run(out: Path, parts: list[str], workers: int | None = None) -> dict[str, float]:
+def run(out: Path, parts: list[str], workers: int | None = None, note: str = "") -> dict[str, float]:
     seconds = {}
     for name in parts:
         dataset, rule, mirage_metrics, _ = PARTS[name]
@@ -85,7 +85,7 @@ def run(out: Path, parts: list[str], workers: int | None = None) -> dict[str, fl
         )
         seconds[name] = round(time.perf_counter() - t0, 1)
         (out / name / "seconds.json").write_text(
-            json.dumps({"seconds": seconds[name], "curves": len(curves), "workers": workers or 0})
+            json.dumps({"seconds": seconds[name], "curves": len(curves), "workers": workers or 0, "note": note})
         )
     return seconds
 
@@ -139,7 +139,7 @@ def write_doc(out: Path) -> None:
             "",
             f"Dataset `{dataset}` ({secs.get('curves', '?')} curves with at least 4 models; "
             f"{secs.get('seconds', '?')} s on 2 cores, fits and mirage stage; phasefit {run['versions']['phasefit']}, "
-            f"seed {run['seed']}).",
+            f"seed {run['seed']})." + (f" {secs['note']}" if secs.get("note") else ""),
             "",
         ]
         groups = table.groupby(["task", "family", "condition"], dropna=False)
@@ -191,7 +191,7 @@ def write_doc(out: Path) -> None:
                     "metric": sharp["metric"],
                     "verdict": sharp["verdict"],
                     "p_emergent": sharp["p_emergent"].map(_f),
-                    "paired with": sharp["paired_metric"].fillna(""),
+                    "paired with": sharp["paired_metric"].astype(object).fillna(""),
                     "p_mirage (alone)": sharp["p_mirage_alone"].map(_f),
                     "p_mirage": sharp["p_mirage"].map(_f),
                     "L [90%]": [
@@ -319,9 +319,10 @@ def main() -> None:
     ap.add_argument("--parts", nargs="+", default=DEFAULT_PARTS, choices=list(PARTS))
     ap.add_argument("--workers", type=int, default=None, help="fit the curves in N local worker processes")
     ap.add_argument("--doc-only", action="store_true", help="rewrite the page from finished runs in --out")
+    ap.add_argument("--note", default="", help="a sentence printed with each part's time (e.g. what else ran)")
     args = ap.parse_args()
     if not args.doc_only:
-        print(run(args.out, args.parts, args.workers))
+        print(run(args.out, args.parts, args.workers, args.note))
     write_doc(args.out)
     print(f"wrote {DOC}")
 

@@ -146,5 +146,5 @@ def prior_density_at(u: np.ndarray, priors: Sequence[tuple[str, Prior]]) -> tupl
     for j, (name, prior) in enumerate(priors):
         v, log_jac = from_unconstrained(u[..., j], prior)
         values[name] = v
-        log_density = log_density + log_prior(v, prior) + log_jac
+        log_density = log_density + (log_prior(v, prior) + log_jac)  # (p + j) first: the same bits as before
     return values, log_density
