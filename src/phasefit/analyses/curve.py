@@ -9,7 +9,7 @@ models only (leave-future-out).
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -40,6 +40,18 @@ class CurveResult:
     fits: dict[str, FitResult]  # every hypothesis (draws thinned to the spec's count)
     loglik: dict[str, np.ndarray]  # pointwise log likelihood per hypothesis, (chain, draw, point)
     predictive: dict[str, np.ndarray]  # posterior predictive y per hypothesis, (chain, draw, point)
+
+
+def slim(result: CurveResult, *, draws: int) -> CurveResult:
+    """The result as an analysis keeps it once its draws are written: each fit thinned to about
+    `draws` draws in all (evenly spaced per chain), no sample statistics, log likelihoods or
+    predictions. What the population stage reads; it keeps a 10,000-curve run's memory bounded."""
+    fits = {}
+    for h, f in result.fits.items():
+        chains = next(iter(f.draws.values())).shape[0]
+        per_chain = max(1, -(-draws // chains))
+        fits[h] = replace(f, draws=thin_to(f.draws, min(per_chain, next(iter(f.draws.values())).shape[1])), stats={})
+    return replace(result, fits=fits, loglik={}, predictive={})
 
 
 def curve_seed(curve: Curve, base: int) -> int:

@@ -20,7 +20,7 @@ from phasefit.analyses.population import MIN_IMPORTANCE_ESS, PopulationResult
 from phasefit.data.curves import CurveSet
 from phasefit.evidence.verdicts import VERDICT_COLUMNS, agreement, decide
 from phasefit.models.spec import EMERGENT, ModelSpec
-from phasefit.results.posterior import build_tree
+from phasefit.results.posterior import PosteriorShards
 from phasefit.results.run import Analysis, load_run  # noqa: F401  (re-exported)
 
 PARAMETER_COLUMNS = (
@@ -89,9 +89,17 @@ def curve_spec_hash(spec: ModelSpec) -> str:
 
 
 def assemble(
-    curves: CurveSet, outcome: FitOutcome, spec: ModelSpec, *, lfo_cutoff: float | None, seconds: float, argv: list[str]
+    curves: CurveSet,
+    outcome: FitOutcome,
+    spec: ModelSpec,
+    *,
+    lfo_cutoff: float | None,
+    seconds: float,
+    argv: list[str],
+    posterior: PosteriorShards,
 ) -> Analysis:
-    """The tables, the DataTree and the run record of a finished fit."""
+    """The tables, the DataTree and the run record of a finished fit; `posterior` holds the curves'
+    draws (the sink `analyse_curves` filled)."""
     results = sorted(outcome.results, key=lambda r: r.index)
     rows = pd.DataFrame([r.row for r in results])
     population = outcome.population
@@ -100,7 +108,7 @@ def assemble(
     rows["p_emergent_prior_max"] = rows["curve"].map(lambda c: sens[c].p_max if c in sens else np.nan)
     rows["prior_sensitive"] = rows["curve"].map(lambda c: sens[c].changes_verdict if c in sens else False)
     onsets = {r.index: r.onset for r in results}
-    taus = {r.index: r.fits[EMERGENT].draws["tau"].reshape(-1) for r in results}
+    taus = dict(outcome.taus)
     rows = _apply_population(rows, population, curves, spec, onsets, taus)
     verdicts = rows[list(VERDICT_COLUMNS)].copy()
     _blank_inapplicable(verdicts)
@@ -123,11 +131,8 @@ def assemble(
         "argv": argv,
         "population": _population_summary(population, spec),
     }
-    tree = build_tree(
-        results,
-        spec,
+    tree = posterior.tree(
         population=population,
-        curves={r.index: curves.curve(r.index) for r in results},
         attrs={"phasefit_run": json.dumps({k: run[k] for k in ("source", "data_hash", "x_axis", "spec_hash", "seed")})},
     )
     return Analysis(verdicts=verdicts, parameters=params, posterior=tree, run=run, tasks=tasks)

@@ -36,6 +36,10 @@ class DiskCheckpoints:
     def _path(self, index: int) -> Path:
         return self.folder / f"curve-{index:06d}.npz"
 
+    def has(self, curve: Curve) -> bool:
+        """Whether a checkpoint file exists for the curve (cheap: not read; `load` checks it)."""
+        return self._path(curve.index).is_file()
+
     def load(self, curve: Curve) -> CurveResult | None:
         result = _read(self._path(curve.index))
         if not isinstance(result, CurveResult) or tuple(result.row[k] for k in CURVE_KEY) != tuple(

@@ -22,6 +22,8 @@ pooling ran, `/population`. `select_curve` cuts one curve out for ArviZ's functi
 
 from __future__ import annotations
 
+import shutil
+import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -70,11 +72,13 @@ def build_tree(
     attrs: dict,
     population: PopulationResult | None = None,
     curves: Mapping[int, Curve] | None = None,
+    obs_start: int = 0,
 ) -> xr.DataTree:
     """Assemble per-curve results (sorted by curve index) into one labelled DataTree.
 
     `curves` maps a curve index to its `Curve`: its model names (the `model` coordinate of its
-    points), FLOPs, parameters and score as given (in `constant_data`, for reports).
+    points), FLOPs, parameters and score as given (in `constant_data`, for reports). `obs_start`
+    numbers the first point (a shard of a larger tree continues its `obs`).
     """
     results = sorted(results, key=lambda r: r.index)
     labels = np.array([r.label for r in results], dtype=str)
@@ -100,7 +104,7 @@ def build_tree(
         )
 
     obs_coords = {
-        "obs": np.arange(sum(sizes)),
+        "obs": obs_start + np.arange(sum(sizes)),
         "obs_curve": ("obs", obs_curve),
         "model": ("obs", np.array(model_names, dtype=str)),
     }
@@ -124,7 +128,9 @@ def build_tree(
     )
     observed = xr.Dataset({"y": ("obs", y)}, coords=obs_coords)
     nodes: dict[str, xr.Dataset] = {}
-    rng = np.random.default_rng(spec.sampler.seed)
+    # prior draws from a stream per curve (its label, the seed): a curve's draws do not depend on the
+    # curves before it, so a tree built shard by shard is the tree built at once
+    rngs = {r.index: np.random.default_rng([spec.sampler.seed, zlib.crc32(r.label.encode())]) for r in results}
     for h in spec.names:
         nodes[f"{h}/posterior"] = _per_curve([r.fits[h].draws for r in results], curve_coords)
         nodes[f"{h}/sample_stats"] = _per_curve([r.fits[h].stats for r in results], curve_coords)
@@ -135,7 +141,7 @@ def build_tree(
         nodes[f"{h}/observed_data"] = observed
         nodes[f"{h}/constant_data"] = constant
         nodes[f"{h}/prior"] = _per_curve(
-            [prior_draws(h, r.inputs, spec, draws=PRIOR_DRAWS, rng=rng) for r in results], curve_coords
+            [prior_draws(h, r.inputs, spec, draws=PRIOR_DRAWS, rng=rngs[r.index]) for r in results], curve_coords
         )
     hyp = {"hypothesis": list(spec.names)}
     evidence = {}
@@ -237,14 +243,15 @@ def compact(tree: xr.DataTree, *, draws_per_chain: int = COMPACT_DRAWS_PER_CHAIN
     return out, {"full": False, "thin": step, "draws_per_chain_max": draws_per_chain, "float": "float32"}
 
 
-def save_tree(tree: xr.DataTree, path: Path) -> Path:
-    """Write the DataTree atomically as netCDF4 (h5netcdf engine, compressed)."""
+def save_tree(tree: xr.DataTree, path: Path, *, level: int = 4) -> Path:
+    """Write the DataTree atomically as netCDF4 (h5netcdf engine, gzip at `level`). A tree of dask
+    arrays (`PosteriorShards.tree`) is written chunk by chunk, never whole in memory."""
 
     def writer(tmp: Path) -> None:
         encoding = {}
         for node in tree.subtree:
             enc = {
-                v: {"compression": "gzip", "compression_opts": 4}
+                v: {"compression": "gzip", "compression_opts": level}
                 for v, da in node.dataset.data_vars.items()
                 if da.dtype.kind in "fiub"
             }
@@ -259,3 +266,139 @@ def load_tree(path: str | Path) -> xr.DataTree:
     """Load a posterior written by `save_tree` (fully into memory; the file is closed)."""
     with xr.open_datatree(path, engine="h5netcdf") as tree:
         return tree.load()
+
+
+# ------------------------------------------------------------------------------- shards
+
+SHARD_CURVES = 256  # curves per posterior shard: bounds the memory of a run, whatever its size
+ALONG = ("curve", "obs")  # the dimensions shards are stacked along
+
+
+def _stack(datasets: Sequence[xr.Dataset]) -> xr.Dataset:
+    """Datasets of consecutive shards as one: each variable stacked along its `curve` or `obs`
+    dimension (lazily when the data are dask arrays); the others (chain, draw, hypothesis) are
+    the same in every shard. A variable a shard lacks (a nuisance parameter none of its curves has)
+    is NaN there, as `build_tree` makes it within a shard."""
+    names = list(dict.fromkeys(n for ds in datasets for n in ds.variables))
+    variables = {}
+    for name in names:
+        have = next(ds.variables[name] for ds in datasets if name in ds.variables)
+        along = next((d for d in ALONG if d in have.dims), None)
+        if along is None:
+            variables[name] = have
+            continue
+        parts = []
+        for ds in datasets:
+            if name in ds.variables:
+                parts.append(ds.variables[name])
+            else:
+                shape = tuple(ds.sizes[d] for d in have.dims)
+                parts.append(xr.Variable(have.dims, np.full(shape, np.nan, dtype=have.dtype)))
+        if all(v.dtype.kind == "U" for v in parts):  # labels of different lengths: the widest fits all
+            width = max(v.dtype.itemsize for v in parts) // 4
+            parts = [v.astype(f"<U{width}") for v in parts]
+        variables[name] = xr.Variable.concat(parts, dim=along)
+    coords = {n for ds in datasets for n in ds.coords}
+    return xr.Dataset(
+        {n: v for n, v in variables.items() if n not in coords},
+        coords={n: v for n, v in variables.items() if n in coords},
+    )
+
+
+def stack_trees(trees: Sequence[xr.DataTree]) -> xr.DataTree:
+    """The trees of consecutive shards (as `build_tree` makes them, without `/population`) as one."""
+    if len(trees) == 1:
+        return trees[0]
+    paths = [n.path for n in trees[0].subtree if n.has_data]
+    return xr.DataTree.from_dict({p: _stack([t[p].to_dataset() for t in trees]) for p in paths})
+
+
+class PosteriorShards:
+    """A `PosteriorSink`: curves' results built into a DataTree every `size` curves (a shard), so
+    that no more than one shard's draws are held at once.
+
+    Without `target`, the shards stay in memory and `tree()` stacks them. With `target` (a file
+    name), each shard is written beside it (`<target>.shards/`, netCDF, compact unless `full`:
+    `compact`), and `tree()` writes `target` group by group from them (one group of every curve in
+    memory at a time, e.g. 0.6 GB for the compact log likelihood of 10,000 curves), removes the
+    shards and returns the file's tree read lazily (dask).
+    """
+
+    def __init__(
+        self,
+        curves: Mapping[int, Curve],
+        spec: ModelSpec,
+        *,
+        target: Path | None = None,
+        full: bool = True,
+        size: int = SHARD_CURVES,
+    ):
+        self.curves, self.spec, self.target, self.full, self.size = curves, spec, target, full, size
+        self.folder = None if target is None else Path(f"{target}.shards")
+        self.pending: list[CurveResult] = []
+        self.shards: list[xr.DataTree | Path] = []
+        self.obs = 0
+        self.storage: dict = {"full": True, "thin": 1, "float": "float64"}
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)  # left by an interrupted run: rebuilt
+
+    def add(self, result: CurveResult) -> None:
+        self.pending.append(result)
+        if len(self.pending) >= self.size:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self.pending:
+            return
+        results, self.pending = self.pending, []
+        tree = build_tree(results, self.spec, attrs={}, curves=self.curves, obs_start=self.obs)
+        self.obs += sum(len(r.inputs.x) for r in results)
+        if not self.full:
+            tree, self.storage = compact(tree)
+        if self.folder is None:
+            self.shards.append(tree)
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.shards.append(save_tree(tree, self.folder / f"posterior-{len(self.shards):06d}.nc", level=1))
+
+    def tree(self, *, attrs: dict, population: PopulationResult | None = None) -> xr.DataTree:
+        """The whole tree: every shard stacked, the population group, `attrs` on the root (with a
+        `target`: written there first, and read back lazily)."""
+        self._flush()
+        attrs = {k: (v if isinstance(v, str | int | float) else str(v)) for k, v in attrs.items()}
+        extra = {} if population is None else {"/population": _population_group(population, self.spec)}
+        if self.target is None:
+            stacked = stack_trees([t for t in self.shards if isinstance(t, xr.DataTree)])
+            tree = xr.DataTree.from_dict({**{n.path: n.to_dataset() for n in stacked.subtree if n.has_data}, **extra})
+            tree.attrs.update(attrs)
+            return tree
+        files = [p for p in self.shards if isinstance(p, Path)]
+        write_atomic(self.target, lambda tmp: _write_stacked(files, tmp, attrs=attrs, extra=extra))
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+        return xr.open_datatree(self.target, engine="h5netcdf", chunks={})
+
+
+def _write_stacked(files: Sequence[Path], path: Path, *, attrs: dict, extra: dict[str, xr.Dataset]) -> None:
+    """One netCDF file of the shard files' trees stacked, written a group at a time."""
+    with xr.open_datatree(files[0], engine="h5netcdf") as first:
+        groups = [n.path for n in first.subtree if n.has_data]
+    xr.Dataset(attrs=attrs).to_netcdf(path, engine="h5netcdf", mode="w")
+    for group in groups:
+        parts = []
+        for f in files:
+            with xr.open_dataset(f, group=group, engine="h5netcdf") as ds:
+                parts.append(ds.load())
+        stacked = _stack(parts)
+        for v in stacked.variables.values():
+            v.encoding = {}  # the shard's chunking and fill settings: written afresh, as `save_tree` does
+        _write_group(stacked, path, group)
+    for group, ds in extra.items():
+        _write_group(ds, path, group)
+
+
+def _write_group(ds: xr.Dataset, path: Path, group: str) -> None:
+    enc = {
+        v: {"compression": "gzip", "compression_opts": 4} for v, da in ds.data_vars.items() if da.dtype.kind in "fiub"
+    }
+    ds.to_netcdf(path, engine="h5netcdf", mode="a", group=group, encoding=enc)

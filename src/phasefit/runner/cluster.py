@@ -60,6 +60,9 @@ class MemoryStore:
     def __init__(self) -> None:
         self.results: dict[int, CurveResult] = {}
 
+    def has(self, curve: Curve) -> bool:
+        return curve.index in self.results
+
     def load(self, curve: Curve) -> CurveResult | None:
         return self.results.get(curve.index)
 
@@ -125,7 +128,7 @@ def fit_on_cluster(
 
     `lfo_cutoff` is log10 of the scale (as `analyse_curve` takes it); shards as in `run_shards`.
     """
-    todo = [c for c in curves if store.load(c) is None]
+    todo = [c for c in curves if not store.has(c)]  # a damaged file: `analyse_curves` refits it locally
     if not todo:
         return 0
     done = len(curves) - len(todo)

@@ -18,7 +18,9 @@ import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import xarray as xr
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -40,7 +42,7 @@ from phasefit.models.spec import ModelSpec, load_spec
 from phasefit.results.analysis import Analysis, assemble, curve_spec_hash, spec_hash, versions
 from phasefit.results.checkpoints import DiskCheckpoints, MirageCheckpoints, checkpoint_key
 from phasefit.results.files import read_run_files, write_json_atomic, write_table_atomic
-from phasefit.results.posterior import compact, save_tree
+from phasefit.results.posterior import PosteriorShards
 
 OUTPUT_FILES = ("posterior.nc", "parameters.csv", "tasks.csv", "run.json", "verdicts.csv")
 DEMO_TASKS = ("arithmetic_2da", "arithmetic_3ds", "word_unscrambling", "ipa_transliterate", "parsinlu_qa")
@@ -143,6 +145,45 @@ def fit(
     curve's leave-future-out cutoff is its posterior median break. With `work_dir`, finished curves
     are checkpointed there and reused by a rerun with the same phasefit version, data and spec.
     """
+    analysis, _ = _fit(
+        curves,
+        models=models,
+        backend=backend,
+        chains=chains,
+        draws=draws,
+        tune=tune,
+        seed=seed,
+        lfo_cutoff=lfo_cutoff,
+        progress=progress,
+        console=console,
+        work_dir=work_dir,
+        scheduler=scheduler,
+        workers=workers,
+    )
+    return analysis
+
+
+def _fit(
+    curves: CurveSet,
+    *,
+    models: str | Path | ModelSpec | None = None,
+    backend: str | None = None,
+    chains: int | None = None,
+    draws: int | None = None,
+    tune: int | None = None,
+    seed: int | None = None,
+    lfo_cutoff: float | None = None,
+    progress: bool = True,
+    console: Console | None = None,
+    work_dir: Path | None = None,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    posterior_file: Path | None = None,
+    full_posterior: bool = True,
+) -> tuple[Analysis, PosteriorShards]:
+    """`fit`, with the curves' draws kept in memory (`posterior_file` None) or written, shard by shard
+    as the curves finish, to `posterior_file` (compact unless `full_posterior`; `PosteriorShards`):
+    the analysis' posterior is then that file read lazily. Returns the analysis and the shards."""
     if len(curves) == 0:
         raise PhasefitError(f"{curves.source}: no curves to fit (all dropped: see `phasefit validate`)")
     if lfo_cutoff is not None and lfo_cutoff <= 0:
@@ -154,6 +195,7 @@ def fit(
     console = console or Console(stderr=True)
     t0 = time.perf_counter()
     bar = _RichProgress(console, enabled=progress)
+    sink = PosteriorShards(_CurveMap(curves), spec, target=posterior_file, full=full_posterior)
     with bar.bar:
         if scheduler is not None or workers is not None:
             from phasefit.runner.cluster import MemoryStore, cluster_client, fit_on_cluster
@@ -162,8 +204,30 @@ def fit(
             with cluster_client(scheduler=scheduler, workers=workers) as client:
                 cutoff = math.log10(lfo_cutoff) if lfo_cutoff is not None else None
                 fit_on_cluster(curves, spec, client=client, store=store, lfo_cutoff=cutoff, progress=bar)
-        outcome = analyse_curves(curves, Sampler(spec), lfo_cutoff=lfo_cutoff, store=store, progress=bar)
-    return assemble(curves, outcome, spec, lfo_cutoff=lfo_cutoff, seconds=time.perf_counter() - t0, argv=list(sys.argv))
+        outcome = analyse_curves(curves, Sampler(spec), lfo_cutoff=lfo_cutoff, store=store, progress=bar, sink=sink)
+    analysis = assemble(
+        curves,
+        outcome,
+        spec,
+        lfo_cutoff=lfo_cutoff,
+        seconds=time.perf_counter() - t0,
+        argv=list(sys.argv),
+        posterior=sink,
+    )
+    return analysis, sink
+
+
+class _CurveMap:
+    """`CurveSet.curve` as the read-only mapping (index -> Curve) that the posterior shards read."""
+
+    def __init__(self, curves: CurveSet):
+        self.curves = curves
+
+    def __getitem__(self, index: int):
+        return self.curves.curve(index)
+
+    def __contains__(self, index: object) -> bool:
+        return isinstance(index, int | np.integer) and 0 <= int(index) < len(self.curves)
 
 
 def fit_to_directory(
@@ -192,16 +256,22 @@ def fit_to_directory(
     if force and work.exists():
         shutil.rmtree(work)
     console = console or Console()
-    analysis = fit(curves, console=console, work_dir=work, **options)
-    # everything is written to a staging folder first, then moved in; verdicts.csv moves last
+    key = _fit_key(curves, _spec_of(options), options.get("lfo_cutoff"))
+    # everything is written to a staging folder first, then moved in; verdicts.csv moves last. The
+    # posterior is written there shard by shard as the curves finish (rebuilt from the checkpoints
+    # by a resumed run), so that a large run never holds every curve's draws
     staging = work / "staging"
     staging.mkdir(parents=True, exist_ok=True)
-    if full_posterior:
-        tree, storage = analysis.posterior, {"full": True, "thin": 1, "float": "float64"}
-    else:
-        tree, storage = compact(analysis.posterior)
-    analysis = replace(analysis, run={**analysis.run, "posterior_storage": storage})
-    save_tree(tree, staging / "posterior.nc")
+    analysis, shards = _fit(
+        curves,
+        console=console,
+        work_dir=work,
+        posterior_file=staging / "posterior.nc",
+        full_posterior=full_posterior,
+        **options,
+    )
+    analysis.posterior.close()  # read lazily from the staging file, reopened below where it lands
+    analysis = replace(analysis, run={**analysis.run, "posterior_storage": shards.storage})
     write_table_atomic(analysis.parameters, staging / "parameters.csv")
     write_table_atomic(analysis.tasks, staging / "tasks.csv")
     write_json_atomic(analysis.run, staging / "run.json")
@@ -210,7 +280,7 @@ def fit_to_directory(
         os.replace(staging / name, out / name)
     # only this fit's checkpoints: a sensitivity run keeps its mirage stage's in the same folder
     shutil.rmtree(staging, ignore_errors=True)
-    shutil.rmtree(work / _fit_key(curves, _spec_of(options), options.get("lfo_cutoff")), ignore_errors=True)
+    shutil.rmtree(work / key, ignore_errors=True)
     if work.is_dir() and not any(work.iterdir()):
         work.rmdir()
     console.print(analysis.summary(), markup=False, highlight=False)
@@ -219,7 +289,8 @@ def fit_to_directory(
         shown = analysis.tasks
         console.print(shown.to_string(index=False, float_format=lambda v: f"{v:.3g}"), markup=False)
     console.print(f"\nwrote {', '.join(str(out / n) for n in OUTPUT_FILES)}", markup=False)
-    return analysis
+    # the posterior as written, read lazily: a large run's draws are never all in memory
+    return replace(analysis, posterior=xr.open_datatree(out / "posterior.nc", engine="h5netcdf", chunks={}))
 
 
 def _fit_key(curves: CurveSet, spec: ModelSpec, lfo_cutoff: float | None) -> str:
