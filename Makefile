@@ -17,7 +17,7 @@ done; \
 echo "no Python >= 3.12 found (install one, e.g. 'pyenv install 3.12')" >&2; exit 1
 endef
 
-.PHONY: venv demo test test-slow lint typecheck bench bench-accuracy bench-mirage bench-end-to-end chromium clean
+.PHONY: venv demo test test-slow lint typecheck bench bench-accuracy bench-point-fits bench-mirage bench-end-to-end chromium clean
 
 $(STAMP): pyproject.toml
 	@PYBIN=$$( $(find_python) ) || exit 1; \
@@ -62,6 +62,10 @@ bench: $(STAMP)
 bench-accuracy: $(STAMP)
 	$(PY) benchmarks/accuracy.py
 	$(PY) benchmarks/population_speed.py
+
+# least-squares sigmoid, broken line and BIG-bench breakthroughness on the accuracy suite (~3 min)
+bench-point-fits: $(STAMP)
+	$(PY) benchmarks/point_fits.py
 
 bench-mirage: $(STAMP)
 	$(PY) benchmarks/mirage.py

@@ -88,3 +88,37 @@ def test_evidence_shortcuts_moment_matching_runs_on_a_fit():
     assert np.all(np.isfinite(mm.elpd_i.values))
     bad = ~(np.asarray(plain.pareto_k.values) <= plain.good_k)
     assert np.all(np.asarray(mm.pareto_k.values)[~bad] == np.asarray(plain.pareto_k.values)[~bad])
+
+
+def test_point_fits_hinge_and_sigmoid_on_clean_curves(tmp_path):
+    """The point-fit baselines: on a clean break (flat, then a rise in log-odds from tau) the broken line finds
+    tau within 0.3 decades and scores it far above a straight logit-linear curve; the sigmoid puts its
+    midpoint inside the data; the dev-FPR threshold calls at most 2% of the negatives. Then the script's
+    main on 12 curves (thresholds from 24 development curves), into a temporary folder."""
+    import json
+
+    import point_fits as pf
+
+    x = np.linspace(20.0, 23.5, 10)
+    n = np.full(10, 2000)
+    tau = 21.6
+    p_break = 0.25 + 0.75 * 1 / (1 + np.exp(-(-5.0 + 4.0 * np.maximum(x - tau, 0.0))))
+    p_line = 0.25 + 0.75 * 1 / (1 + np.exp(-(-3.0 + 1.2 * (x - 20.0))))
+    k_break, k_line = np.round(p_break * n), np.round(p_line * n)
+    hb, hl = pf.fit_hinge(x, k_break, n, 0.25), pf.fit_hinge(x, k_line, n, 0.25)
+    assert abs(hb["hinge_tau"] - tau) < 0.3, hb
+    assert hb["hinge_dbic"] > 100 and hl["hinge_dbic"] < 10 and hb["hinge_dbic"] > 10 * max(hl["hinge_dbic"], 1)
+    sb = pf.fit_sigmoid(x, k_break / n, 0.25)
+    assert sb["sig_inside"] and sb["sig_score"] > 0 and tau < sb["sig_tau"] < sb["sig_m"], sb  # onset after the elbow
+
+    rng = np.random.default_rng(0)
+    neg, pos = rng.normal(size=200), np.r_[np.zeros(200, bool), np.ones(50, bool)]
+    t = pf.threshold_at_fpr(np.r_[neg, rng.normal(2, 1, 50)], pos, 0.02)
+    assert (neg >= t).sum() <= 4 < (neg >= np.nextafter(t, -np.inf)).sum()  # the lowest such threshold
+
+    assert pf.main(["--curves", "12", "--dev-curves", "24", "--no-results-md", "--out-dir", str(tmp_path)]) == 0
+    res = json.loads((tmp_path / "point_fits.json").read_text())
+    assert res["committed"]["matches"] and res["checks"]["breakthroughness_max_abs_diff"] < 1e-9
+    assert {"phasefit", "reference", "sigmoid", "hinge", "hinge_bic10", "breakthroughness"} <= set(res["metrics"])
+    table = __import__("pandas").read_csv(tmp_path / "point_fits_curves.csv")
+    assert len(table) == 12 and {"hinge_dbic", "sig_score", "pf_p", "ref_p", "hinge_called"} <= set(table.columns)
