@@ -101,15 +101,20 @@ def replicated_table(base: pd.DataFrame, n: int) -> pd.DataFrame:
 
 
 class ReplicaStore:
-    """A checkpoint store that holds every curve: the base curve's result, relabelled as the copy."""
+    """A checkpoint store that holds every curve: the base curve's result, relabelled as the copy.
+    Each load decodes the base curve's checkpoint bytes afresh (new arrays, as reading a checkpoint
+    file does), so that the run holds what a real one holds; only the disk read is skipped."""
 
     def __init__(self, folder: Path):
-        from phasefit.results import safe_store
+        self.base = {p.stem: p.read_bytes() for p in sorted(folder.glob("sim_*.npz"))}
 
-        self.base = {p.stem: safe_store.loads(p.read_bytes()) for p in sorted(folder.glob("sim_*.npz"))}
+    def has(self, curve) -> bool:
+        return curve.task in self.base
 
     def load(self, curve):
-        r = self.base[curve.task]
+        from phasefit.results import safe_store
+
+        r = safe_store.loads(self.base[curve.task])
         keys = {"curve": curve.index, "label": curve.label, "family": curve.family, "metric": curve.metric}
         return replace(r, index=curve.index, label=curve.label, row={**r.row, **keys})
 

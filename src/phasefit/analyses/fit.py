@@ -18,7 +18,7 @@ from typing import Protocol
 import numpy as np
 
 from phasefit.analyses.curve import CurveResult, analyse_curve, slim
-from phasefit.analyses.population import PopulationResult, fit_population
+from phasefit.analyses.population import PopulationResult, draws_per_curve, fit_population
 from phasefit.data.curves import Curve, CurveSet
 from phasefit.evidence.sensitivity import Sensitivity, prior_sensitivity
 from phasefit.inference.sampler import Sampler
@@ -72,6 +72,7 @@ def analyse_curves(
     results: list[CurveResult] = []
     taus: dict[int, np.ndarray] = {}
     sensitivity: dict[int, Sensitivity] = {}
+    keep = draws_per_curve(spec, len(curves))  # what the population stage will read of each curve
     for i, curve in enumerate(curves):
         if progress is not None:
             progress("curve", label=curve.label, done=i, total=len(curves))
@@ -91,7 +92,7 @@ def analyse_curves(
                 student_t=result.row["likelihood"] == "student_t",
                 p_above_floor=result.row["p_above_floor"],
             )
-        results.append(slim(result, draws=spec.population.draws_per_curve))
+        results.append(slim(result, draws=keep))
     population = None
     if spec.population.enabled and len(results) >= 2:
         if progress is not None:

@@ -52,6 +52,8 @@ HYPER_T_NU = 3.0  # degrees of freedom of the Student-t hyperpriors (heavy tails
 SD_FLOOR_FRACTION = 0.1  # population sd >= this share of the fixed prior's sd (keeps the Monte Carlo ratio stable)
 BREAK_SD_FLOOR = 0.1  # decades: the same for the break
 MIN_GROUP_CURVES = 3  # a task or family gets its own break level with at least this many curves (and 2 such groups)
+DRAW_BUDGET = 2_500_000  # curves x draws per curve the stage reads at most: bounds its memory and time
+MIN_DRAWS_PER_CURVE = 100
 MIN_IMPORTANCE_ESS = 20.0  # a curve whose re-weighted draws are fewer than this keeps its per-curve values
 GRAD_TOL = 1e-3
 PROPOSAL_DF = 5.0  # the hyper draws: Student-t around the mode with the Laplace covariance ...
@@ -139,6 +141,12 @@ class _Layout:
             "z_family": phi[i + 4 + self.n_tasks : i + 4 + self.n_tasks + self.n_fams],
             "logits": phi[i + 4 + self.n_tasks + self.n_fams :],
         }
+
+
+def draws_per_curve(spec: ModelSpec, n_curves: int) -> int:
+    """Draws per curve and hypothesis the stage reads: the spec's `draws_per_curve`, fewer above 2,500
+    curves (`DRAW_BUDGET`: at 10,000 curves 250), never under `MIN_DRAWS_PER_CURVE`."""
+    return min(spec.population.draws_per_curve, max(MIN_DRAWS_PER_CURVE, DRAW_BUDGET // max(1, n_curves)))
 
 
 def fit_population(
@@ -297,8 +305,16 @@ def fit_population(
     for j in range(J):
         t_j, lw_j, lr_j = f_curves(draws[j], *all_arrays, *data)
         pooled += np.exp(t_j - special.logsumexp(t_j, axis=1, keepdims=True)) / J
-        weights += np.exp(lw_j - special.logsumexp(lw_j, axis=2, keepdims=True)) / J
+        lse = special.logsumexp(lw_j, axis=2, keepdims=True)
+        with np.errstate(invalid="ignore"):  # a hyper draw under which none of a curve's draws is possible
+            weights += np.where(np.isfinite(lse), np.exp(lw_j - lse), 0.0) / J
         rates[j] = np.exp(lr_j)
+    # such hyper draws weigh nothing: renormalise; a curve none of them allows keeps its own draws
+    # (seen with the unweighted hyper draws of a failed stage, whose pooled values are not reported)
+    total = weights.sum(axis=2, keepdims=True)
+    short = total[..., 0] < 1 - 1e-9
+    if short.any():
+        weights[short] = np.where(total[short] > 0, weights[short] / np.maximum(total[short], 1e-300), 1.0 / S)
     ess = 1.0 / np.sum(weights**2, axis=2)  # (H, C)
     margin = spec.verdict.onset_margin
     h_bp = hyps.index(EMERGENT)

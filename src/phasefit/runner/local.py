@@ -270,7 +270,8 @@ def fit_to_directory(
         full_posterior=full_posterior,
         **options,
     )
-    analysis.posterior.close()  # read lazily from the staging file, reopened below where it lands
+    if shards.streamed:
+        analysis.posterior.close()  # read lazily from the staging file: reopened below where it lands
     analysis = replace(analysis, run={**analysis.run, "posterior_storage": shards.storage})
     write_table_atomic(analysis.parameters, staging / "parameters.csv")
     write_table_atomic(analysis.tasks, staging / "tasks.csv")
@@ -289,6 +290,8 @@ def fit_to_directory(
         shown = analysis.tasks
         console.print(shown.to_string(index=False, float_format=lambda v: f"{v:.3g}"), markup=False)
     console.print(f"\nwrote {', '.join(str(out / n) for n in OUTPUT_FILES)}", markup=False)
+    if not shards.streamed:  # at most one shard: the tree written is in memory
+        return analysis
     # the posterior as written, read lazily: a large run's draws are never all in memory
     return replace(analysis, posterior=xr.open_datatree(out / "posterior.nc", engine="h5netcdf", chunks={}))
 
