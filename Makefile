@@ -17,7 +17,7 @@ done; \
 echo "no Python >= 3.12 found (install one, e.g. 'pyenv install 3.12')" >&2; exit 1
 endef
 
-.PHONY: venv demo test test-slow lint typecheck bench bench-accuracy bench-point-fits bench-mirage bench-end-to-end chromium clean
+.PHONY: venv demo test test-slow lint typecheck bench bench-accuracy bench-point-fits bench-mirage bench-end-to-end bench-scale chromium clean
 
 $(STAMP): pyproject.toml
 	@PYBIN=$$( $(find_python) ) || exit 1; \
@@ -73,6 +73,14 @@ bench-mirage: $(STAMP)
 # phasefit fit vs the naive pm.sample loop on 100 simulated curves, end to end (~30 min on 2 cores)
 bench-end-to-end: $(STAMP)
 	$(PY) benchmarks/end_to_end.py
+
+# memory and time of the client's side of a run at 10 to 10,000 curves (~45 min on 2 cores), beside
+# SCALE_BEFORE: the last commit that kept every curve's draws in memory
+SCALE_BEFORE ?= 77e2ba5
+bench-scale: $(STAMP)
+	rm -rf /tmp/phasefit-scale-before && mkdir -p /tmp/phasefit-scale-before
+	git archive $(SCALE_BEFORE) src | tar -x -C /tmp/phasefit-scale-before
+	$(PY) benchmarks/scale.py --before-src /tmp/phasefit-scale-before/src
 
 .PHONY: bench-intervention
 bench-intervention: $(STAMP)

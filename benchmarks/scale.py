@@ -163,6 +163,7 @@ def child(args) -> None:
                 "verdict_counts": analysis.verdicts["verdict"].value_counts().to_dict(),
                 "population_ok": pop.get("ok", pop.get("converged")),
                 "population_method": pop.get("method"),
+                "population_seconds": pop.get("seconds"),
                 "phasefit_file": phasefit.__file__,
             }
         )
@@ -215,7 +216,7 @@ def report(result: dict) -> str:
         + "; *after*: this checkout.",
         "",
         "| curves | side | time (s) | s per 1,000 curves | peak RSS (MiB) | posterior.nc (MiB) "
-        "| population stage | verdicts.csv, per-curve columns |",
+        "| population stage (s) | verdicts.csv, per-curve columns |",
         "|---:|---|---:|---:|---:|---:|---|---|",
     ]
     for r in rows:
@@ -226,6 +227,8 @@ def report(result: dict) -> str:
             lines.append(f"| {r['n']:,} | {r['side']} | not run ({r['skipped']}) | | | | | |")
             continue
         pop = "ok" if r.get("population_ok") else "failed openly" if r.get("population_ok") is False else "-"
+        if r.get("population_seconds") is not None:
+            pop += f" ({r['population_seconds']:.0f})"
         lines.append(
             f"| {r['n']:,} | {r['side']} | {r['seconds']:.1f} | {1000 * r['seconds'] / r['n']:.0f} | "
             f"{r['peak_rss_mib']:.0f} | {r['posterior_mib']:.1f} | {pop} | sha {r.get('own_columns_sha', '-')} |"
