@@ -48,9 +48,8 @@ def slim(result: CurveResult, *, draws: int) -> CurveResult:
     predictions. What the population stage reads; it keeps a 10,000-curve run's memory bounded."""
     fits = {}
     for h, f in result.fits.items():
-        chains = next(iter(f.draws.values())).shape[0]
-        per_chain = max(1, -(-draws // chains))
-        fits[h] = replace(f, draws=thin_to(f.draws, min(per_chain, next(iter(f.draws.values())).shape[1])), stats={})
+        chains, n = next(iter(f.draws.values())).shape[:2]
+        fits[h] = replace(f, draws=thin_to(f.draws, min(n, max(1, -(-draws // chains)))), stats={})
     return replace(result, fits=fits, loglik={}, predictive={})
 
 

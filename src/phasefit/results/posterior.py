@@ -245,18 +245,19 @@ def compact(tree: xr.DataTree, *, draws_per_chain: int = COMPACT_DRAWS_PER_CHAIN
     return out, {"full": False, "thin": step, "draws_per_chain_max": draws_per_chain, "float": "float32"}
 
 
+def _gzip(ds: xr.Dataset, level: int) -> dict:
+    """The netCDF encoding that compresses every numeric variable of `ds` with gzip at `level`."""
+    numeric = [v for v, da in ds.data_vars.items() if da.dtype.kind in "fiub"]
+    return {v: {"compression": "gzip", "compression_opts": level} for v in numeric}
+
+
 def save_tree(tree: xr.DataTree, path: Path, *, level: int = 4) -> Path:
-    """Write the DataTree atomically as netCDF4 (h5netcdf engine, gzip at `level`). A tree of dask
-    arrays (`PosteriorShards.tree`) is written chunk by chunk, never whole in memory."""
+    """Write the DataTree atomically as netCDF4 (h5netcdf engine, gzip at `level`)."""
 
     def writer(tmp: Path) -> None:
         encoding = {}
         for node in tree.subtree:
-            enc = {
-                v: {"compression": "gzip", "compression_opts": level}
-                for v, da in node.dataset.data_vars.items()
-                if da.dtype.kind in "fiub"
-            }
+            enc = _gzip(node.dataset, level)
             if enc:
                 encoding[node.path] = enc
         tree.to_netcdf(tmp, engine="h5netcdf", encoding=encoding)
@@ -278,9 +279,9 @@ ALONG = ("curve", "obs")  # the dimensions shards are stacked along
 
 def _stack(datasets: Sequence[xr.Dataset]) -> xr.Dataset:
     """Datasets of consecutive shards as one: each variable stacked along its `curve` or `obs`
-    dimension (lazily when the data are dask arrays); the others (chain, draw, hypothesis) are
-    the same in every shard. A variable a shard lacks (a nuisance parameter none of its curves has)
-    is NaN there, as `build_tree` makes it within a shard."""
+    dimension; the others (chain, draw, hypothesis) are the same in every shard. A variable a shard
+    lacks (a nuisance parameter none of its curves has) is NaN there, as `build_tree` makes it within
+    a shard."""
     names = list(dict.fromkeys(n for ds in datasets for n in ds.variables))
     variables = {}
     for name in names:
@@ -362,20 +363,24 @@ class PosteriorShards:
         if len(self.pending) >= self.size:
             self._flush()
 
-    def _flush(self) -> None:
-        if not self.pending:
-            return
+    def _build(self) -> xr.DataTree:
+        """The pending curves' tree (compact unless `full`); they are no longer pending."""
         results, self.pending = self.pending, []
         tree = build_tree(results, self.spec, attrs={}, curves=self.curves, obs_start=self.obs)
         self.obs += sum(len(r.inputs.x) for r in results)
         if not self.full:
             tree, self.storage = compact(tree)
+        return tree
+
+    def _flush(self) -> None:
+        """The pending curves as a shard: in memory, or written to a shard file (then freed)."""
+        if not self.pending:
+            return
         if self.folder is None:
-            self.shards.append(tree)
+            self.shards.append(self._build())
             return
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.shards.append(save_tree(tree, self.folder / f"posterior-{len(self.shards):06d}.nc", level=1))
-        del tree, results
+        self.shards.append(save_tree(self._build(), self.folder / f"posterior-{len(self.shards):06d}.nc", level=1))
         release_memory()
 
     def tree(self, *, attrs: dict, population: PopulationResult | None = None) -> xr.DataTree:
@@ -383,16 +388,15 @@ class PosteriorShards:
         `target`: written there first, and read back lazily)."""
         attrs = {k: (v if isinstance(v, str | int | float) else str(v)) for k, v in attrs.items()}
         extra = {} if population is None else {"/population": _population_group(population, self.spec)}
-        if self.target is not None and not self.shards:  # one shard (most runs): written as it is
-            self.folder = None
-        self._flush()
-        if self.target is None or self.folder is None:
-            stacked = stack_trees([t for t in self.shards if isinstance(t, xr.DataTree)])
+        if self.target is None or not self.shards:  # in memory, or one shard (most runs): no shard file
+            trees = [t for t in self.shards if isinstance(t, xr.DataTree)]
+            stacked = stack_trees(trees + [self._build()] if self.pending else trees)
             tree = xr.DataTree.from_dict({**{n.path: n.to_dataset() for n in stacked.subtree if n.has_data}, **extra})
             tree.attrs.update(attrs)
             if self.target is not None:
                 save_tree(tree, self.target)
             return tree
+        self._flush()
         files = [p for p in self.shards if isinstance(p, Path)]
         self.streamed = True
         write_atomic(self.target, lambda tmp: _write_stacked(files, tmp, attrs=attrs, extra=extra))
@@ -413,13 +417,6 @@ def _write_stacked(files: Sequence[Path], path: Path, *, attrs: dict, extra: dic
         stacked = _stack(parts)
         for v in stacked.variables.values():
             v.encoding = {}  # the shard's chunking and fill settings: written afresh, as `save_tree` does
-        _write_group(stacked, path, group)
+        stacked.to_netcdf(path, engine="h5netcdf", mode="a", group=group, encoding=_gzip(stacked, 4))
     for group, ds in extra.items():
-        _write_group(ds, path, group)
-
-
-def _write_group(ds: xr.Dataset, path: Path, group: str) -> None:
-    enc = {
-        v: {"compression": "gzip", "compression_opts": 4} for v, da in ds.data_vars.items() if da.dtype.kind in "fiub"
-    }
-    ds.to_netcdf(path, engine="h5netcdf", mode="a", group=group, encoding=enc)
+        ds.to_netcdf(path, engine="h5netcdf", mode="a", group=group, encoding=_gzip(ds, 4))
