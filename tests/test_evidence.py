@@ -1,4 +1,5 @@
-"""LOO with exact refits, stacking, and leave-future-out on simulated curves with known truth."""
+"""LOO with exact refits (importance sampling or NUTS), stacking, and leave-future-out on simulated
+curves with known truth."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from _models import sampler
+from scipy import special
 
 from phasefit.data.curves import load_curves
-from phasefit.evidence.loo import compare, leave_future_out, logmeanexp, loo
+from phasefit.evidence import loo as loo_module
+from phasefit.evidence.loo import ImportanceRefit, compare, leave_future_out, logmeanexp, loo
 from phasefit.models.curve_model import curve_inputs
 
 
@@ -86,3 +89,85 @@ def test_logmeanexp():
     a = np.log(np.array([[1.0, 2.0], [3.0, 6.0]]))
     assert logmeanexp(a) == pytest.approx(np.log(3.0))
     np.testing.assert_allclose(logmeanexp(a, axis=0), np.log([2.0, 4.0]))
+
+
+def _importance(s, inputs, fit, seed=11):
+    return ImportanceRefit(fit, inputs, s.spec, draws=16000, seed=seed)
+
+
+def test_importance_sampling_agrees_with_a_nuts_refit_for_a_left_out_point(fits):
+    """The posterior without one point by importance sampling gives the refit's elpd_i within Monte
+    Carlo error; the 4,000-draw refit here is the yardstick (its own error is ~0.05)."""
+    s, inputs, f = fits
+    i = 5  # the first model of the rise: the most influential point
+    keep = np.arange(len(inputs.x)) != i
+    weighted = _importance(s, inputs, f["breakpoint"]).condition(keep, seed=3)
+    assert weighted is not None and weighted.k_hat <= 0.7
+    assert np.exp(weighted.log_weights).sum() == pytest.approx(1.0)
+    spec = s.spec.with_sampler(chains=4, draws=1000, tune=500)
+    from phasefit.inference.sampler import Sampler
+
+    exact = Sampler(spec).fit(inputs.subset(keep), "breakpoint", seed=8)
+    refit_elpd = float(logmeanexp(loo_module._loglik(exact, inputs, spec)[..., i]))
+    assert weighted.elpd(i) == pytest.approx(refit_elpd, abs=0.25)
+    # and it is not the full posterior's value: the point's own likelihood is left out of the weights
+    full = float(logmeanexp(loo_module._loglik(f["breakpoint"], inputs, s.spec)[..., i]))
+    assert weighted.elpd(i) < full
+
+
+def test_loo_scores_high_k_points_by_importance_and_refits_only_where_it_fails(fits, monkeypatch):
+    s, inputs, f = fits
+    plain, _ = loo(f["breakpoint"], inputs, s.spec, refit=None, seed=1)
+    n_bad = int((~(np.asarray(plain.elpd.pareto_k) <= plain.elpd.good_k)).sum())
+    assert n_bad > 0
+    res, _ = loo(
+        f["breakpoint"], inputs, s.spec, refit=s.fit, seed=1, importance=_importance(s, inputs, f["breakpoint"])
+    )
+    assert res.refits == n_bad and res.refits_sampled < n_bad  # most by importance sampling (this fit is tiny)
+    assert not res.elpd.warning and float(np.max(res.elpd.pareto_k)) <= res.elpd.good_k
+    # where importance sampling is unreliable, the point is refitted with NUTS instead
+    monkeypatch.setattr(ImportanceRefit, "condition", lambda self, keep, *, seed: None)
+    fallback, _ = loo(
+        f["breakpoint"], inputs, s.spec, refit=s.fit, seed=1, importance=_importance(s, inputs, f["breakpoint"])
+    )
+    assert fallback.refits == n_bad and fallback.refits_sampled == n_bad
+
+
+SMOOTH = _curve(special.expit(np.linspace(-3.5, 1.5, 8)))
+
+
+def _lfo_both_ways(curve, cutoff_index):
+    s = sampler()
+    inputs = curve_inputs(curve, s.spec)
+    cutoff = inputs.x[cutoff_index] + 0.01
+    fits = {h: s.fit(inputs, h, seed=4) for h in ("smooth", "breakpoint")}
+    importance = {h: _importance(s, inputs, fits[h], seed=20 + j) for j, h in enumerate(fits)}
+    fast = leave_future_out(inputs, cutoff, s.spec, refit=s.fit, seed=5, importance=importance)
+    return fast, leave_future_out(inputs, cutoff, s.spec, refit=s.fit, seed=5)
+
+
+def test_leave_future_out_by_importance_matches_the_refits():
+    fast, exact = _lfo_both_ways(SMOOTH, 4)
+    assert fast.refits_sampled == 0 and exact.refits_sampled == 2
+    assert fast.elpd_smooth == pytest.approx(exact.elpd_smooth, abs=0.5)
+    assert fast.elpd_breakpoint == pytest.approx(exact.elpd_breakpoint, abs=0.5)
+    assert fast.largest_in_interval == exact.largest_in_interval
+
+
+def test_leave_future_out_refits_where_the_smaller_models_hide_the_rise():
+    """Trained on the flat models only, the posteriors are far from the whole curve's: the importance
+    weights are unreliable and both hypotheses are refitted with NUTS, as with refits = "exact"."""
+    fast, exact = _lfo_both_ways(EMERGENT, 4)
+    assert fast.refits_sampled == 2
+    assert fast == exact
+
+
+def test_importance_sampling_is_seeded():
+    s = sampler()
+    inputs = curve_inputs(EMERGENT, s.spec)
+    fit = s.fit(inputs, "smooth", seed=4)
+    keep = np.arange(len(inputs.x)) != 6
+    a = _importance(s, inputs, fit).condition(keep, seed=1)
+    b = _importance(s, inputs, fit).condition(keep, seed=1)
+    assert a.elpd(6) == b.elpd(6)
+    assert _importance(s, inputs, fit, seed=12).condition(keep, seed=1).elpd(6) != a.elpd(6)

@@ -155,7 +155,7 @@ def _edit(old: str, new: str) -> str:
         (_edit("[sampler]", "[sampeler]"), r": unknown section 'sampeler' \(did you mean 'sampler'\?\)$"),
         (_edit("[diagnostics]", "[diagnostic]"), r": unknown section 'diagnostic' \(did you mean 'diagnostics'\?\)$"),
         (_edit("hypotheses = [", "hypothesis = ["), r": unknown key 'hypothesis' \(did you mean 'hypotheses'\?\)$"),
-        (DEFAULT + "\n[extras]\nx = 1\n", r": unknown section 'extras' \(known: diagnostics, hypotheses, "),
+        (DEFAULT + "\n[extras]\nx = 1\n", r": unknown section 'extras' \(known: diagnostics, evidence, hypotheses, "),
         (
             _edit("rhat_max = 1.01", "rhat_mx = 1.01"),
             r"\[diagnostics\] unknown key 'rhat_mx' \(did you mean 'rhat_max'\?\)$",
@@ -196,6 +196,18 @@ def _edit(old: str, new: str) -> str:
         ),
         (_edit("breakpoint = 1.0", "breakpoint = true"), r"\[prior_weights\] breakpoint must be a positive number"),
         ("sampler = 3\n" + DEFAULT.replace("[sampler]", "[sampler_]"), r"\[sampler\] must be a table"),
+        (
+            _edit('refits = "importance"', 'refits = "fast"'),
+            r"\[evidence\] refits must be \"importance\" or \"exact\", got 'fast'$",
+        ),
+        (
+            _edit("importance_draws = 16000", "importance_draws = 100"),
+            r"\[evidence\] importance_draws must be an integer >= 1000, got 100$",
+        ),
+        (
+            _edit("importance_draws = 16000", "importance_drws = 16000"),
+            r"\[evidence\] unknown key 'importance_drws' \(did you mean 'importance_draws'\?\)$",
+        ),
     ],
 )
 def test_spec_values_are_checked(tmp_path, default, match):

@@ -15,7 +15,7 @@ import numpy as np
 
 from phasefit.data.curves import Curve
 from phasefit.evidence import baselines
-from phasefit.evidence.loo import compare, leave_future_out, loo
+from phasefit.evidence.loo import ImportanceRefit, compare, leave_future_out, loo
 from phasefit.evidence.marginal import K_HAT_MAX, Evidence, hypothesis_probabilities, log_marginal_likelihood
 from phasefit.evidence.onset import onset_draws, resolution
 from phasefit.evidence.verdicts import agreement, decide
@@ -66,8 +66,20 @@ def analyse_curve(curve: Curve, sampler: Sampler, *, x_axis: str, lfo_cutoff: fl
     fits, evidence, probability = fit_hypotheses(inputs, sampler, seed=seed)
     p_absent, p_smooth, p_bp = (probability.get(h, 0.0) for h in ("absent", "smooth", EMERGENT))
 
-    loo_s, ll_s = loo(fits["smooth"], inputs, spec, refit=sampler.fit, seed=seed + 10)
-    loo_b, ll_b = loo(fits[EMERGENT], inputs, spec, refit=sampler.fit, seed=seed + 20)
+    importance = (
+        {
+            h: ImportanceRefit(fits[h], inputs, spec, draws=spec.evidence.importance_draws, seed=seed + 60 + j)
+            for j, h in enumerate(("smooth", EMERGENT))
+        }
+        if spec.evidence.refits == "importance"
+        else {}
+    )
+    loo_s, ll_s = loo(
+        fits["smooth"], inputs, spec, refit=sampler.fit, seed=seed + 10, importance=importance.get("smooth")
+    )
+    loo_b, ll_b = loo(
+        fits[EMERGENT], inputs, spec, refit=sampler.fit, seed=seed + 20, importance=importance.get(EMERGENT)
+    )
     cmp = compare(loo_s, loo_b)
 
     # the break's quantiles only from a converged breakpoint fit (on the analysis axis, log10)
@@ -78,7 +90,7 @@ def analyse_curve(curve: Curve, sampler: Sampler, *, x_axis: str, lfo_cutoff: fl
     else:  # the median break (else the middle of the range), moved up to leave at least 3 models to learn from
         median = float(tq[1] - inputs.center) if np.isfinite(tq[1]) else 0.0
         cutoff = max(median, float(np.sort(inputs.x)[min(2, len(inputs.x) - 1)]))
-    lfo = leave_future_out(inputs, cutoff, spec, refit=sampler.fit, seed=seed + 30)
+    lfo = leave_future_out(inputs, cutoff, spec, refit=sampler.fit, seed=seed + 30, importance=importance)
 
     diags = [f.diagnostics for f in fits.values()]
     problems, notes = convergence_problems(fits, evidence, probability)
@@ -113,6 +125,7 @@ def analyse_curve(curve: Curve, sampler: Sampler, *, x_axis: str, lfo_cutoff: fl
         "treedepth_share": max(d.treedepth_share for d in diags),
         "attempts": max(d.attempts for d in diags),
         "loo_refits": cmp.loo_refits,
+        "loo_refits_sampled": cmp.loo_refits_sampled,
         "loo_refits_unconverged": cmp.refits_unconverged,
         "pareto_k_max": cmp.max_pareto_k,
         "failure_reason": reasons,
@@ -125,6 +138,7 @@ def analyse_curve(curve: Curve, sampler: Sampler, *, x_axis: str, lfo_cutoff: fl
             lfo_elpd_diff=lfo.lfo_elpd_diff if lfo else np.nan,
         ),
         "lfo_converged": lfo.ok if lfo else np.nan,
+        "lfo_refits_sampled": lfo.refits_sampled if lfo else np.nan,
         "breakthroughness": baselines.breakthroughness(curve.x, curve.y),
         "linearity": baselines.linearity(curve.x, curve.y),
     }

@@ -2,8 +2,11 @@
 
 LOO, its standard errors and stacking weights come from ArviZ (`arviz_stats.loo`, `compare`).
 Curves have 4-10 points, so Pareto k-hat above ArviZ's `good_k` is common; those points are
-scored by an exact refit without them (the compiled model is reused, only data change) and the
-number of refits is reported.
+scored exactly, by the posterior without them. Leave-future-out needs the posterior given the
+smaller models only. Both are computed by importance sampling (`ImportanceRefit`: a Student-t
+proposal around the whole curve's posterior, adapted to the weighted draws when its Pareto k-hat
+is high), and by a NUTS refit (the compiled model reused, only data changed) where that is not
+reliable, or for every one with `[evidence] refits = "exact"`. How many of each is reported.
 """
 
 from __future__ import annotations
@@ -15,11 +18,16 @@ from typing import Protocol
 import arviz_stats as azs
 import numpy as np
 import xarray as xr
+from arviz_stats.base import array_stats
 from scipy import special
 
+from phasefit.evidence.marginal import K_HAT_MAX, PROPOSAL_SCALE, proposal_draws, t_proposal, unconstrained_draws
 from phasefit.inference.sampler import FitResult
-from phasefit.models.curve_model import CurveInputs, pointwise_loglik, predictive
+from phasefit.models.curve_model import CurveInputs, parameter_priors, pointwise_loglik, predictive
 from phasefit.models.spec import ModelSpec
+
+IMPORTANCE_ROUNDS = 3  # the proposal around the whole curve's posterior, then up to two adapted ones
+ADAPTED_SCALE = 1.5  # covariance inflation of an adapted proposal
 
 
 class Refit(Protocol):
@@ -31,8 +39,9 @@ class Refit(Protocol):
 @dataclass(frozen=True, kw_only=True)
 class LooResult:
     elpd: object  # arviz_stats ELPDDataLOO (pointwise)
-    refits: int  # points whose elpd_i comes from an exact refit
-    refits_unconverged: int  # of those, refits that failed their convergence checks
+    refits: int  # points whose elpd_i is computed exactly (importance sampling or a NUTS refit)
+    refits_sampled: int  # of those, the points that needed a NUTS refit
+    refits_unconverged: int  # of the NUTS refits, those that failed their convergence checks
     max_pareto_k: float  # before refits
 
 
@@ -42,6 +51,7 @@ class Comparison:
     elpd_diff_se: float
     stacking_weight_breakpoint: float
     loo_refits: int
+    loo_refits_sampled: int
     refits_unconverged: int
     max_pareto_k: float
 
@@ -56,6 +66,88 @@ class LfoResult:
     lfo_elpd_diff: float  # breakpoint minus smooth extrapolation: positive favours the break
     largest_in_interval: bool  # largest model inside the smooth extrapolation's 90% predictive interval
     ok: bool
+    refits_sampled: int  # training fits that needed NUTS (0-2; the others by importance sampling)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Weighted:
+    """Proposal draws weighted towards a posterior given a subset of a curve's points."""
+
+    values: dict[str, np.ndarray]  # parameter values per draw
+    log_weights: np.ndarray  # Pareto-smoothed, normalised (logsumexp = 0)
+    loglik: np.ndarray  # (draw, point): every point of the curve
+    k_hat: float
+
+    def elpd(self, point: int) -> float:
+        """log p(y_point | the subset): the weighted mean of the point's likelihood."""
+        return float(special.logsumexp(self.log_weights + self.loglik[:, point]))
+
+    def resample(self, n: int, *, seed: int) -> dict[str, np.ndarray]:
+        """`n` draws (1, n) resampled with the weights: draws of the subset's posterior."""
+        w = np.exp(self.log_weights)
+        idx = np.random.default_rng(seed).choice(len(w), size=n, p=w / w.sum())
+        return {k: np.asarray(v)[idx][None, :] for k, v in self.values.items()}
+
+
+class ImportanceRefit:
+    """The posterior of one hypothesis given a subset of a curve's points, by importance sampling:
+    what an exact refit estimates, without sampling again.
+
+    The first proposal is the marginal likelihood's (a Student-t around the whole curve's posterior
+    on the unconstrained scale), drawn once and shared by every subset. A subset whose Pareto k-hat
+    is above `K_HAT_MAX` gets up to two more rounds whose proposal is fitted to the previous round's
+    weighted draws (adaptive importance sampling). `condition` returns None when no round is reliable;
+    the caller then refits with NUTS.
+    """
+
+    def __init__(self, fit: FitResult, inputs: CurveInputs, spec: ModelSpec, *, draws: int, seed: int):
+        self.fit, self.inputs, self.spec = fit, inputs, spec
+        self.n, self.seed = draws, seed
+        self.priors = parameter_priors(fit.hypothesis, inputs.likelihood, spec)
+        u = unconstrained_draws(fit.draws, self.priors)
+        self._first = (u.mean(0), np.atleast_2d(np.cov(u, rowvar=False)))
+        self._round0: tuple | None = None
+        self._drawn = False
+
+    def on(self, inputs: CurveInputs) -> ImportanceRefit:
+        """The same proposal for the curve's points under another admissible range (a plug-in's
+        feature range, e.g. the break's, enters the prior): self when the range is the same."""
+        if (inputs.range_lo, inputs.range_hi) == (self.inputs.range_lo, self.inputs.range_hi):
+            return self
+        return ImportanceRefit(self.fit, inputs, self.spec, draws=self.n, seed=self.seed)
+
+    def _round(self, mean: np.ndarray, cov: np.ndarray, *, scale: float, seed: int) -> tuple | None:
+        proposal = t_proposal(mean, cov, scale=scale, seed=seed)
+        if proposal is None:
+            return None
+        z, values, log_prior, log_q = proposal_draws(proposal, self.priors, n=self.n)
+        ll = pointwise_loglik(self.fit.hypothesis, values, self.inputs, self.spec)
+        return z, values, log_prior - log_q, np.where(np.isfinite(ll), ll, -np.inf)
+
+    def condition(self, keep: np.ndarray, *, seed: int) -> Weighted | None:
+        """The posterior given the points in `keep` (a boolean mask over the curve's points)."""
+        if not self._drawn:
+            mean, cov = self._first
+            self._round0, self._drawn = self._round(mean, cov, scale=PROPOSAL_SCALE, seed=self.seed), True
+        drawn = self._round0
+        for r in range(IMPORTANCE_ROUNDS):
+            if drawn is None:
+                return None
+            z, values, log_ratio_prior, ll = drawn
+            log_ratio = log_ratio_prior + ll[:, keep].sum(-1)
+            log_ratio = np.where(np.isfinite(log_ratio), log_ratio, -np.inf)
+            if not np.isfinite(log_ratio).any():
+                return None
+            smoothed, k_hat = array_stats.psislw(-log_ratio)  # ArviZ's LOO convention, as in marginal.py
+            log_w = np.asarray(smoothed, float) - special.logsumexp(smoothed)
+            if float(k_hat) <= K_HAT_MAX:
+                return Weighted(values=values, log_weights=log_w, loglik=ll, k_hat=float(k_hat))
+            if r + 1 < IMPORTANCE_ROUNDS:  # fit the next proposal to the weighted draws
+                w = np.exp(log_w)
+                mean = w @ z
+                cov = ((z - mean) * w[:, None]).T @ (z - mean)
+                drawn = self._round(mean, cov, scale=ADAPTED_SCALE, seed=seed + r)
+        return None
 
 
 def logmeanexp(a: np.ndarray, axis=None) -> np.ndarray:
@@ -69,9 +161,16 @@ def _loglik(result: FitResult, inputs: CurveInputs, spec: ModelSpec) -> np.ndarr
 
 
 def loo(
-    result: FitResult, inputs: CurveInputs, spec: ModelSpec, *, refit: Refit | None, seed: int
+    result: FitResult,
+    inputs: CurveInputs,
+    spec: ModelSpec,
+    *,
+    refit: Refit | None,
+    seed: int,
+    importance: ImportanceRefit | None = None,
 ) -> tuple[LooResult, np.ndarray]:
-    """PSIS-LOO of one hypothesis' fit; points with high k-hat are replaced by exact refits.
+    """PSIS-LOO of one hypothesis' fit; points with high k-hat are scored exactly, by `importance`
+    where it is reliable (and given), else by a NUTS refit without the point (`refit`).
 
     Returns the LOO result and the pointwise log likelihood (chain, draw, point) used.
     """
@@ -89,25 +188,37 @@ def loo(
         elpd = azs.loo(tree, pointwise=True, var_name="y")
     k = np.asarray(elpd.pareto_k.values, float)
     max_k = float(np.nanmax(k))
-    refits = unconverged = 0
-    if refit is not None:
+    refits = sampled = unconverged = 0
+    if refit is not None or importance is not None:
         bad = np.flatnonzero(~(k <= elpd.good_k))
         elpd_i = np.asarray(elpd.elpd_i.values, float).copy()
+        exact = np.zeros(len(elpd_i), bool)
         for i in bad:
             keep = np.ones(len(inputs.x), bool)
             keep[i] = False
-            sub = refit(inputs.subset(keep), hypothesis, seed=seed + 101 * (i + 1))
-            elpd_i[i] = float(logmeanexp(_loglik(sub, inputs, spec)[..., i]))
+            weighted = importance.condition(keep, seed=seed + 101 * (i + 1)) if importance is not None else None
+            if weighted is not None:
+                elpd_i[i] = weighted.elpd(i)
+            elif refit is not None:
+                sub = refit(inputs.subset(keep), hypothesis, seed=seed + 101 * (i + 1))
+                elpd_i[i] = float(logmeanexp(_loglik(sub, inputs, spec)[..., i]))
+                sampled += 1
+                unconverged += not sub.diagnostics.ok
+            else:
+                continue
+            exact[i] = True
             refits += 1
-            unconverged += not sub.diagnostics.ok
         if refits:
             n = len(elpd_i)
             elpd.elpd_i = elpd.elpd_i.copy(data=elpd_i)
             elpd.elpd = float(elpd_i.sum())
             elpd.se = float(np.sqrt(n * np.var(elpd_i)))
-            elpd.pareto_k = elpd.pareto_k.where(~np.isin(np.arange(n), bad), 0.0)
-            elpd.warning = False
-    return LooResult(elpd=elpd, refits=refits, refits_unconverged=unconverged, max_pareto_k=max_k), ll
+            elpd.pareto_k = elpd.pareto_k.where(~exact, 0.0)
+            elpd.warning = bool(np.any(~(elpd.pareto_k.values <= elpd.good_k)))
+    result_ = LooResult(
+        elpd=elpd, refits=refits, refits_sampled=sampled, refits_unconverged=unconverged, max_pareto_k=max_k
+    )
+    return result_, ll
 
 
 def compare(smooth: LooResult, breakpoint: LooResult) -> Comparison:
@@ -120,32 +231,51 @@ def compare(smooth: LooResult, breakpoint: LooResult) -> Comparison:
         elpd_diff_se=float(np.sqrt(n * np.var(diff_i))),
         stacking_weight_breakpoint=float(table.loc["breakpoint", "weight"]),
         loo_refits=smooth.refits + breakpoint.refits,
+        loo_refits_sampled=smooth.refits_sampled + breakpoint.refits_sampled,
         refits_unconverged=smooth.refits_unconverged + breakpoint.refits_unconverged,
         max_pareto_k=max(smooth.max_pareto_k, breakpoint.max_pareto_k),
     )
 
 
 def leave_future_out(
-    inputs: CurveInputs, cutoff_centred: float, spec: ModelSpec, *, refit: Refit, seed: int, min_train: int = 3
+    inputs: CurveInputs,
+    cutoff_centred: float,
+    spec: ModelSpec,
+    *,
+    refit: Refit,
+    seed: int,
+    min_train: int = 3,
+    importance: dict[str, ImportanceRefit] | None = None,
 ) -> LfoResult | None:
     """Fit both hypotheses on the models at or below the cutoff and score the larger ones.
 
     The break may fall anywhere in the full range (the breakpoint hypothesis may expect a rise
-    it has not seen yet); the smooth one can only extrapolate its trend. Returns None when fewer
+    it has not seen yet); the smooth one can only extrapolate its trend. Each training posterior
+    comes from `importance[h]` where reliable, else from a NUTS refit. Returns None when fewer
     than `min_train` models lie below the cutoff or none above it.
     """
     train = inputs.x <= cutoff_centred + 1e-12
     test = ~train
     if train.sum() < min_train or test.sum() < 1:
         return None
-    sub = inputs.subset(train, range_=(float(np.sort(inputs.x)[min(1, len(inputs.x) - 1)]), float(inputs.range_hi)))
-    fits = {h: refit(sub, h, seed=seed + j) for j, h in enumerate(("smooth", "breakpoint"))}
-    elpd = {}
-    for h, res in fits.items():
-        ll = _loglik(res, inputs, spec)[..., test]
-        elpd[h] = float(logmeanexp(ll.reshape(-1, ll.shape[-1]), axis=0).sum())
+    range_ = (float(np.sort(inputs.x)[min(1, len(inputs.x) - 1)]), float(inputs.range_hi))
+    everything = np.ones(len(inputs.x), bool)
     largest = int(np.argmax(inputs.x))
-    inside = _in_predictive_interval(fits["smooth"], inputs, largest, spec, seed=seed)
+    elpd, inside, ok, sampled = {}, True, True, 0
+    for j, h in enumerate(("smooth", "breakpoint")):
+        weighted = None
+        if importance is not None and h in importance:
+            weighted = importance[h].on(inputs.subset(everything, range_=range_)).condition(train, seed=seed + 7 + j)
+        if weighted is not None:
+            elpd[h] = float(sum(weighted.elpd(i) for i in np.flatnonzero(test)))
+            draws = weighted.resample(spec.sampler.chains * spec.sampler.draws, seed=seed + j)
+        else:
+            res = refit(inputs.subset(train, range_=range_), h, seed=seed + j)
+            ll = _loglik(res, inputs, spec)[..., test]
+            elpd[h] = float(logmeanexp(ll.reshape(-1, ll.shape[-1]), axis=0).sum())
+            draws, ok, sampled = res.draws, ok and res.diagnostics.ok, sampled + 1
+        if h == "smooth":
+            inside = _in_predictive_interval(h, draws, inputs, largest, spec, seed=seed)
     return LfoResult(
         cutoff_x=cutoff_centred + inputs.center,
         n_train=int(train.sum()),
@@ -154,15 +284,23 @@ def leave_future_out(
         elpd_breakpoint=elpd["breakpoint"],
         lfo_elpd_diff=elpd["breakpoint"] - elpd["smooth"],
         largest_in_interval=inside,
-        ok=all(f.diagnostics.ok for f in fits.values()),
+        ok=ok,
+        refits_sampled=sampled,
     )
 
 
 def _in_predictive_interval(
-    result: FitResult, inputs: CurveInputs, i: int, spec: ModelSpec, *, seed: int, prob: float = 0.9
+    hypothesis: str,
+    draws: dict[str, np.ndarray],
+    inputs: CurveInputs,
+    i: int,
+    spec: ModelSpec,
+    *,
+    seed: int,
+    prob: float = 0.9,
 ) -> bool:
-    """Is point i inside the central `prob` posterior predictive interval of the fit?"""
+    """Is point i inside the central `prob` posterior predictive interval of the draws?"""
     point = inputs.subset(np.arange(len(inputs.x)) == i)
-    sims = predictive(result.hypothesis, result.draws, point, spec, rng=np.random.default_rng(seed))
+    sims = predictive(hypothesis, draws, point, spec, rng=np.random.default_rng(seed))
     lo, hi = np.quantile(sims.reshape(-1), [(1 - prob) / 2, 1 - (1 - prob) / 2])
     return bool(lo <= point.y[0] <= hi)

@@ -93,28 +93,55 @@ def _importance_estimate(
     seed: int,
     scale: float,
 ) -> Evidence:
-    u = np.column_stack([to_unconstrained(np.asarray(draws[n]).reshape(-1), pr) for n, pr in priors])
-    d = u.shape[1]
-    mean = u.mean(0)
-    cov = np.atleast_2d(np.cov(u, rowvar=False)) * scale + 1e-9 * np.eye(d)
-    try:
-        if not (np.all(np.isfinite(u)) and np.all(np.isfinite(cov))):
-            raise np.linalg.LinAlgError("non-finite draws")
-        proposal = stats.multivariate_t(loc=mean, shape=cov, df=PROPOSAL_DF, seed=np.random.default_rng(seed))
-    except (np.linalg.LinAlgError, ValueError):
+    u = unconstrained_draws(draws, priors)
+    proposal = t_proposal(u.mean(0), np.atleast_2d(np.cov(u, rowvar=False)), scale=scale, seed=seed)
+    if proposal is None:
         # a collapsed posterior (e.g. a constant continuous curve: its scale -> 0): no usable proposal,
         # so no reliable evidence (k-hat inf); the curve is reported failed, not the run aborted
         return Evidence(log_z=math.nan, log_z_se=math.inf, k_hat=math.inf)
-    z = np.atleast_2d(proposal.rvs(size=n_proposal)).reshape(n_proposal, d)
-    log_q = proposal.logpdf(z)
-    values, log_target = prior_density_at(z, priors)
+    _, values, log_target, log_q = proposal_draws(proposal, priors, n=n_proposal)
     ll = loglik(values)
     log_ratio = np.where(np.isfinite(ll), log_target + ll - log_q, -np.inf)
     log_z = float(special.logsumexp(log_ratio) - np.log(n_proposal))
     w = np.exp(log_ratio - log_ratio.max())
     rel_var = np.var(w) / max(np.mean(w) ** 2, 1e-300) / n_proposal
+    return Evidence(log_z=log_z, log_z_se=float(np.sqrt(rel_var)), k_hat=pareto_k(log_ratio))
+
+
+def unconstrained_draws(draws: dict[str, np.ndarray], priors: list[tuple[str, Prior]]) -> np.ndarray:
+    """Posterior draws as rows on the joint unconstrained scale of `priors` (draw, parameter)."""
+    return np.column_stack([to_unconstrained(np.asarray(draws[n]).reshape(-1), pr) for n, pr in priors])
+
+
+def t_proposal(mean: np.ndarray, cov: np.ndarray, *, scale: float, seed: int):
+    """A multivariate Student-t (df `PROPOSAL_DF`) around `mean` with covariance `cov` x `scale`;
+    None when the moments are unusable (non-finite, or a covariance that is not positive definite)."""
+    d = len(mean)
+    shape = np.atleast_2d(cov) * scale + 1e-9 * np.eye(d)
+    try:
+        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(shape))):
+            raise np.linalg.LinAlgError("non-finite moments")
+        return stats.multivariate_t(loc=mean, shape=shape, df=PROPOSAL_DF, seed=np.random.default_rng(seed))
+    except (np.linalg.LinAlgError, ValueError):
+        return None
+
+
+def proposal_draws(
+    proposal, priors: list[tuple[str, Prior]], *, n: int
+) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """`n` draws of `proposal`: the draws (draw, parameter) on the unconstrained scale, the parameter
+    values, the log prior density there (Jacobian included) and the log proposal density; log prior +
+    log likelihood - log proposal are the importance ratios."""
+    z = np.atleast_2d(proposal.rvs(size=n)).reshape(n, len(priors))
+    log_q = proposal.logpdf(z)
+    values, log_target = prior_density_at(z, priors)
+    return z, values, log_target, log_q
+
+
+def pareto_k(log_ratio: np.ndarray) -> float:
+    """Pareto k-hat of importance ratios given on the log scale (> `K_HAT_MAX`: unreliable)."""
     _, k_hat = array_stats.psislw(-log_ratio)  # ArviZ takes the LOO convention (log likelihood = -log ratio)
-    return Evidence(log_z=log_z, log_z_se=float(np.sqrt(rel_var)), k_hat=float(k_hat))
+    return float(k_hat)
 
 
 def hypothesis_probabilities(evidence: dict[str, Evidence], spec: ModelSpec) -> dict[str, float]:

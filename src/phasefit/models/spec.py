@@ -69,6 +69,14 @@ class DiagnosticsSpec:
 
 
 @dataclass(frozen=True)
+class EvidenceSpec:
+    """How exact LOO points and leave-future-out training posteriors are computed (docs/verdicts.md)."""
+
+    refits: str = "importance"  # "importance": importance sampling, NUTS where unreliable; "exact": always NUTS
+    importance_draws: int = 16000  # proposal draws per importance-sampling round
+
+
+@dataclass(frozen=True)
 class VerdictSpec:
     emergent: float = 0.9
     smooth: float = 0.1
@@ -107,6 +115,7 @@ class ModelSpec:
     t_nu: float
     sampler: SamplerSpec = field(default_factory=SamplerSpec)
     diagnostics: DiagnosticsSpec = field(default_factory=DiagnosticsSpec)
+    evidence: EvidenceSpec = field(default_factory=EvidenceSpec)
     verdict: VerdictSpec = field(default_factory=VerdictSpec)
     population: PopulationSpec = field(default_factory=PopulationSpec)
     source: str = "default"
@@ -183,6 +192,7 @@ def spec_from_dict(d: dict) -> ModelSpec:
             t_nu=float(d["t_nu"]),
             sampler=SamplerSpec(**d["sampler"]),
             diagnostics=DiagnosticsSpec(**{**diag, "retries": tuple(RetrySpec(**r) for r in diag["retries"])}),
+            evidence=EvidenceSpec(**d.get("evidence", {})),  # runs before the [evidence] table: the default
             verdict=VerdictSpec(**d["verdict"]),
             population=PopulationSpec(**{**pop, "learn": tuple(pop["learn"]), "priors": pairs(pop["priors"])}),
             source=d.get("source", "run.json"),
@@ -231,6 +241,7 @@ def load_spec(path: str | Path | None = None) -> ModelSpec:
         diag_doc = dict(doc.get("diagnostics", {}))
         retries = tuple(RetrySpec(**r) for r in diag_doc.pop("retries", []))
         diagnostics = DiagnosticsSpec(**diag_doc, retries=retries)
+        evidence = EvidenceSpec(**doc.get("evidence", {}))
         verdict = VerdictSpec(**doc.get("verdict", {}))
     except TypeError as exc:
         raise SpecError(f"{path}: {exc}") from None
@@ -246,6 +257,7 @@ def load_spec(path: str | Path | None = None) -> ModelSpec:
         t_nu=float(t_nu),
         sampler=sampler,
         diagnostics=diagnostics,
+        evidence=evidence,
         verdict=verdict,
         population=population,
         source=str(path),
@@ -381,6 +393,7 @@ _SPEC_TABLES: dict[str, tuple[str, ...] | None] = {
     "shared": ("ceiling_fraction", "concentration", "beta_precision", "t_sigma", "t_nu"),
     "sampler": None,
     "diagnostics": None,
+    "evidence": None,
     "verdict": None,
     "population": (
         "enabled",
@@ -427,6 +440,10 @@ _VALUE_RULES: dict[str, dict[str, tuple]] = {
             "a list of tables like { target_accept = 0.99, tune = 2000, draws = 1000 }",
         ),
     },
+    "evidence": {
+        "refits": (lambda v: v in ("importance", "exact"), '"importance" or "exact"'),
+        "importance_draws": (lambda v: _is_int(v) and v >= 1000, "an integer >= 1000"),
+    },
     "verdict": {
         "emergent": (lambda v: _is_number(v) and 0 < v < 1, "a number in (0, 1)"),
         "smooth": (lambda v: _is_number(v) and 0 < v < 1, "a number in (0, 1)"),
@@ -456,7 +473,9 @@ def _table_keys(section: str) -> tuple[str, ...]:
     keys = _SPEC_TABLES[section]
     if keys is not None:
         return keys
-    cls = {"sampler": SamplerSpec, "diagnostics": DiagnosticsSpec, "verdict": VerdictSpec}[section]
+    cls = {"sampler": SamplerSpec, "diagnostics": DiagnosticsSpec, "evidence": EvidenceSpec, "verdict": VerdictSpec}[
+        section
+    ]
     return tuple(f.name for f in fields(cls))
 
 

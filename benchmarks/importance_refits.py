@@ -1,0 +1,195 @@
+"""Exact LOO points and leave-future-out by importance sampling instead of NUTS refits, measured.
+
+`phasefit fit` scores every LOO point whose Pareto k-hat is above ArviZ's `good_k` exactly, by the
+posterior without that point, and leave-future-out by the posteriors given the smaller models only.
+Until this benchmark each of those was a NUTS refit (about half of a curve's sampling runs).
+`phasefit.evidence.loo.ImportanceRefit` estimates the same posteriors by importance sampling from a
+Student-t proposal around the whole curve's posterior (adapted to the weighted draws when its k-hat
+is high), with a NUTS refit only where the k-hat stays above 0.7.
+
+For each curve of the accuracy suite's development seed (independent simulators; not the reporting
+seed) this fits smooth and breakpoint as `phasefit fit` does, then for every high-k LOO point and
+for leave-future-out (at the cutoff `analyse_curve` uses) computes:
+
+- the importance-sampling estimate with the default spec's settings (what phasefit now reports),
+- two NUTS refits with different seeds (what phasefit reported before, twice).
+
+An importance estimate is as good as a refit when it differs from refit A no more than refit B does
+(two refits of the same posterior differ only by Monte Carlo error).
+
+    .venv/bin/python benchmarks/importance_refits.py              # 60 curves, development seed
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import accuracy_worlds as worlds_mod  # noqa: E402
+
+from _common import RESULTS_DIR, git_state, machine, markers, now, versions, write_json, write_results_md  # noqa: E402
+
+DEV_SEED = 1
+HYPS = ("smooth", "breakpoint")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--curves", type=int, default=60)
+    args = ap.parse_args(argv)
+
+    import phasefit
+    from phasefit.analyses.curve import curve_seed
+    from phasefit.evidence import loo as loo_mod
+    from phasefit.inference.sampler import Sampler
+    from phasefit.models.curve_model import curve_inputs
+    from phasefit.models.spec import load_spec
+
+    data, _ = worlds_mod.simulate_suite(args.curves, DEV_SEED)
+    curves = phasefit.load_curves(data, x_axis="flops", min_points=4, name=f"accuracy-suite:seed={DEV_SEED}")
+    spec = load_spec()
+    sampler = Sampler(spec)
+    rows: list[dict] = []
+    is_seconds = refit_seconds = 0.0
+    n_refits = 0
+    t_start = time.perf_counter()
+
+    def refit(sub, h, seed):
+        nonlocal refit_seconds, n_refits
+        t0 = time.perf_counter()
+        r = sampler.fit(sub, h, seed=seed)
+        refit_seconds += time.perf_counter() - t0
+        n_refits += 1
+        return r
+
+    def predictive_elpd(fit, inputs, points):
+        ll = loo_mod._loglik(fit, inputs, spec)[..., points]
+        return float(loo_mod.logmeanexp(ll.reshape(-1, ll.shape[-1]), axis=0).sum())
+
+    for c in curves:
+        inputs = curve_inputs(c, spec)
+        seed = curve_seed(c, spec.sampler.seed)
+        fits = {h: sampler.fit(inputs, h, seed=seed + j) for j, h in enumerate(HYPS)}
+        for j, (h, f) in enumerate(fits.items()):
+            imp = loo_mod.ImportanceRefit(f, inputs, spec, draws=spec.evidence.importance_draws, seed=seed + 60 + j)
+            plain, _ = loo_mod.loo(f, inputs, spec, refit=None, seed=seed)
+            k = np.asarray(plain.elpd.pareto_k.values, float)
+            targets = [
+                ("loo", np.arange(len(inputs.x)) != i, np.array([i]), inputs)
+                for i in np.flatnonzero(~(k <= plain.elpd.good_k))
+            ]
+            tau = float(np.median(fits["breakpoint"].draws["tau"])) - inputs.center
+            cutoff = max(tau, float(np.sort(inputs.x)[min(2, len(inputs.x) - 1)]))
+            train = inputs.x <= cutoff + 1e-12
+            if train.sum() >= 3 and (~train).sum() >= 1:
+                rng = (float(np.sort(inputs.x)[1]), float(inputs.range_hi))
+                targets.append(
+                    ("lfo", train, np.flatnonzero(~train), inputs.subset(np.ones(len(inputs.x), bool), range_=rng))
+                )
+            for kind, keep, points, target_inputs in targets:
+                t0 = time.perf_counter()
+                w = imp.on(target_inputs).condition(keep, seed=seed + 7)
+                est = float(sum(w.elpd(i) for i in points)) if w is not None else np.nan
+                is_seconds += time.perf_counter() - t0
+                sub = inputs.subset(keep, range_=(target_inputs.range_lo, target_inputs.range_hi))
+                a, b = refit(sub, h, seed + 1000), refit(sub, h, seed + 2000)
+                rows.append(
+                    {
+                        "curve": c.task,
+                        "hypothesis": h,
+                        "kind": kind,
+                        "n_points": int(len(inputs.x)),
+                        "reliable": w is not None,
+                        "k_hat": w.k_hat if w is not None else np.nan,
+                        "importance": est,
+                        "refit_a": predictive_elpd(a, inputs, points),
+                        "refit_b": predictive_elpd(b, inputs, points),
+                        "refits_converged": bool(a.diagnostics.ok and b.diagnostics.ok),
+                    }
+                )
+        print(f"{c.label}: {len(rows)} estimates", flush=True)
+    seconds = time.perf_counter() - t_start
+
+    summary = {}
+    for kind in ("loo", "lfo"):
+        for h in HYPS:
+            sel = [r for r in rows if r["kind"] == kind and r["hypothesis"] == h]
+            ok = [r for r in sel if r["reliable"]]
+            d_is = np.abs([r["importance"] - r["refit_a"] for r in ok]) if ok else np.array([np.nan])
+            d_rr = np.abs([r["refit_b"] - r["refit_a"] for r in ok]) if ok else np.array([np.nan])
+
+            def q(d):
+                return {"median": float(np.median(d)), "p90": float(np.quantile(d, 0.9)), "max": float(np.max(d))}
+
+            summary[f"{kind}/{h}"] = {
+                "estimates": len(sel),
+                "reliable": len(ok),
+                "importance_vs_refit": q(d_is),
+                "refit_vs_refit": q(d_rr),
+                "importance_closer_share": float(np.mean(d_is <= d_rr)) if ok else np.nan,
+            }
+    commit, dirty = git_state()
+    out = {
+        "benchmark": "importance_refits",
+        "date": now(),
+        "command": "benchmarks/importance_refits.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "git": commit,
+        "uncommitted": dirty,
+        "machine": machine(),
+        "versions": versions(("pymc", "nutpie", "arviz_stats", "numpy")),
+        "curves": len(curves),
+        "seed": DEV_SEED,
+        "importance_draws": spec.evidence.importance_draws,
+        "seconds": seconds,
+        "importance_seconds_per_estimate": is_seconds / max(len(rows), 1),
+        "refit_seconds_per_refit": refit_seconds / max(n_refits, 1),
+        "summary": summary,
+        "rows": rows,
+    }
+    write_json(RESULTS_DIR / "importance_refits.json", out)
+    write_results_md(markdown(out), *markers("importance_refits"))
+    print(markdown(out))
+    return 0
+
+
+def markdown(out: dict) -> str:
+    m = out["machine"]
+    lines = [
+        "## Exact LOO and leave-future-out by importance sampling (adopted)",
+        "",
+        f"Run {out['date']} by `{out['command'].strip()}` (git {out['git'][:7]}); {m.get('nproc')} cores "
+        f"({m.get('cpu')}); {out['curves']} curves of the accuracy suite's development seed {out['seed']}, smooth and "
+        f"breakpoint fits as `phasefit fit` makes them; {out['seconds']:.0f} s. Importance sampling with "
+        f"{out['importance_draws']} proposal draws per round (`[evidence] importance_draws`).",
+        "",
+        "Each row: the estimates of one kind (an exact LOO point's elpd_i, or leave-future-out's summed elpd of the "
+        "larger models) for one hypothesis. *reliable*: importance k-hat <= 0.7 within three rounds (else phasefit "
+        "refits with NUTS). Differences in elpd units, over the reliable estimates: importance sampling against NUTS "
+        "refit A, beside NUTS refit B against refit A (the Monte Carlo error of a refit).",
+        "",
+        "| estimate | n | reliable | |importance - refit A|: median / p90 / max "
+        "| |refit B - refit A|: median / p90 / max | importance at least as close as refit B |",
+        "|---|---:|---:|---|---|---:|",
+    ]
+    for key, s in out["summary"].items():
+        a, b = s["importance_vs_refit"], s["refit_vs_refit"]
+        lines.append(
+            f"| {key} | {s['estimates']} | {s['reliable']} | {a['median']:.3f} / {a['p90']:.3f} / {a['max']:.3f} | "
+            f"{b['median']:.3f} / {b['p90']:.3f} / {b['max']:.3f} | {s['importance_closer_share']:.2f} |"
+        )
+    lines += [
+        "",
+        f"Time: {out['importance_seconds_per_estimate'] * 1000:.0f} ms per importance estimate (all rounds) against "
+        f"{out['refit_seconds_per_refit'] * 1000:.0f} ms per NUTS refit (retries included), one process, 2 cores "
+        "shared by nutpie's 4 chains.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
