@@ -23,6 +23,7 @@ An importance estimate is as good as a refit when it differs from refit A no mor
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -41,7 +42,12 @@ HYPS = ("smooth", "breakpoint")
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--curves", type=int, default=60)
+    ap.add_argument("--render", action="store_true", help="rewrite the RESULTS.md section from the saved JSON")
     args = ap.parse_args(argv)
+    if args.render:
+        saved = json.loads((RESULTS_DIR / "importance_refits.json").read_text())
+        write_results_md(markdown(saved), *markers("importance_refits"))
+        return 0
 
     import phasefit
     from phasefit.analyses.curve import curve_seed
@@ -159,7 +165,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def markdown(out: dict) -> str:
     m = out["machine"]
+    start, end = markers("importance_refits")
     lines = [
+        start,
         "## Exact LOO and leave-future-out by importance sampling (adopted)",
         "",
         f"Run {out['date']} by `{out['command'].strip()}` (git {out['git'][:7]}); {m.get('nproc')} cores "
@@ -187,6 +195,7 @@ def markdown(out: dict) -> str:
         f"Time: {out['importance_seconds_per_estimate'] * 1000:.0f} ms per importance estimate (all rounds) against "
         f"{out['refit_seconds_per_refit'] * 1000:.0f} ms per NUTS refit (retries included), one process, 2 cores "
         "shared by nutpie's 4 chains.",
+        end,
     ]
     return "\n".join(lines) + "\n"
 

@@ -24,7 +24,7 @@ def test_compile_once_summarises_a_fit():
     assert set(out["mean"]) == {"level"}  # the break's fraction duplicates tau and is left out
 
 
-@pytest.mark.parametrize("name", ["compile_once", "convergence", "profile_sampling", "simulation"])
+@pytest.mark.parametrize("name", ["compile_once", "convergence", "profile_sampling", "simulation", "importance_refits"])
 def test_benchmark_modules_import(name):
     __import__(name)
 
