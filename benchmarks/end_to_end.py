@@ -433,7 +433,8 @@ def markdown(report: dict) -> str:
         f"steps, target_accept {st['target_accept']}. *phasefit* is `phasefit.fit(curves, "
         f"seed={st['seed']}, progress=False)` with the default spec, i.e. what a user gets: per curve all "
         f"three hypotheses (absent, smooth, breakpoint; retries where a fit fails its checks), their "
-        f"marginal likelihoods, LOO (with refits where Pareto k is high), leave-future-out, then the "
+        f"marginal likelihoods, LOO (points with a high Pareto k scored exactly: by importance sampling, "
+        f"by a NUTS refit where that is unreliable), leave-future-out (the same), then the "
         f"population stage and the verdict tables (verdicts: {verdicts}); each hypothesis model is "
         f"compiled once and the curves' data swapped in. *naive* is one `pm.sample(..., "
         f'nuts_sampler="nutpie")` per curve and hypothesis for smooth and breakpoint only, on a fresh '
