@@ -1,13 +1,17 @@
 """Convergence diagnostics of one fit: rank-normalised R-hat, bulk/tail ESS (ArviZ), divergences and
-tree-depth saturation, checked against the spec's thresholds."""
+tree-depth saturation, checked against the spec's thresholds.
+
+R-hat and ESS come from ArviZ's array functions on one (parameter, chain, draw) array: the same
+numbers as `arviz_stats.rhat`/`ess` on a Dataset (tail ESS at ArviZ's `stats.ci_prob`, as there),
+without a Dataset per fit, which cost ~6x as much as the diagnostics themselves."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import arviz_stats as azs
 import numpy as np
-import xarray as xr
+from arviz_base import rcParams
+from arviz_stats.base import array_stats
 
 from phasefit.models.spec import ModelSpec
 
@@ -28,13 +32,10 @@ def diagnose(
     draws: dict[str, np.ndarray], stats: dict[str, np.ndarray], spec: ModelSpec, *, attempts: int
 ) -> Diagnostics:
     """Diagnostics over every (chain, draw) array in `draws`."""
-    ds = xr.Dataset({k: (("chain", "draw"), v) for k, v in draws.items()})
-    rhat = azs.rhat(ds)
-    ess_b = azs.ess(ds, method="bulk")
-    ess_t = azs.ess(ds, method="tail")
-    r = float(np.nanmax([rhat[k].item() for k in ds.data_vars]))
-    eb = float(np.nanmin([ess_b[k].item() for k in ds.data_vars]))
-    et = float(np.nanmin([ess_t[k].item() for k in ds.data_vars]))
+    ary = np.stack([np.asarray(v, float) for v in draws.values()])  # (parameter, chain, draw)
+    r = float(np.nanmax(array_stats.rhat(ary)))
+    eb = float(np.nanmin(array_stats.ess(ary, method="bulk")))
+    et = float(np.nanmin(array_stats.ess(ary, method="tail", prob=rcParams["stats.ci_prob"])))
     div = int(np.sum(stats["diverging"]))
     depth_share = float(np.mean(stats["reached_max_treedepth"])) if "reached_max_treedepth" in stats else 0.0
     d = spec.diagnostics
