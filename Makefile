@@ -31,8 +31,9 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/phasefit demo
 
-# the report's browser test needs headless Chromium: installed from apt when missing (root or sudo)
-APT_CHROMIUM := DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium
+# the report's browser test needs headless Chromium: installed from apt when missing (root or sudo);
+# `env` makes the assignment work also when SUDO is empty (as root a leading expansion is the command)
+APT_CHROMIUM := env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium
 chromium:
 	@for c in chromium chromium-browser google-chrome; do command -v $$c >/dev/null 2>&1 && exit 0; done; \
 	if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null 2>&1; then SUDO=sudo; \
