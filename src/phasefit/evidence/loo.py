@@ -82,6 +82,16 @@ class Weighted:
         """log p(y_point | the subset): the weighted mean of the point's likelihood."""
         return float(special.logsumexp(self.log_weights + self.loglik[:, point]))
 
+    def reliable_for(self, points) -> bool:
+        """Whether the weighted mean of each point's likelihood is reliable too: the Pareto k-hat of
+        weight x likelihood, not only of the weights (a future point's likelihood can be carried by a
+        few draws that the weights alone do not flag)."""
+        for i in np.atleast_1d(points):
+            _, k_hat = array_stats.psislw(-(self.log_weights + self.loglik[:, i]))
+            if not float(k_hat) <= K_HAT_MAX:
+                return False
+        return True
+
     def resample(self, n: int, *, seed: int) -> dict[str, np.ndarray]:
         """`n` draws (1, n) resampled with the weights: draws of the subset's posterior."""
         w = np.exp(self.log_weights)
@@ -197,7 +207,7 @@ def loo(
             keep = np.ones(len(inputs.x), bool)
             keep[i] = False
             weighted = importance.condition(keep, seed=seed + 101 * (i + 1)) if importance is not None else None
-            if weighted is not None:
+            if weighted is not None and weighted.reliable_for(i):
                 elpd_i[i] = weighted.elpd(i)
             elif refit is not None:
                 sub = refit(inputs.subset(keep), hypothesis, seed=seed + 101 * (i + 1))
@@ -266,7 +276,7 @@ def leave_future_out(
         weighted = None
         if importance is not None and h in importance:
             weighted = importance[h].on(inputs.subset(everything, range_=range_)).condition(train, seed=seed + 7 + j)
-        if weighted is not None:
+        if weighted is not None and weighted.reliable_for(np.flatnonzero(test)):
             elpd[h] = float(sum(weighted.elpd(i) for i in np.flatnonzero(test)))
             draws = weighted.resample(spec.sampler.chains * spec.sampler.draws, seed=seed + j)
         else:
