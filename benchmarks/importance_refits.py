@@ -100,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
             for kind, keep, points, target_inputs in targets:
                 t0 = time.perf_counter()
                 w = imp.on(target_inputs).condition(keep, seed=seed + 7)
+                w = w if w is not None and w.reliable_for(points) else None  # as loo / leave_future_out
                 est = float(sum(w.elpd(i) for i in points)) if w is not None else np.nan
                 is_seconds += time.perf_counter() - t0
                 sub = inputs.subset(keep, range_=(target_inputs.range_lo, target_inputs.range_hi))
@@ -175,9 +176,10 @@ def markdown(out: dict) -> str:
         f"breakpoint fits as `phasefit fit` makes them; {out['seconds']:.0f} s. Importance sampling with "
         f"{out['importance_draws']} proposal draws per round (`[evidence] importance_draws`).",
         "",
-        "Each row: the estimates of one kind (an exact LOO point's elpd_i, or leave-future-out's summed elpd of the "
-        "larger models) for one hypothesis. *reliable*: importance k-hat <= 0.7 within three rounds (else phasefit "
-        "refits with NUTS). Differences in elpd units, over the reliable estimates: importance sampling against NUTS "
+        "Each row: the estimates of one kind (an exact LOO point's elpd_i, or leave-future-out's summed elpd of "
+        "the larger models) for one hypothesis. *reliable*: importance k-hat <= 0.7 within three rounds, for "
+        "the weights and for weight x each scored point's likelihood (else phasefit refits with NUTS). "
+        "Differences in elpd units, over the reliable estimates: importance sampling against NUTS "
         "refit A, beside NUTS refit B against refit A (the Monte Carlo error of a refit).",
         "",
         "| estimate | n | reliable | |importance - refit A|: median / p90 / max "
