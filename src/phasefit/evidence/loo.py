@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Protocol
 
 import arviz_stats as azs
@@ -21,7 +22,14 @@ import xarray as xr
 from arviz_stats.base import array_stats
 from scipy import special
 
-from phasefit.evidence.marginal import K_HAT_MAX, PROPOSAL_SCALE, proposal_draws, t_proposal, unconstrained_draws
+from phasefit.evidence.marginal import (
+    K_HAT_MAX,
+    PROPOSAL_SCALE,
+    pareto_k,
+    proposal_draws,
+    t_proposal,
+    unconstrained_draws,
+)
 from phasefit.inference.sampler import FitResult
 from phasefit.models.curve_model import CurveInputs, parameter_priors, pointwise_loglik, predictive
 from phasefit.models.spec import ModelSpec
@@ -86,11 +94,7 @@ class Weighted:
         """Whether the weighted mean of each point's likelihood is reliable too: the Pareto k-hat of
         weight x likelihood, not only of the weights (a future point's likelihood can be carried by a
         few draws that the weights alone do not flag)."""
-        for i in np.atleast_1d(points):
-            _, k_hat = array_stats.psislw(-(self.log_weights + self.loglik[:, i]))
-            if not float(k_hat) <= K_HAT_MAX:
-                return False
-        return True
+        return all(pareto_k(self.log_weights + self.loglik[:, i]) <= K_HAT_MAX for i in np.atleast_1d(points))
 
     def resample(self, n: int, *, seed: int) -> dict[str, np.ndarray]:
         """`n` draws (1, n) resampled with the weights: draws of the subset's posterior."""
@@ -114,10 +118,12 @@ class ImportanceRefit:
         self.fit, self.inputs, self.spec = fit, inputs, spec
         self.n, self.seed = draws, seed
         self.priors = parameter_priors(fit.hypothesis, inputs.likelihood, spec)
-        u = unconstrained_draws(fit.draws, self.priors)
-        self._first = (u.mean(0), np.atleast_2d(np.cov(u, rowvar=False)))
-        self._round0: tuple | None = None
-        self._drawn = False
+
+    @cached_property
+    def _round0(self) -> tuple | None:
+        """The first proposal's draws (around the whole curve's posterior), shared by every subset."""
+        u = unconstrained_draws(self.fit.draws, self.priors)
+        return self._round(u.mean(0), np.atleast_2d(np.cov(u, rowvar=False)), scale=PROPOSAL_SCALE, seed=self.seed)
 
     def on(self, inputs: CurveInputs) -> ImportanceRefit:
         """The same proposal for the curve's points under another admissible range (a plug-in's
@@ -136,9 +142,6 @@ class ImportanceRefit:
 
     def condition(self, keep: np.ndarray, *, seed: int) -> Weighted | None:
         """The posterior given the points in `keep` (a boolean mask over the curve's points)."""
-        if not self._drawn:
-            mean, cov = self._first
-            self._round0, self._drawn = self._round(mean, cov, scale=PROPOSAL_SCALE, seed=self.seed), True
         drawn = self._round0
         for r in range(IMPORTANCE_ROUNDS):
             if drawn is None:
