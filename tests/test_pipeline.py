@@ -207,6 +207,35 @@ def test_interrupted_run_resumes_without_refitting(tmp_path, monkeypatch):
     assert run["posterior_storage"] == {"draws_per_chain_max": 500, "float": "float32", "full": False, "thin": 1}
 
 
+def test_checkpoints_of_other_code_are_not_reused(tmp_path, monkeypatch):
+    """The same version number with edited source (an editable install, a patched release) is other
+    code: its checkpoints are ignored, and the finished curve is fitted again."""
+    import phasefit._version as version
+
+    curves = sim_curves(("smooth", "flat"), seed=9)
+    out = tmp_path / "run"
+    calls = _interrupt_after_first_curve(curves, out, monkeypatch)
+    monkeypatch.setattr(version, "code_stamp", lambda: "0.1.0+edited")
+    pipeline.fit_to_directory(curves, out=out, models=tiny_spec(), progress=False)
+    assert calls == [0, 1]
+    run = json.loads((out / "run.json").read_text())
+    assert run["versions"]["phasefit_code"] == "0.1.0+edited"
+
+
+def test_code_stamp_hashes_the_source(tmp_path, monkeypatch):
+    import phasefit._version as version
+
+    stamp = version.code_stamp()
+    assert stamp.startswith(version.__version__ + "+") and stamp == version.code_stamp.__wrapped__()
+    fake = tmp_path / "phasefit"
+    fake.mkdir()
+    (fake / "_version.py").write_text("x = 1\n")
+    monkeypatch.setattr(version, "__file__", str(fake / "_version.py"))
+    one = version.code_stamp.__wrapped__()
+    (fake / "models.toml").write_text("a = 2\n")
+    assert version.code_stamp.__wrapped__() != one != stamp
+
+
 def test_a_finished_fit_removes_only_its_own_checkpoints(tmp_path):
     """The work folder is shared with a sensitivity run's mirage stage: a fit that finishes while a
     mirage process is writing there must not delete that work."""

@@ -14,6 +14,7 @@ import platform
 import numpy as np
 import pandas as pd
 
+from phasefit import _version
 from phasefit.analyses.curve import break_scale
 from phasefit.analyses.fit import FitOutcome
 from phasefit.analyses.population import MIN_IMPORTANCE_ESS, PopulationResult
@@ -57,6 +58,7 @@ RUN_FORMAT = 3
 
 
 def versions() -> dict:
+    """The versions a run used, with phasefit's `code_stamp` (its source's hash)."""
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"python": platform.python_version()}
@@ -65,6 +67,7 @@ def versions() -> dict:
             out[pkg] = version(pkg)
         except PackageNotFoundError:
             out[pkg] = None
+    out["phasefit_code"] = _version.code_stamp()
     return out
 
 

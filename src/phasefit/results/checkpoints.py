@@ -3,11 +3,12 @@
 `DiskCheckpoints` holds the fit analysis' curves, `MirageCheckpoints` the mirage stage's sharp curves,
 `PairCheckpoints` the intervention analysis' pairs of arms.
 
-One file per curve in `DIR/.phasefit-work/<key>/`, where the key hashes the phasefit version, the
-data, the spec (less its population stage, which runs after the curves), the leave-future-out cutoff
-and the x axis: a checkpoint of another version, data or per-curve spec is never reused. Each file
-is written atomically, in a format that cannot run code when read (`safe_store`: arrays and JSON in
-an `.npz`, no pickle), so resuming in a directory someone else wrote is safe.
+One file per curve in `DIR/.phasefit-work/<key>/`, where the key hashes phasefit's version and
+source (`code_stamp`), the data, the spec (less its population stage, which runs after the curves),
+the leave-future-out cutoff and the x axis: a checkpoint of other code, data or per-curve spec is
+never reused. Each file is written atomically, in a format that cannot run code when read
+(`safe_store`: arrays and JSON in an `.npz`, no pickle), so resuming in a directory someone else
+wrote is safe.
 """
 
 from __future__ import annotations

@@ -80,7 +80,7 @@ def intervention(
     `treatment` over `baseline` (conditions) is emergent. `margin`: the gain (log-odds) the onset
     must reach. `weights`: the hypotheses' prior weights, `learned` from the run's pairs or `even`.
     With `work_dir`, finished pairs are checkpointed there and reused by a rerun (whatever `weights`)."""
-    from phasefit._version import __version__
+    from phasefit._version import code_stamp
 
     if not margin > 0:
         raise PhasefitError(f"--margin must be positive (log-odds), got {margin}")
@@ -97,7 +97,7 @@ def intervention(
     store = None
     if work_dir is not None:
         key = checkpoint_key(
-            version=__version__,
+            version=code_stamp(),
             data_hash=curves.data_hash,
             spec_hash=curve_spec_hash(spec) + f"|{baseline}|{treatment}|{margin!r}",
             lfo_cutoff=None,

@@ -298,10 +298,10 @@ def fit_to_directory(
 
 def _fit_key(curves: CurveSet, spec: ModelSpec, lfo_cutoff: float | None) -> str:
     """The folder of a fit's checkpoints in the work directory: what its curves' results depend on."""
-    from phasefit._version import __version__
+    from phasefit._version import code_stamp
 
     return checkpoint_key(
-        version=__version__,
+        version=code_stamp(),
         data_hash=curves.data_hash,
         spec_hash=curve_spec_hash(spec),
         lfo_cutoff=lfo_cutoff,
@@ -373,7 +373,7 @@ def sensitivity_to_directory(
     stage, each with its checkpoint, so an interrupted run resumes. `force=True` discards the
     checkpoints in `out` and does not reuse a fit there (a `fits` directory given is still used).
     """
-    from phasefit._version import __version__
+    from phasefit._version import code_stamp
 
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -394,7 +394,7 @@ def sensitivity_to_directory(
     results = []
     if mirage:
         key = checkpoint_key(
-            version=__version__,
+            version=code_stamp(),
             data_hash=curves.data_hash,
             spec_hash=curve_spec_hash(mspec) + json.dumps(sorted((pairs or {}).items())),  # a pair changes a fit
             lfo_cutoff=None,
