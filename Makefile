@@ -17,7 +17,7 @@ done; \
 echo "no Python >= 3.12 found (install one, e.g. 'pyenv install 3.12')" >&2; exit 1
 endef
 
-.PHONY: venv demo test test-slow lint typecheck bench bench-accuracy bench-point-fits bench-mirage bench-end-to-end bench-scale chromium clean
+.PHONY: venv demo test test-slow lint typecheck bench bench-accuracy bench-point-fits bench-mirage bench-end-to-end bench-scale bench-corpus chromium clean
 
 $(STAMP): pyproject.toml
 	@PYBIN=$$( $(find_python) ) || exit 1; \
@@ -82,6 +82,10 @@ bench-scale: $(STAMP)
 	rm -rf /tmp/phasefit-scale-before && mkdir -p /tmp/phasefit-scale-before
 	git archive $(SCALE_BEFORE) src | tar -x -C /tmp/phasefit-scale-before
 	$(PY) benchmarks/scale.py --before-src /tmp/phasefit-scale-before/src
+
+# every bundled table end to end (several hours on 2 cores): a 2-hour sitting, resumed by the next
+bench-corpus: $(STAMP)
+	$(PY) benchmarks/corpus.py --budget-min 120
 
 .PHONY: bench-intervention
 bench-intervention: $(STAMP)

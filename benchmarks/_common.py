@@ -248,3 +248,16 @@ def naive_fit(fit: str, curve, spec, *, draws: int, tune: int, chains: int, seed
     elif "tree_depth" in st:
         stats["reached_max_treedepth"] = st["tree_depth"].values >= 10
     return out, stats, sampled
+
+
+DEV_SEED = 1  # the accuracy suite's development seed: tune and debug with it, never report from it
+
+
+def dev_suite_curves(n: int):
+    """The first `n` curves of the accuracy suite's development seed, loaded as `phasefit fit` loads them."""
+    import accuracy_worlds
+
+    import phasefit
+
+    data, _ = accuracy_worlds.simulate_suite(n, DEV_SEED)
+    return phasefit.load_curves(data, x_axis="flops", min_points=4, name=f"accuracy-suite:seed={DEV_SEED}")

@@ -35,11 +35,20 @@ import xarray as xr
 from scipy import special
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import accuracy_worlds as worlds_mod  # noqa: E402
 
-from _common import RESULTS_DIR, git_state, machine, markers, now, versions, write_json, write_results_md  # noqa: E402
+from _common import (
+    DEV_SEED,
+    RESULTS_DIR,
+    dev_suite_curves,
+    git_state,
+    machine,
+    markers,
+    now,
+    versions,
+    write_json,
+    write_results_md,
+)  # noqa: E402
 
-DEV_SEED = 1
 HYPS = ("smooth", "breakpoint")
 
 
@@ -104,15 +113,13 @@ def main(argv: list[str] | None = None) -> int:
 
     from arviz_stats.base import array_stats
 
-    import phasefit
-    from phasefit.analyses.curve import curve_seed
+    from phasefit.analyses.curve import curve_seed, default_lfo_cutoff
     from phasefit.evidence import loo as loo_mod
     from phasefit.inference.sampler import Sampler
     from phasefit.models.curve_model import curve_inputs
     from phasefit.models.spec import load_spec
 
-    data, _ = worlds_mod.simulate_suite(args.curves, DEV_SEED)
-    curves = phasefit.load_curves(data, x_axis="flops", min_points=4, name=f"accuracy-suite:seed={DEV_SEED}")
+    curves = dev_suite_curves(args.curves)
     spec = load_spec()
     sampler = Sampler(spec)
     points, lfo_rows = [], []
@@ -150,8 +157,7 @@ def main(argv: list[str] | None = None) -> int:
                     }
                 )
         # leave-future-out as `analyse_curve` places it: at the breakpoint's median break
-        tau = float(np.median(fits["breakpoint"].draws["tau"])) - inputs.center
-        cutoff = max(tau, float(np.sort(inputs.x)[min(2, len(inputs.x) - 1)]))
+        cutoff = default_lfo_cutoff(inputs, float(np.median(fits["breakpoint"].draws["tau"])))
         t2 = time.perf_counter()
         exact = loo_mod.leave_future_out(inputs, cutoff, spec, refit=sampler.fit, seed=seed + 30)
         lfo_s = time.perf_counter() - t2

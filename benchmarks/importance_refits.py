@@ -31,11 +31,20 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import accuracy_worlds as worlds_mod  # noqa: E402
 
-from _common import RESULTS_DIR, git_state, machine, markers, now, versions, write_json, write_results_md  # noqa: E402
+from _common import (
+    DEV_SEED,
+    RESULTS_DIR,
+    dev_suite_curves,
+    git_state,
+    machine,
+    markers,
+    now,
+    versions,
+    write_json,
+    write_results_md,
+)  # noqa: E402
 
-DEV_SEED = 1
 HYPS = ("smooth", "breakpoint")
 
 
@@ -49,15 +58,13 @@ def main(argv: list[str] | None = None) -> int:
         write_results_md(markdown(saved), *markers("importance_refits"))
         return 0
 
-    import phasefit
-    from phasefit.analyses.curve import curve_seed
+    from phasefit.analyses.curve import curve_seed, default_lfo_cutoff
     from phasefit.evidence import loo as loo_mod
     from phasefit.inference.sampler import Sampler
     from phasefit.models.curve_model import curve_inputs
     from phasefit.models.spec import load_spec
 
-    data, _ = worlds_mod.simulate_suite(args.curves, DEV_SEED)
-    curves = phasefit.load_curves(data, x_axis="flops", min_points=4, name=f"accuracy-suite:seed={DEV_SEED}")
+    curves = dev_suite_curves(args.curves)
     spec = load_spec()
     sampler = Sampler(spec)
     rows: list[dict] = []
@@ -89,8 +96,7 @@ def main(argv: list[str] | None = None) -> int:
                 ("loo", np.arange(len(inputs.x)) != i, np.array([i]), inputs)
                 for i in np.flatnonzero(~(k <= plain.elpd.good_k))
             ]
-            tau = float(np.median(fits["breakpoint"].draws["tau"])) - inputs.center
-            cutoff = max(tau, float(np.sort(inputs.x)[min(2, len(inputs.x) - 1)]))
+            cutoff = default_lfo_cutoff(inputs, float(np.median(fits["breakpoint"].draws["tau"])))
             train = inputs.x <= cutoff + 1e-12
             if train.sum() >= 3 and (~train).sum() >= 1:
                 rng = (float(np.sort(inputs.x)[1]), float(inputs.range_hi))

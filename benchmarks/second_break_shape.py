@@ -43,6 +43,7 @@ from phasefit.models.hypotheses import register  # noqa: E402
 from phasefit.models.hypotheses.breakpoint import Breakpoint  # noqa: E402
 
 from _common import (  # noqa: E402
+    DEV_SEED,
     RESULTS_DIR,
     auc,
     git_state,
@@ -54,7 +55,6 @@ from _common import (  # noqa: E402
     write_results_md,
 )
 
-DEV_SEED = 1
 HYPS = ("absent", "smooth", "breakpoint", "breakpoint_error")
 WORLDS = ("hinge", "logistic", "powerlaw", "prior_predictive")
 REFERENCE = RESULTS_DIR / "accuracy_dev_reference_curves.csv"

@@ -122,3 +122,43 @@ def test_point_fits_hinge_and_sigmoid_on_clean_curves(tmp_path):
     assert {"phasefit", "reference", "sigmoid", "hinge", "hinge_bic10", "breakthroughness"} <= set(res["metrics"])
     table = __import__("pandas").read_csv(tmp_path / "point_fits_curves.csv")
     assert len(table) == 12 and {"hinge_dbic", "sig_score", "pf_p", "ref_p", "hinge_called"} <= set(table.columns)
+
+
+def test_corpus_counts_checkpoints_and_sums_segments(tmp_path):
+    """A table's time is the sum of its segments, interruptions included; an unfinished table counts
+    its checkpointed curves and the rest is extrapolated at the rate so far."""
+    import corpus
+
+    out = tmp_path / "t"
+    (out / ".phasefit-work" / "abc").mkdir(parents=True)
+    for i in range(3):
+        (out / ".phasefit-work" / "abc" / f"curve-{i:06d}.npz").write_bytes(b"")
+    assert corpus.checkpointed(out) == 3
+    machine = {"nproc": 2, "cpu": "cpu"}
+
+    def seg(table, seconds, before, after, killed):
+        return {
+            "table": table,
+            "started": "t",
+            "seconds": seconds,
+            "curves_before": before,
+            "curves_after": after,
+            "killed": killed,
+            "returncode": -9 if killed else 0,
+            "load_end": [1.0, 1.0, 1.0],
+            "code_stamp": "0.1.0+x",
+            "machine_start": machine,
+        }
+
+    ledger = {
+        "segments": [seg("bloom_xglm", 100.0, 0, 40, True), seg("bloom_xglm", 150.0, 40, 100, False)]
+        + [seg("pythia_suite", 50.0, 0, 25, True)],
+        "tables": {
+            "bloom_xglm": {"axis": "flops", "curves": 100, "finished": True, "seconds": 250.0, "segments": 2},
+            "pythia_suite": {"axis": "flops", "curves": 200, "seconds": 50.0, "segments": 1},
+        },
+    }
+    text = corpus.markdown(ledger)
+    assert "| `bloom_xglm` | flops | 100 | 100 | finished | 2 | 250 | 2.50 |" in text
+    assert "| `pythia_suite` | flops | 200 | 25 | in progress | 1 | 50 | 2.00 |" in text
+    assert "Done: 125 of 300 curves in 0.08 h (2.40 s per curve); at that rate the rest takes 0.1 h more." in text

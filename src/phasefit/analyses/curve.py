@@ -85,11 +85,7 @@ def analyse_curve(curve: Curve, sampler: Sampler, *, x_axis: str, lfo_cutoff: fl
     # the break's quantiles only from a converged breakpoint fit (on the analysis axis, log10)
     tau = fits[EMERGENT].draws["tau"]
     tq = np.quantile(tau, QUANTILES) if fits[EMERGENT].diagnostics.ok else np.full(3, np.nan)
-    if lfo_cutoff is not None:
-        cutoff = lfo_cutoff - inputs.center
-    else:  # the median break (else the middle of the range), moved up to leave at least 3 models to learn from
-        median = float(tq[1] - inputs.center) if np.isfinite(tq[1]) else 0.0
-        cutoff = max(median, float(np.sort(inputs.x)[min(2, len(inputs.x) - 1)]))
+    cutoff = lfo_cutoff - inputs.center if lfo_cutoff is not None else default_lfo_cutoff(inputs, tq[1])
     lfo = leave_future_out(inputs, cutoff, spec, refit=sampler.fit, seed=seed + 30, importance=importance)
 
     diags = [f.diagnostics for f in fits.values()]
@@ -186,6 +182,13 @@ def analyse_curve(curve: Curve, sampler: Sampler, *, x_axis: str, lfo_cutoff: fl
         loglik=loglik,
         predictive=sims,
     )
+
+
+def default_lfo_cutoff(inputs: CurveInputs, tau_median: float) -> float:
+    """Leave-future-out's default cutoff (centred): the breakpoint's median break `tau_median` (on the
+    analysis axis; NaN: the middle of the range), moved up to leave at least 3 models to learn from."""
+    median = float(tau_median - inputs.center) if np.isfinite(tau_median) else 0.0
+    return max(median, float(np.sort(inputs.x)[min(2, len(inputs.x) - 1)]))
 
 
 def fit_hypotheses(
