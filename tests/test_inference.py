@@ -136,3 +136,27 @@ def test_numpyro_backend_without_jax_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_jax)
     with pytest.raises(SamplingError, match=r"phasefit\[gpu\]"):
         Sampler(tiny_spec().with_sampler(backend="numpyro"))
+
+
+def test_one_off_model_retries_a_mixing_failure_with_more_draws():
+    """`sample_model` (the population stage's NUTS): a fit that fails on ESS alone is retried with
+    twice its draws, not with the escalations meant for divergences; a divergent one escalates."""
+    import pymc as pm
+
+    from phasefit.inference.sampler import _only_mixing, sample_model
+
+    spec = replace(
+        tiny_spec().with_sampler(chains=2, draws=50, tune=100),
+        diagnostics=DiagnosticsSpec(
+            ess_bulk_min=1e9, ess_tail_min=20, rhat_max=1.1, max_divergences=10, retries=(RetrySpec(0.97, 100, 60),) * 2
+        ),
+    )
+    with pm.Model() as model:
+        pm.Normal("a", 0.0, 1.0)
+    draws, diag = sample_model(model, spec, names=["a"], seed=3)
+    assert diag.attempts == 3 and not diag.ok and "bulk ESS" in diag.reason
+    assert draws["a"].shape == (2, 200)  # 50, then 100, then 200 draws per chain
+    mixing = diagnose({"a": draws["a"]}, {"diverging": np.zeros((2, 200), bool)}, spec, attempts=1)
+    assert _only_mixing(mixing, spec)
+    divergent = diagnose({"a": draws["a"]}, {"diverging": np.ones((2, 200), bool)}, spec, attempts=1)
+    assert not _only_mixing(divergent, spec)
