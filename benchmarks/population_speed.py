@@ -30,12 +30,14 @@ WORK = RESULTS / ".work-accuracy"
 SECTION = "## Population stage: time"
 
 CHILD = r"""
-import glob, json, pickle, sys, time
+import glob, json, sys, time
+from pathlib import Path
 from phasefit.models.spec import load_spec
 from phasefit.analyses.population import fit_population
+from phasefit.results.checkpoints import _read
 folder, n = sys.argv[1], int(sys.argv[2])
-files = sorted(glob.glob(f"{folder}/curve-*.pkl"))[:n]
-results = [pickle.load(open(f, "rb")) for f in files]
+files = sorted(glob.glob(f"{folder}/curve-*.npz"))[:n]
+results = [_read(Path(f)) for f in files]  # phasefit's own checkpoints: no pickle
 spec = load_spec()
 t0 = time.perf_counter()
 pop = fit_population(None, results, spec, seed=spec.sampler.seed)
@@ -48,7 +50,7 @@ print(json.dumps({"curves": len(results), "pooled": d.n_curves, "seconds": secon
 
 
 def _folder() -> Path:
-    folders = [p for p in WORK.iterdir() if p.is_dir() and len(list(p.glob("curve-*.pkl"))) >= 600]
+    folders = [p for p in WORK.iterdir() if p.is_dir() and len(list(p.glob("curve-*.npz"))) >= 600]
     if not folders:
         raise SystemExit(f"no folder of 600 fitted curves in {WORK}: run benchmarks/accuracy.py first")
     return max(folders, key=lambda p: p.stat().st_mtime)
