@@ -61,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     ledger = json.loads(LEDGER.read_text()) if LEDGER.exists() else {"segments": [], "tables": {}}
     if not args.render:
         run(args, ledger)
-    write_results_md(markdown(ledger), *markers("corpus"))
+    start, end = markers("corpus")
+    write_results_md(f"{start}\n{markdown(ledger)}\n{end}\n", start, end)
     return 0
 
 
@@ -111,11 +112,13 @@ def _env(src: Path | None) -> dict:
 def run(args, ledger: dict) -> None:
     deadline = time.monotonic() + 60 * args.budget_min
     counts = curve_counts(args.tables)
+    for name in args.tables:  # every table is listed from the start, done or not
+        ledger["tables"][name] = ledger["tables"].get(name, {}) | counts[name]
+    write_json(LEDGER, ledger)
     stamp = code_stamp(args.src)
     src_state = source_commit(args.src)
     for name in args.tables:
-        info = ledger["tables"].setdefault(name, {}) | counts[name]
-        ledger["tables"][name] = info
+        info = ledger["tables"][name]
         if info.get("finished"):
             continue
         if info["curves"] == 0:
@@ -193,7 +196,11 @@ def markdown(ledger: dict) -> str:
         total_done += done
         total_s += t.get("seconds", 0.0)
         rate = f"{t['seconds'] / done:.2f}" if done else "n/a"
-        status = "finished" if t.get("finished") else ("failed" if t.get("error") else "in progress")
+        status = (
+            "finished"
+            if t.get("finished")
+            else ("failed" if t.get("error") else ("in progress" if t.get("segments") else "not started"))
+        )
         verdicts = ", ".join(f"{k} {v}" for k, v in t.get("verdicts", {}).items()) or t.get("note", "")
         rows.append(
             f"| `{name}` | {t['axis']} | {t['curves']} | {done} | {status} | {t.get('segments', 0)} | "
