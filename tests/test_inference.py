@@ -78,7 +78,14 @@ def test_failed_checks_trigger_retries_then_failure(curves):
     assert r.diagnostics.attempts == 2
     assert not r.diagnostics.ok
     assert "bulk ESS" in r.diagnostics.reason
-    assert r.settings["target_accept"] == 0.97
+    # ESS alone failed: the retry draws twice as many with the first attempt's adaptation
+    assert r.settings == {"target_accept": spec.sampler.target_accept, "tune": 150, "draws": 300}
+    assert next(iter(r.draws.values())).shape == (2, 300)
+    divergent = replace(strict, diagnostics=replace(strict.diagnostics, max_divergences=-1))
+    s = Sampler(divergent)
+    s._compiled = sampler()._compiled
+    r = s.fit(curve_inputs(curves.curve(1), divergent), "smooth", seed=5)
+    assert r.diagnostics.attempts == 2 and r.settings["target_accept"] == 0.97  # divergences: escalate
 
 
 def test_diagnose_flags_unmixed_chains():

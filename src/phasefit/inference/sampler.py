@@ -3,8 +3,9 @@
 `Sampler` builds and compiles each hypothesis' model once per likelihood family (lazily, on first
 use) and then only swaps data for each curve, each leave-future-out subset and each exact LOO
 refit. A fit that fails its checks (R-hat, bulk/tail ESS, divergences, tree-depth saturation) is
-retried with the escalations of `DiagnosticsSpec.retries`; if it still fails it is returned with
-`ok = False` and the caller marks the curve `failed`.
+retried (`next_setting`): with twice its draws when R-hat or ESS alone failed, else with the next
+escalation of `DiagnosticsSpec.retries`; if it still fails it is returned with `ok = False` and the
+caller marks the curve `failed`.
 
 Reproducibility: models are compiled with numba's fastmath off. With fastmath on, the floating
 point of a compiled model depends on whether its pieces were just compiled or loaded from
@@ -119,7 +120,11 @@ class Sampler:
         compiled = self._compiled_model(key, build)
         t0 = time.perf_counter()
         result = None
-        for i, setting in enumerate(attempts(self.spec)):
+        ladder = attempts(self.spec)
+        setting = ladder[0]
+        for i in range(len(ladder)):
+            if result is not None:
+                setting = next_setting(ladder, i, setting, result.diagnostics, self.spec)
             draws, stats = self._sample(compiled, data, names, seed=attempt_seed(seed, i), **setting)
             diag = diagnose(_checked(draws), stats, self.spec, attempts=i + 1)
             result = FitResult(
@@ -237,14 +242,9 @@ def _from_arrow(raw, names: tuple[str, ...]) -> tuple[dict[str, np.ndarray], dic
 
 
 def sample_model(model, spec: ModelSpec, *, names: list[str], seed: int) -> tuple[dict[str, np.ndarray], Diagnostics]:
-    """Sample a one-off model (compiled once here) with the spec's settings and retries.
-
-    The spec's escalations (higher target_accept, longer tuning) are for divergences and saturated
-    trees. A failed attempt whose only problems are R-hat and ESS (a slowly mixing direction, such as
-    a scale whose likelihood is flat below its floor) is retried with twice its draws instead: on the
-    population stage of 61 real curves that took 60 + 95 s where the escalations took 400 s.
-    Returns draws (chain, draw[, ...]) of `names` and diagnostics over all their components.
-    """
+    """Sample a one-off model (compiled once here) with the spec's settings and retries
+    (`next_setting`). Returns draws (chain, draw[, ...]) of `names` and diagnostics over all their
+    components."""
     s = spec.sampler
     compiled = None
     draws: dict[str, np.ndarray] = {}
@@ -253,7 +253,7 @@ def sample_model(model, spec: ModelSpec, *, names: list[str], seed: int) -> tupl
     setting = ladder[0]
     for i in range(len(ladder)):
         if diag is not None:
-            setting = {**setting, "draws": 2 * setting["draws"]} if _only_mixing(diag, spec) else ladder[i]
+            setting = next_setting(ladder, i, setting, diag, spec)
         if spec.sampler.backend == "nutpie":
             import nutpie
 
@@ -294,6 +294,18 @@ def sample_model(model, spec: ModelSpec, *, names: list[str], seed: int) -> tupl
             break
     assert diag is not None
     return draws, diag
+
+
+def next_setting(ladder: list[dict], i: int, previous: dict, diag: Diagnostics, spec: ModelSpec) -> dict:
+    """The settings of attempt `i` (from 1) after `previous` failed its checks with `diag`.
+
+    The spec's escalations (`ladder[i]`: higher target_accept, longer tuning) are for divergences
+    and saturated trees. An attempt that failed on R-hat or ESS alone mixes slowly along some
+    direction (a smooth fit's intercept against its ceiling when the curve stays low; the population
+    stage's break sd, whose likelihood is flat below its floor): it is retried with the same step
+    size adaptation and twice its draws, which is what it lacks and cheaper than an escalation.
+    """
+    return {**previous, "draws": 2 * previous["draws"]} if _only_mixing(diag, spec) else ladder[i]
 
 
 def _only_mixing(diag: Diagnostics, spec: ModelSpec) -> bool:
