@@ -223,8 +223,16 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _nan_for_none(o):
+    """The saved results with JSON's null (a NaN: e.g. no high-k point in a small run) back as NaN."""
+    if isinstance(o, dict):
+        return {k: _nan_for_none(v) for k, v in o.items()}
+    return float("nan") if o is None else o
+
+
 def markdown(out: dict) -> str:
     start, end = markers("evidence_shortcuts")
+    out = _nan_for_none(out)
     m, lo, lf = out["machine"], out["loo"], out["lfo"]
     saved_s = lo["fixed_by_moment_matching"] * lo["refit_seconds_per_point"]
     spent_s = lo["fits_with_high_k"] * lo["moment_matching_seconds_per_fit"]
