@@ -73,9 +73,8 @@ def curve_counts(names: list[str]) -> dict[str, dict]:
 
     out = {}
     for name in names:
-        axis = ds.DATASETS[name].default_x
-        curves = phasefit.load_curves(ds.load(name), x_axis="flops" if axis == "flops" else "params")
-        out[name] = {"axis": "flops" if axis == "flops" else "params", "curves": len(curves)}
+        axis = ds.DATASETS[name].default_x  # "flops" or "params", as `load_curves` takes it
+        out[name] = {"axis": axis, "curves": len(phasefit.load_curves(ds.load(name), x_axis=axis))}
     return out
 
 
