@@ -409,6 +409,35 @@ def test_source_of_the_wrong_type():
         load_curves([1, 2, 3])
 
 
+@pytest.mark.parametrize("entry", ["fit", "fit_to_directory", "sensitivity", "intervention"])
+def test_entry_points_name_curves_of_the_wrong_type(entry: str, tmp_path: Path):
+    """A list (say) handed to an entry point fails in one line naming it, before any work or file."""
+    import phasefit
+    from phasefit.runner import intervention, local
+
+    call = {
+        "fit": lambda c: phasefit.fit(c, progress=False),
+        "fit_to_directory": lambda c: local.fit_to_directory(c, out=tmp_path / "out"),
+        "sensitivity": lambda c: local.sensitivity(c, progress=False),
+        "intervention": lambda c: intervention.intervention(c, baseline="a", treatment="b"),
+    }[entry]
+    with pytest.raises(DataError, match=r"expected the curves from phasefit.load_curves.*got list"):
+        call([1, 2, 3])
+    assert not (tmp_path / "out").exists()
+
+
+def test_entry_points_read_a_dataframe_or_a_path_as_load_curves_does(tmp_path: Path):
+    from phasefit.data.curves import as_curve_set
+
+    frame = _frame()
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    expected = load_curves(frame).data_hash
+    assert as_curve_set(frame, where="x").data_hash == expected
+    assert as_curve_set(tmp_path / "t.csv", where="x").data_hash == expected
+    curves = load_curves(frame)
+    assert as_curve_set(curves, where="x") is curves
+
+
 # ------------------------------------------------------------------------------- DataFrame / Parquet
 
 

@@ -169,7 +169,7 @@ def test_smooth_slope_recovered(smooth_fits):
 @pytest.fixture(scope="module")
 def mixed(spec):
     data, truth = simulation_suite(N_MIXED, seed=7)
-    analysis = pipeline.fit(load_curves(data), models=spec, progress=False)
+    analysis = pipeline.fit(data, models=spec, progress=False)  # a DataFrame: read as load_curves does
     return analysis.verdicts.merge(truth, on="task", validate="one_to_one")
 
 

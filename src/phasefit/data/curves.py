@@ -222,6 +222,19 @@ def load_curves(
     return _group(frame, x_axis=x_axis, min_points=min_points, source=name)
 
 
+def as_curve_set(curves: CurveSet | str | Path | pd.DataFrame, *, where: str) -> CurveSet:
+    """`curves` as a CurveSet: one as it is; a DataFrame or a file path read by `load_curves` with its
+    defaults (FLOPs axis, at least 4 models per curve). `where` names the caller in the error."""
+    if isinstance(curves, CurveSet):
+        return curves
+    if isinstance(curves, pd.DataFrame | str | Path):
+        return load_curves(curves)
+    raise DataError(
+        f"{where}: expected the curves from phasefit.load_curves, a pandas DataFrame or a file path, "
+        f"got {type(curves).__name__}"
+    )
+
+
 def _check_axis(frame: pd.DataFrame, *, x_axis: XAxis, source: str) -> None:
     """A table with no value at all on the chosen axis, but values on the other one, is a mistake of axis:
     every point would be dropped. Say which axis to use instead."""

@@ -33,7 +33,7 @@ from phasefit.analyses.intervention import (
     intervention_table,
     pair_probabilities,
 )
-from phasefit.data.curves import CurveSet
+from phasefit.data.curves import CurveSet, as_curve_set
 from phasefit.errors import PhasefitError
 from phasefit.inference.sampler import Sampler
 from phasefit.results.analysis import curve_spec_hash, versions
@@ -60,7 +60,7 @@ class Intervention:
 
 
 def intervention(
-    curves: CurveSet,
+    curves: CurveSet | pd.DataFrame | str | Path,
     *,
     baseline: str,
     treatment: str,
@@ -82,6 +82,7 @@ def intervention(
     With `work_dir`, finished pairs are checkpointed there and reused by a rerun (whatever `weights`)."""
     from phasefit._version import code_stamp
 
+    curves = as_curve_set(curves, where="phasefit.intervention")
     if not margin > 0:
         raise PhasefitError(f"--margin must be positive (log-odds), got {margin}")
     if weights not in WEIGHTS:
@@ -155,10 +156,16 @@ def intervention(
 
 
 def intervention_to_directory(
-    curves: CurveSet, *, out: Path, force: bool = False, console: Console | None = None, **options
+    curves: CurveSet | pd.DataFrame | str | Path,
+    *,
+    out: Path,
+    force: bool = False,
+    console: Console | None = None,
+    **options,
 ) -> Intervention:
     """`intervention` and write intervention.csv, intervention_curves.csv and intervention.json to
     `out` (the table last). An interrupted run resumes from `out/.phasefit-work`; `force` starts over."""
+    curves = as_curve_set(curves, where="intervention_to_directory")
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise PhasefitError(f"{out}: exists and is not a directory")

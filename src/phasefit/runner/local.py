@@ -35,7 +35,7 @@ from phasefit.analyses.fit import analyse_curves
 from phasefit.analyses.metrics import metric_groups, mirage_pairs, sensitivity_table
 from phasefit.analyses.metrics import task_table as metric_task_table
 from phasefit.analyses.mirage import mirage_evidence, mirage_spec
-from phasefit.data.curves import CURVE_KEY, CurveSet
+from phasefit.data.curves import CURVE_KEY, CurveSet, as_curve_set
 from phasefit.errors import PhasefitError
 from phasefit.inference.sampler import Sampler
 from phasefit.models.spec import ModelSpec, load_spec
@@ -120,7 +120,7 @@ class _RichProgress:
 
 
 def fit(
-    curves: CurveSet,
+    curves: CurveSet | pd.DataFrame | str | Path,
     *,
     models: str | Path | ModelSpec | None = None,
     backend: str | None = None,
@@ -146,7 +146,7 @@ def fit(
     are checkpointed there and reused by a rerun with the same phasefit version, data and spec.
     """
     analysis, _ = _fit(
-        curves,
+        as_curve_set(curves, where="phasefit.fit"),
         models=models,
         backend=backend,
         chains=chains,
@@ -231,7 +231,7 @@ class _CurveMap:
 
 
 def fit_to_directory(
-    curves: CurveSet,
+    curves: CurveSet | pd.DataFrame | str | Path,
     *,
     out: Path,
     console: Console | None = None,
@@ -245,6 +245,7 @@ def fit_to_directory(
     compact`); `full_posterior` stores every draw in float64. The verdicts use every draw either way.
     An interrupted run resumes from its checkpoints in `out/.phasefit-work`; `force` discards them.
     """
+    curves = as_curve_set(curves, where="fit_to_directory")
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise PhasefitError(f"{out}: exists and is not a directory")
@@ -355,7 +356,7 @@ SENSITIVITY_FILES = ("sensitivity.json", "sensitivity_tasks.csv", "sensitivity.c
 
 
 def sensitivity_to_directory(
-    curves: CurveSet,
+    curves: CurveSet | pd.DataFrame | str | Path,
     *,
     out: Path,
     fits: Path | None = None,
@@ -375,6 +376,7 @@ def sensitivity_to_directory(
     """
     from phasefit._version import code_stamp
 
+    curves = as_curve_set(curves, where="sensitivity_to_directory")
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise PhasefitError(f"{out}: exists and is not a directory")
@@ -444,7 +446,7 @@ def sensitivity_to_directory(
 
 
 def sensitivity(
-    curves: CurveSet,
+    curves: CurveSet | pd.DataFrame | str | Path,
     *,
     analysis: Analysis | None = None,
     pairs: dict[str, str] | None = None,
@@ -461,6 +463,7 @@ def sensitivity(
     spec by default). Nothing is written: see
     `sensitivity_to_directory` for files, run record and checkpoints.
     """
+    curves = as_curve_set(curves, where="phasefit.sensitivity")
     _require_comparison(curves, mirage=mirage)
     console = console or Console(stderr=True)
     if analysis is None:
