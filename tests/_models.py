@@ -32,21 +32,6 @@ def sampler() -> Sampler:
     return Sampler(tiny_spec())
 
 
-def share_compiled(monkeypatch) -> None:
-    """Make every `Sampler` the runner creates reuse the session's compiled models (compile once
-    per test session). `monkeypatch` is pytest's fixture or a `pytest.MonkeyPatch.context()`."""
-    import phasefit.runner.local as runner
-
-    original = runner.Sampler
-
-    def make(spec):
-        s = original(spec)
-        s._compiled = sampler()._compiled
-        return s
-
-    monkeypatch.setattr(runner, "Sampler", make)
-
-
 # typical, clearly shaped curves of each kind (a visible plateau and break; a steady rise; at the floor)
 TYPICAL = {
     "breakpoint": {"level": -3.0, "slope_before": 0.0, "gain": 6.0, "tau_fraction": 0.5},

@@ -9,7 +9,7 @@ import pytest
 from _models import sampler, sim_curves, tiny_spec
 
 from phasefit.inference.diagnostics import diagnose
-from phasefit.inference.sampler import STATS, Sampler, thin_to
+from phasefit.inference.sampler import STATS, Sampler, model_key, thin_to
 from phasefit.models.curve_model import curve_inputs, stored_names
 from phasefit.models.spec import DiagnosticsSpec, RetrySpec
 
@@ -73,7 +73,6 @@ def test_failed_checks_trigger_retries_then_failure(curves):
         ),
     )
     s = Sampler(strict)
-    s._compiled = sampler()._compiled  # reuse the session's compiled model
     r = s.fit(curve_inputs(curves.curve(1), strict), "smooth", seed=5)
     assert r.diagnostics.attempts == 2
     assert not r.diagnostics.ok
@@ -83,9 +82,39 @@ def test_failed_checks_trigger_retries_then_failure(curves):
     assert next(iter(r.draws.values())).shape == (2, 300)
     divergent = replace(strict, diagnostics=replace(strict.diagnostics, max_divergences=-1))
     s = Sampler(divergent)
-    s._compiled = sampler()._compiled
     r = s.fit(curve_inputs(curves.curve(1), divergent), "smooth", seed=5)
     assert r.diagnostics.attempts == 2 and r.settings["target_accept"] == 0.97  # divergences: escalate
+
+
+def test_compiled_models_are_kept_for_the_process(curves):
+    """A second Sampler of the same models (other sampler or check settings) compiles nothing; other
+    priors or another backend are other models."""
+    from phasefit.models.priors import Prior
+
+    base = tiny_spec()
+    absent = base.hypothesis("absent")
+    # a level prior no other test uses: the first compile below is a miss of the process cache
+    odd = replace(
+        absent,
+        priors=tuple(
+            (n, Prior("normal", (("mu", -4.4321), ("sigma", 2.0)))) if n == "level" else (n, p)
+            for n, p in absent.priors
+        ),
+    )
+    spec = replace(base, hypotheses=tuple(odd if h.name == "absent" else h for h in base.hypotheses))
+    assert model_key(spec) != model_key(base)
+    assert model_key(spec.with_sampler(draws=99, target_accept=0.9)) == model_key(spec)
+    assert model_key(replace(spec, diagnostics=DiagnosticsSpec())) == model_key(spec)
+    assert model_key(spec.with_sampler(backend="pymc")) != model_key(spec)
+    inputs = curve_inputs(curves.curve(2), spec)
+    first = Sampler(spec)
+    first.fit(inputs, "absent", seed=4)
+    second = Sampler(spec.with_sampler(draws=120))
+    b = second.fit(inputs, "absent", seed=4)
+    assert first.compile_seconds["beta_binomial/absent"] > 0.5
+    assert second.compile_seconds["beta_binomial/absent"] < 0.05
+    assert second.compiled("beta_binomial", "absent") is first.compiled("beta_binomial", "absent")
+    assert b.draws["level"].shape == (2, 120)
 
 
 def test_diagnose_flags_unmixed_chains():

@@ -91,19 +91,6 @@ def curves():
     return pf.load_curves(_table(), name="arms.csv")
 
 
-@pytest.fixture
-def shared(monkeypatch):
-    """The runner's Sampler reuses this module's compiled gain models."""
-    import phasefit.runner.intervention as runner
-
-    def make(spec):
-        s = Sampler(spec)
-        s._compiled = _sampler()._compiled
-        return s
-
-    monkeypatch.setattr(runner, "Sampler", make)
-
-
 def test_gain_hypotheses_are_registered_plugins():
     assert set(HYPOTHESES) <= set(registered())
     spec = _spec()
@@ -320,7 +307,7 @@ def test_analyse_pair_is_reproducible_and_reads_the_gain(curves):
     assert abs(beta["gain_largest_median"]) < 0.5
 
 
-def test_cli_writes_table_curves_record_and_figures_and_resumes(tmp_path, shared):
+def test_cli_writes_table_curves_record_and_figures_and_resumes(tmp_path):
     data = tmp_path / "arms.csv"
     _table().to_csv(data, index=False)
     out = tmp_path / "iv"

@@ -226,26 +226,9 @@ def test_explicit_pairs_choose_the_other_metric():
 # ------------------------------------------------------------------------------------ sampling
 
 
-_COMPILED: dict = {}  # one compiled model per key for every Sampler of this module
-
-
-@pytest.fixture(autouse=True)
-def _shared_compiled(monkeypatch):
-    original = pipeline.Sampler
-
-    def make(spec):
-        s = original(spec)
-        s._compiled = _COMPILED
-        return s
-
-    monkeypatch.setattr(pipeline, "Sampler", make)
-
-
 @pytest.fixture()
 def mirage_sampler():
-    s = Sampler(SPEC.with_sampler(draws=400, tune=400))  # tiny_spec's 150 draws: R-hat too noisy for both fits
-    s._compiled = _COMPILED
-    return s
+    return Sampler(SPEC.with_sampler(draws=400, tune=400))  # tiny_spec's 150 draws: R-hat too noisy for both fits
 
 
 def test_mirage_evidence_alone_and_joint(mirage_sampler):

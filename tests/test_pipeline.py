@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from _models import sampler, share_compiled, sim_curves, sim_frame, tiny_spec
+from _models import sampler, sim_curves, sim_frame, tiny_spec
 
 import phasefit.runner.local as pipeline
 from phasefit.cli import main
@@ -23,12 +23,6 @@ CONTRACT_COLUMNS = (
     "onset_params_q95, rhat_max, "
     "ess_bulk_min, divergences, breakthroughness, linearity"
 ).split(", ")
-
-
-@pytest.fixture(autouse=True)
-def _shared_compiled(monkeypatch):
-    """Every Sampler in these tests reuses the session's compiled models (compile once per session)."""
-    share_compiled(monkeypatch)
 
 
 @pytest.fixture(scope="module")

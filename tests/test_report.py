@@ -13,7 +13,7 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-from _models import share_compiled, sim_frame, tiny_spec
+from _models import sim_frame, tiny_spec
 
 import phasefit.runner.local as pipeline
 from phasefit.cli import main
@@ -42,9 +42,7 @@ def fit_dir(tmp_path_factory):
     """A finished fit of `_hostile_curves`."""
     curves = _hostile_curves()
     out = tmp_path_factory.mktemp("fit")
-    with pytest.MonkeyPatch.context() as mp:
-        share_compiled(mp)
-        pipeline.fit_to_directory(curves, out=out, models=tiny_spec(), progress=False)
+    pipeline.fit_to_directory(curves, out=out, models=tiny_spec(), progress=False)
     return out
 
 

@@ -7,6 +7,12 @@ retried (`next_setting`): with twice its draws when R-hat or ESS alone failed, e
 escalation of `DiagnosticsSpec.retries`; if it still fails it is returned with `ok = False` and the
 caller marks the curve `failed`.
 
+Compiled models are kept for the whole process (`_COMPILED`, the most recent `COMPILED_CACHE_SIZE`),
+keyed by what the model is built from (`model_key`: the hypotheses with their priors and plug-in
+classes, the shared priors, the backend) and not by sampler, verdict or population settings: a
+second `fit` in the same session (a notebook, a test run, a sensitivity run that fits first) does not
+compile again. Sampling a cached model is the same computation, so its draws are the same.
+
 Reproducibility: models are compiled with numba's fastmath off. With fastmath on, the floating
 point of a compiled model depends on whether its pieces were just compiled or loaded from
 PyTensor's on-disk cache, so the first run after installing (cold cache) gave different draws
@@ -15,7 +21,11 @@ from later runs for the same seed.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -67,12 +77,26 @@ def _compile_nutpie(model):
         return nutpie.compile_pymc_model(model, backend="numba")
 
 
+COMPILED_CACHE_SIZE = 32  # compiled models kept per process (a default analysis uses 3 per likelihood)
+_COMPILED: OrderedDict[tuple[str, str], object] = OrderedDict()
+
+
+def model_key(spec: ModelSpec) -> str:
+    """What a spec's compiled models depend on: its hypotheses (priors, options, plug-in classes), the
+    shared priors, the Student-t degrees of freedom and the backend. Sampler settings are not in it."""
+    d = spec.to_dict()
+    content = {k: d[k] for k in ("hypotheses", "shared", "t_nu")} | {"backend": spec.sampler.backend}
+    content["plugins"] = [f"{type(p).__module__}.{type(p).__qualname__}" for p in spec.plugins()]
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
+
+
 class Sampler:
     """One compiled model per (likelihood, hypothesis); data swapped per fit. Seeded and reproducible."""
 
     def __init__(self, spec: ModelSpec):
         self.spec = spec
         self.backend = spec.sampler.backend
+        self._model_key = model_key(spec)
         self._compiled: dict[str, object] = {}
         self.compile_seconds: dict[str, float] = {}
         if self.backend == "numpyro":
@@ -89,15 +113,26 @@ class Sampler:
         )
 
     def _compiled_model(self, key: str, build):
+        """The compiled model under `key`: this sampler's, else the process cache's (0 s of compiling
+        recorded), else built and compiled now."""
         if key not in self._compiled:
             t0 = time.perf_counter()
-            model = build()
-            if self.backend == "nutpie":
-                self._compiled[key] = _compile_nutpie(model)
+            cache_key = (self._model_key, key)
+            if cache_key in _COMPILED:
+                _COMPILED.move_to_end(cache_key)
+                compiled = _COMPILED[cache_key]
             else:
-                from pymc.model.transform.optimization import freeze_model
+                model = build()
+                if self.backend == "nutpie":
+                    compiled = _compile_nutpie(model)
+                else:
+                    from pymc.model.transform.optimization import freeze_model
 
-                self._compiled[key] = freeze_model(model) if self.backend == "pymc" else model
+                    compiled = freeze_model(model) if self.backend == "pymc" else model
+                _COMPILED[cache_key] = compiled
+                while len(_COMPILED) > COMPILED_CACHE_SIZE:
+                    _COMPILED.popitem(last=False)
+            self._compiled[key] = compiled
             self.compile_seconds[key] = round(time.perf_counter() - t0, 3)
         return self._compiled[key]
 
@@ -119,26 +154,20 @@ class Sampler:
         data swapped in; sampled with the spec's settings and retries. `seconds` leaves out compiling."""
         compiled = self._compiled_model(key, build)
         t0 = time.perf_counter()
-        result = None
-        ladder = attempts(self.spec)
-        setting = ladder[0]
-        for i in range(len(ladder)):
-            if result is not None:
-                setting = next_setting(ladder, i, setting, result.diagnostics, self.spec)
-            draws, stats = self._sample(compiled, data, names, seed=attempt_seed(seed, i), **setting)
-            diag = diagnose(_checked(draws), stats, self.spec, attempts=i + 1)
-            result = FitResult(
-                hypothesis=hypothesis,
-                draws=draws,
-                diagnostics=diag,
-                seconds=time.perf_counter() - t0,
-                stats=stats,
-                settings=setting,
-            )
-            if diag.ok:
-                break
-        assert result is not None
-        return result
+        draws, stats, diag, setting = with_retries(
+            self.spec,
+            lambda seed_i, setting: self._sample(compiled, data, names, seed=seed_i, **setting),
+            checked=_checked,
+            seed=seed,
+        )
+        return FitResult(
+            hypothesis=hypothesis,
+            draws=draws,
+            diagnostics=diag,
+            seconds=time.perf_counter() - t0,
+            stats=stats,
+            settings=setting,
+        )
 
     def sample(
         self, inputs: CurveInputs, hypothesis: str, *, seed: int, target_accept: float, tune: int, draws: int
@@ -241,28 +270,46 @@ def _from_arrow(raw, names: tuple[str, ...]) -> tuple[dict[str, np.ndarray], dic
     return {k: np.stack(v) for k, v in draws.items()}, out_stats
 
 
-def sample_model(model, spec: ModelSpec, *, names: list[str], seed: int) -> tuple[dict[str, np.ndarray], Diagnostics]:
-    """Sample a one-off model (compiled once here) with the spec's settings and retries
-    (`next_setting`). Returns draws (chain, draw[, ...]) of `names` and diagnostics over all their
-    components."""
-    s = spec.sampler
-    compiled = None
-    draws: dict[str, np.ndarray] = {}
-    diag = None
+def with_retries(
+    spec: ModelSpec,
+    sample_once: Callable[[int, dict], tuple[dict[str, np.ndarray], dict[str, np.ndarray]]],
+    *,
+    checked: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]],
+    seed: int,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], Diagnostics, dict]:
+    """`sample_once(seed, setting)` until the draws pass the spec's checks or the retries run out
+    (`next_setting`). Returns the last attempt's draws, statistics, diagnostics (of `checked(draws)`)
+    and settings."""
     ladder = attempts(spec)
     setting = ladder[0]
+    diag = None
     for i in range(len(ladder)):
         if diag is not None:
             setting = next_setting(ladder, i, setting, diag, spec)
-        if spec.sampler.backend == "nutpie":
+        draws, stats = sample_once(attempt_seed(seed, i), setting)
+        diag = diagnose(checked(draws), stats, spec, attempts=i + 1)
+        if diag.ok:
+            break
+    assert diag is not None
+    return draws, stats, diag, setting
+
+
+def sample_model(model, spec: ModelSpec, *, names: list[str], seed: int) -> tuple[dict[str, np.ndarray], Diagnostics]:
+    """Sample a one-off model (compiled once here) with the spec's settings and retries
+    (`with_retries`). Returns draws (chain, draw[, ...]) of `names` and diagnostics over all their
+    components."""
+    s = spec.sampler
+    compiled = _compile_nutpie(model) if s.backend == "nutpie" else None
+
+    def sample_once(seed_i: int, setting: dict) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        if compiled is not None:
             import nutpie
 
-            compiled = compiled or _compile_nutpie(model)
             tr = nutpie.sample(
                 compiled,
                 chains=s.chains,
                 cores=s.chains,
-                seed=attempt_seed(seed, i),
+                seed=seed_i,
                 progress_bar=False,
                 save_warmup=False,
                 **setting,
@@ -276,23 +323,24 @@ def sample_model(model, spec: ModelSpec, *, names: list[str], seed: int) -> tupl
                 idata = pm.sample(
                     chains=s.chains,
                     cores=1,
-                    random_seed=attempt_seed(seed, i),
+                    random_seed=seed_i,
                     progressbar=False,
                     compute_convergence_checks=False,
                     nuts_sampler="pymc",
                     **setting,
                 )
             post, stats = idata.posterior, pymc_stats(idata.sample_stats)
-        draws = {k: np.asarray(post[k].values, float) for k in names}
-        flat = {
+        return {k: np.asarray(post[k].values, float) for k in names}, stats
+
+    def components(draws: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Every component of a vector parameter checked on its own."""
+        return {
             f"{k}[{j}]": v.reshape(v.shape[0], v.shape[1], -1)[:, :, j]
             for k, v in draws.items()
             for j in range(int(np.prod(v.shape[2:], dtype=int)))
         }
-        diag = diagnose(flat, stats, spec, attempts=i + 1)
-        if diag.ok:
-            break
-    assert diag is not None
+
+    draws, _, diag, _ = with_retries(spec, sample_once, checked=components, seed=seed)
     return draws, diag
 
 

@@ -1,10 +1,11 @@
 """Curves fitted on a Dask cluster: a scheduler address, or N local worker processes.
 
 The curves still to fit (or the sharp curves still to get the mirage stage) are cut into shards and
-submitted to Dask's distributed scheduler; each worker keeps one `Sampler` per spec, so it compiles
-each hypothesis once however many shards it runs. As shards finish, the client writes their curves
-to the run's checkpoint store, so a worker that dies loses at most the shard it was running (the
-scheduler gives it to another worker) and a killed client resumes from the store. The population
+submitted to Dask's distributed scheduler; each worker process keeps its compiled models
+(`inference.sampler`), so it compiles each hypothesis once however many shards it runs. As shards
+finish, the client writes their curves to the run's checkpoint store, so a worker that dies loses
+at most the shard it was running (the scheduler gives it to another worker) and a killed client
+resumes from the store. The population
 stage and the tables then run on the client exactly as in a local run: every curve is read back from
 the store, and since a curve's seed depends only on its identity, the results are byte-identical to
 a local run's.
@@ -23,21 +24,11 @@ from phasefit.data.curves import Curve, CurveSet
 from phasefit.errors import PhasefitError
 from phasefit.inference.sampler import Sampler
 from phasefit.models.spec import ModelSpec
-from phasefit.results.analysis import spec_hash
-
-_SAMPLERS: dict[str, Sampler] = {}  # per worker process: one compiled Sampler per spec
-
-
-def _sampler(spec: ModelSpec) -> Sampler:
-    key = spec_hash(spec)
-    if key not in _SAMPLERS:
-        _SAMPLERS[key] = Sampler(spec)
-    return _SAMPLERS[key]
 
 
 def fit_shard(curves: list[Curve], spec: ModelSpec, x_axis: str, lfo_cutoff: float | None) -> list[CurveResult]:
     """Run on a worker: analyse each curve of the shard with the worker's compiled models."""
-    sampler = _sampler(spec)
+    sampler = Sampler(spec)  # the worker process keeps its compiled models (inference.sampler)
     return [analyse_curve(c, sampler, x_axis=x_axis, lfo_cutoff=lfo_cutoff) for c in curves]
 
 
@@ -45,7 +36,7 @@ def mirage_shard(
     pairs: list[tuple[Curve, Curve | None]], spec: ModelSpec
 ) -> list[tuple[int, tuple[MirageResult, MirageResult | None]]]:
     """Run on a worker: the mirage evidence (alone, joint) of each sharp curve of the shard."""
-    sampler = _sampler(spec)
+    sampler = Sampler(spec)  # the worker process keeps its compiled models (inference.sampler)
     out = []
     for sharp, other in pairs:
         alone = mirage_evidence(sharp, None, sampler)
