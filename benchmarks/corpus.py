@@ -205,7 +205,18 @@ def markdown(ledger: dict) -> str:
             f"| `{name}` | {t['axis']} | {t['curves']} | {done} | {status} | {t.get('segments', 0)} | "
             f"{t.get('seconds', 0.0):.0f} | {rate} | {verdicts} |"
         )
-    rest_h = (total_curves - total_done) * total_s / max(total_done, 1) / 3600
+    # the rest: a table in progress at its own rate so far (once it has 50 curves), the others at the
+    # corpus' rate so far (tables differ: pythia_checkpoints' long curves take ~1.5x the average)
+    overall = total_s / max(total_done, 1)
+    rest_s = 0.0
+    for name in ORDER:
+        t = tables.get(name)
+        if t is None or t.get("finished"):
+            continue
+        done = max((s["curves_after"] for s in segments if s["table"] == name), default=0)
+        own = t.get("seconds", 0.0) / done if done >= 50 else overall
+        rest_s += (t["curves"] - done) * own
+    rest_h = rest_s / 3600
     stamps = sorted({s["code_stamp"] for s in segments})
     cpus = sorted({f"{s['machine_start']['nproc']} CPUs, {s['machine_start']['cpu']}" for s in segments})
     lines = [
@@ -226,7 +237,12 @@ def markdown(ledger: dict) -> str:
         "",
         f"Done: {total_done} of {total_curves} curves in {total_s / 3600:.2f} h"
         + (f" ({total_s / total_done:.2f} s per curve)" if total_done else "")
-        + ("." if total_done == total_curves else f"; at that rate the rest takes {rest_h:.1f} h more."),
+        + (
+            "."
+            if total_done == total_curves
+            else f"; the rest takes about {rest_h:.1f} h more (a table in progress at its own rate so far, "
+            "the others at the corpus' rate)."
+        ),
         "",
         "Per segment (table: seconds, curves checkpointed before -> after, load average at the end):",
         "",

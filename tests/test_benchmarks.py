@@ -161,4 +161,43 @@ def test_corpus_counts_checkpoints_and_sums_segments(tmp_path):
     text = corpus.markdown(ledger)
     assert "| `bloom_xglm` | flops | 100 | 100 | finished | 2 | 250 | 2.50 |" in text
     assert "| `pythia_suite` | flops | 200 | 25 | in progress | 1 | 50 | 2.00 |" in text
-    assert "Done: 125 of 300 curves in 0.08 h (2.40 s per curve); at that rate the rest takes 0.1 h more." in text
+    assert "Done: 125 of 300 curves in 0.08 h (2.40 s per curve); the rest takes about 0.1 h more" in text
+    # once a table in progress has 50 curves, its own rate (here 5 s per curve) projects its rest
+    ledger["segments"][-1] = seg("pythia_suite", 300.0, 0, 60, True)
+    ledger["tables"]["pythia_suite"]["seconds"] = 300.0
+    text = corpus.markdown(ledger)
+    assert "Done: 160 of 300 curves in 0.15 h (3.44 s per curve); the rest takes about 0.2 h more" in text
+
+
+def test_adaptation_summary_and_reading():
+    """Ratios are against the first setting, and a setting that saves steps but fails more fits does not pay."""
+    import adaptation as ad
+
+    def row(fit, setting, steps, ok=True, seconds=1.0):
+        return {
+            "curve": "c",
+            "fit": fit,
+            "setting": setting,
+            "steps": steps,
+            "ess_bulk": 900.0,
+            "ess_tail": 800.0,
+            "divergences": 0 if ok else 3,
+            "ok": ok,
+            "seconds": seconds,
+        }
+
+    settings = ("diag@0.95", "low_rank@0.95", "diag@0.9")
+    rows = [row(f, "diag@0.95", 1000) for f in ad.FITS]
+    rows += [row(f, "low_rank@0.95", 800, seconds=0.8) for f in ad.FITS]
+    rows += [row("smooth", "diag@0.9", 700), row("breakpoint", "diag@0.9", 600, ok=False)]
+    summary = ad.summarise(rows, settings)
+    by = {(r["fit"], r["setting"]): r for r in summary}
+    assert by[("smooth", "low_rank@0.95")]["steps_ratio"] == 0.8
+    assert by[("breakpoint", "low_rank@0.95")]["seconds_ratio"] == 0.8
+    assert by[("breakpoint", "diag@0.9")]["failed_checks"] == 1
+    text = ad.reading(summary, settings)
+    assert "`low_rank@0.95`: steps smooth 0.80, breakpoint 0.80 of the default's; +0 fits failing the checks" in text
+    assert "-> pays" in text and "`diag@0.9`" in text and text.count("does not pay") == 1
+    assert ad.parse_setting("low_rank@0.9") == ("low_rank", 0.9)
+    with pytest.raises(SystemExit):
+        ad.parse_setting("fullrank@0.9")
