@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -79,6 +80,7 @@ def _compile_nutpie(model):
 
 COMPILED_CACHE_SIZE = 32  # compiled models kept per process (a default analysis uses 3 per likelihood)
 _COMPILED: OrderedDict[tuple[str, str], object] = OrderedDict()
+_COMPILED_LOCK = threading.Lock()
 
 
 def model_key(spec: ModelSpec) -> str:
@@ -118,20 +120,21 @@ class Sampler:
         if key not in self._compiled:
             t0 = time.perf_counter()
             cache_key = (self._model_key, key)
-            if cache_key in _COMPILED:
-                _COMPILED.move_to_end(cache_key)
-                compiled = _COMPILED[cache_key]
-            else:
-                model = build()
-                if self.backend == "nutpie":
-                    compiled = _compile_nutpie(model)
+            with _COMPILED_LOCK:  # a Dask worker with several threads compiles each model once
+                if cache_key in _COMPILED:
+                    _COMPILED.move_to_end(cache_key)
+                    compiled = _COMPILED[cache_key]
                 else:
-                    from pymc.model.transform.optimization import freeze_model
+                    model = build()
+                    if self.backend == "nutpie":
+                        compiled = _compile_nutpie(model)
+                    else:
+                        from pymc.model.transform.optimization import freeze_model
 
-                    compiled = freeze_model(model) if self.backend == "pymc" else model
-                _COMPILED[cache_key] = compiled
-                while len(_COMPILED) > COMPILED_CACHE_SIZE:
-                    _COMPILED.popitem(last=False)
+                        compiled = freeze_model(model) if self.backend == "pymc" else model
+                    _COMPILED[cache_key] = compiled
+                    while len(_COMPILED) > COMPILED_CACHE_SIZE:
+                        _COMPILED.popitem(last=False)
             self._compiled[key] = compiled
             self.compile_seconds[key] = round(time.perf_counter() - t0, 3)
         return self._compiled[key]
