@@ -62,7 +62,7 @@ def measure(curves, settings: tuple[str, ...]) -> list[dict]:
     import nutpie
 
     from phasefit.inference.diagnostics import diagnose
-    from phasefit.inference.sampler import Sampler, _from_arrow
+    from phasefit.inference.sampler import Sampler, _checked, _from_arrow, nutpie_data
     from phasefit.models.curve_model import curve_inputs, stored_names
     from phasefit.models.spec import load_spec
 
@@ -74,8 +74,7 @@ def measure(curves, settings: tuple[str, ...]) -> list[dict]:
         inputs = curve_inputs(curve, spec)
         for fit in FITS:
             compiled = sampler.compiled(inputs.likelihood, fit)
-            known = {v.name for v in compiled.shared_var_keys}
-            model = compiled.with_data(**{k: v for k, v in inputs.data().items() if k in known})
+            model = compiled.with_data(**nutpie_data(compiled, inputs.data()))
             names = stored_names(fit, inputs.likelihood, spec)
             for setting in settings:
                 adaptation, target = parse_setting(setting)
@@ -95,7 +94,7 @@ def measure(curves, settings: tuple[str, ...]) -> list[dict]:
                 )
                 seconds = time.perf_counter() - t0
                 draws, stats = _from_arrow(raw, names)
-                d = diagnose({k: v for k, v in draws.items() if k != "tau_fraction"}, stats, spec, attempts=1)
+                d = diagnose(_checked(draws), stats, spec, attempts=1)  # what Sampler.fit checks
                 rows.append(
                     {
                         "curve": curve.label,

@@ -46,7 +46,7 @@ def main(argv=None) -> int:
     warnings.filterwarnings("ignore")
     import nutpie
 
-    from phasefit.inference.sampler import Sampler
+    from phasefit.inference.sampler import Sampler, nutpie_data
     from phasefit.models.curve_model import curve_inputs
     from phasefit.models.spec import load_spec
 
@@ -60,8 +60,7 @@ def main(argv=None) -> int:
         inputs = curve_inputs(curve, spec)
         for j, fit in enumerate(FITS):
             seed = s.seed + 1000 * i + j
-            known = {var.name for var in compiled[fit].shared_var_keys}  # as Sampler.sample swaps data
-            data = {k: v for k, v in inputs.data().items() if k in known}
+            data = nutpie_data(compiled[fit], inputs.data())  # as Sampler.sample swaps data
             with Stopwatch() as t:
                 for _ in range(100):
                     m = compiled[fit].with_data(**data)

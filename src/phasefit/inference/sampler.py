@@ -70,6 +70,12 @@ def _checked(draws: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {k: v for k, v in draws.items() if k != "tau_fraction"}
 
 
+def nutpie_data(compiled, data: dict) -> dict:
+    """The curve's data that a compiled nutpie model takes (nutpie drops inputs the graph never uses)."""
+    known = {var.name for var in compiled.shared_var_keys}
+    return {k: v for k, v in data.items() if k in known}
+
+
 def _compile_nutpie(model):
     import nutpie
     import pytensor
@@ -189,8 +195,7 @@ class Sampler:
         if self.backend == "nutpie":
             import nutpie
 
-            known = {var.name for var in compiled.shared_var_keys}  # nutpie drops data the graph never uses
-            compiled = compiled.with_data(**{k: v for k, v in data.items() if k in known})
+            compiled = compiled.with_data(**nutpie_data(compiled, data))
             raw = nutpie.sample(
                 compiled,
                 draws=draws,

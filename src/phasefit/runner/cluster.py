@@ -5,10 +5,9 @@ submitted to Dask's distributed scheduler; each worker process keeps its compile
 (`inference.sampler`), so it compiles each hypothesis once however many shards it runs. As shards
 finish, the client writes their curves to the run's checkpoint store, so a worker that dies loses
 at most the shard it was running (the scheduler gives it to another worker) and a killed client
-resumes from the store. The population
-stage and the tables then run on the client exactly as in a local run: every curve is read back from
-the store, and since a curve's seed depends only on its identity, the results are byte-identical to
-a local run's.
+resumes from the store. The population stage and the tables then run on the client exactly as in a
+local run: every curve is read back from the store, and since a curve's seed depends only on its
+identity, the results are byte-identical to a local run's.
 """
 
 from __future__ import annotations
