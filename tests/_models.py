@@ -17,12 +17,15 @@ from phasefit.models.spec import DiagnosticsSpec, load_spec
 
 @lru_cache(maxsize=1)
 def tiny_spec():
-    """Default priors; 2 chains x 150 draws; lenient checks and no retries (plumbing, not accuracy)."""
+    """Default priors; 2 chains x 150 draws (importance sampling from a 100-draw pilot, as by default);
+    lenient checks and no retries (plumbing, not accuracy)."""
     spec = load_spec()
-    spec = spec.with_sampler(chains=2, draws=150, tune=150)
+    spec = spec.with_sampler(chains=2, draws=150, tune=150, pilot_tune=100, pilot_draws=100, proposal_draws=1000)
     return replace(
         spec,
-        diagnostics=DiagnosticsSpec(rhat_max=1.1, ess_bulk_min=20, ess_tail_min=20, max_divergences=10, retries=()),
+        diagnostics=DiagnosticsSpec(
+            rhat_max=1.1, pilot_rhat_max=1.1, ess_bulk_min=20, ess_tail_min=20, max_divergences=10, retries=()
+        ),
     )
 
 

@@ -30,6 +30,8 @@ def test_one_compile_serves_every_curve_and_fit(curves):
             assert all(v.shape == (2, 150) for v in r.draws.values())
             assert set(r.stats) == set(STATS) and all(v.shape == (2, 150) for v in r.stats.values())
             assert r.stats["diverging"].dtype == bool and r.stats["reached_max_treedepth"].dtype == bool
+            if r.importance is not None:  # independent draws: no trajectories, but a log density
+                assert np.isnan(r.stats["energy"]).all() and np.isfinite(r.stats["lp"]).all()
     # each hypothesis compiled exactly once, whatever the number of curves
     # (other likelihoods may have been compiled by earlier tests of the session's shared sampler)
     assert sorted(k for k in s.compile_seconds if k.startswith("beta_binomial/")) == [
@@ -77,8 +79,12 @@ def test_failed_checks_trigger_retries_then_failure(curves):
     assert r.diagnostics.attempts == 2
     assert not r.diagnostics.ok
     assert "bulk ESS" in r.diagnostics.reason
+    # importance sampling cannot reach that ESS either: NUTS, and why, are recorded
+    assert r.importance is None and r.settings["method"] == "nuts"
+    assert r.settings["importance_fallback"].startswith("importance: k-hat")
     # ESS alone failed: the retry draws twice as many with the first attempt's adaptation
-    assert r.settings == {"target_accept": spec.sampler.target_accept, "tune": 150, "draws": 300}
+    sampled = {k: r.settings[k] for k in ("target_accept", "tune", "draws")}
+    assert sampled == {"target_accept": spec.sampler.target_accept, "tune": 150, "draws": 300}
     assert next(iter(r.draws.values())).shape == (2, 300)
     divergent = replace(strict, diagnostics=replace(strict.diagnostics, max_divergences=-1))
     s = Sampler(divergent)

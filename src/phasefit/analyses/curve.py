@@ -120,6 +120,7 @@ def analyse_curve(curve: Curve, sampler: Sampler, *, x_axis: str, lfo_cutoff: fl
         "divergences": sum(d.divergences for d in diags),
         "treedepth_share": max(d.treedepth_share for d in diags),
         "attempts": max(d.attempts for d in diags),
+        "nuts_fits": sum(f.importance is None for f in fits.values()),
         "loo_refits": cmp.loo_refits,
         "loo_refits_sampled": cmp.loo_refits_sampled,
         "loo_refits_unconverged": cmp.refits_unconverged,
@@ -165,6 +166,7 @@ def analyse_curve(curve: Curve, sampler: Sampler, *, x_axis: str, lfo_cutoff: fl
             seconds=f.seconds,
             stats=thin_to(f.stats, n),
             settings=f.settings,
+            importance=f.importance,
         )
         for name, f in fits.items()
     }
@@ -194,11 +196,15 @@ def default_lfo_cutoff(inputs: CurveInputs, tau_median: float) -> float:
 def fit_hypotheses(
     inputs: CurveInputs, sampler: Sampler, *, seed: int
 ) -> tuple[dict[str, FitResult], dict[str, Evidence], dict[str, float]]:
-    """Each hypothesis fitted alone, its marginal likelihood, and P(h | data) with the spec's weights."""
+    """Each hypothesis fitted alone, its marginal likelihood (from the fit's own importance weights
+    when it was drawn by importance sampling), and P(h | data) with the spec's weights."""
     spec = sampler.spec
     fits = {h: sampler.fit(inputs, h, seed=seed + j) for j, h in enumerate(spec.names)}
     evidence = {
-        h: log_marginal_likelihood(fits[h].draws, inputs, h, spec, seed=seed + 40 + j) for j, h in enumerate(spec.names)
+        h: Evidence(log_z=w.log_z, log_z_se=w.log_z_se, k_hat=w.k_hat)
+        if (w := fits[h].importance) is not None
+        else log_marginal_likelihood(fits[h].draws, inputs, h, spec, seed=seed + 40 + j)
+        for j, h in enumerate(spec.names)
     }
     return fits, evidence, hypothesis_probabilities(evidence, spec)
 

@@ -37,13 +37,12 @@ from functools import lru_cache
 
 import numpy as np
 import pandas as pd
-from arviz_stats.base import array_stats
 from scipy import optimize, special
 
 from phasefit.analyses.curve import CurveResult
 from phasefit.data.curves import CurveSet
-from phasefit.evidence.marginal import K_HAT_MAX
 from phasefit.evidence.onset import onset_draws
+from phasefit.inference.importance import K_HAT_MAX, psis
 from phasefit.models.priors import Prior, from_unconstrained, log_prior, sample, to_unconstrained
 from phasefit.models.spec import EMERGENT, POPULATION_PRIORS, ModelSpec
 
@@ -264,9 +263,8 @@ def fit_population(
         log_q = -0.5 * (PROPOSAL_DF + D) * np.log1p(np.sum(z**2, axis=1) / PROPOSAL_DF)  # up to a constant
         log_target = np.array([float(f_logp(d, *fit_arrays, *data)[0]) for d in draws])
         log_ratio = np.where(np.isfinite(log_target), log_target - log_q, -np.inf)
-        smoothed, k_hat = array_stats.psislw(-log_ratio)  # ArviZ's LOO convention: pass -log ratio
-        hyper_w = np.exp(smoothed - special.logsumexp(smoothed))
-        k_hat = float(k_hat)
+        log_w, k_hat = psis(log_ratio)
+        hyper_w = np.exp(log_w)
         k_hats.append(k_hat)
         if not ok or k_hat <= K_HAT_MAX:
             break

@@ -19,14 +19,15 @@ from typing import Protocol
 import arviz_stats as azs
 import numpy as np
 import xarray as xr
-from arviz_stats.base import array_stats
 from scipy import special
 
-from phasefit.evidence.marginal import (
+from phasefit.inference.importance import (
+    ADAPTED_SCALE,
     K_HAT_MAX,
     PROPOSAL_SCALE,
     pareto_k,
     proposal_draws,
+    psis,
     t_proposal,
     unconstrained_draws,
 )
@@ -35,7 +36,6 @@ from phasefit.models.curve_model import CurveInputs, parameter_priors, pointwise
 from phasefit.models.spec import ModelSpec
 
 IMPORTANCE_ROUNDS = 3  # the proposal around the whole curve's posterior, then up to two adapted ones
-ADAPTED_SCALE = 1.5  # covariance inflation of an adapted proposal
 
 
 class Refit(Protocol):
@@ -137,7 +137,8 @@ class ImportanceRefit:
         if proposal is None:
             return None
         z, values, log_prior, log_q = proposal_draws(proposal, self.priors, n=self.n)
-        ll = pointwise_loglik(self.fit.hypothesis, values, self.inputs, self.spec)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # extreme draws: weight 0
+            ll = pointwise_loglik(self.fit.hypothesis, values, self.inputs, self.spec)
         return z, values, log_prior - log_q, np.where(np.isfinite(ll), ll, -np.inf)
 
     def condition(self, keep: np.ndarray, *, seed: int) -> Weighted | None:
@@ -151,10 +152,9 @@ class ImportanceRefit:
             log_ratio = np.where(np.isfinite(log_ratio), log_ratio, -np.inf)
             if not np.isfinite(log_ratio).any():
                 return None
-            smoothed, k_hat = array_stats.psislw(-log_ratio)  # ArviZ's LOO convention, as in marginal.py
-            log_w = np.asarray(smoothed, float) - special.logsumexp(smoothed)
-            if float(k_hat) <= K_HAT_MAX:
-                return Weighted(values=values, log_weights=log_w, loglik=ll, k_hat=float(k_hat))
+            log_w, k_hat = psis(log_ratio)
+            if k_hat <= K_HAT_MAX:
+                return Weighted(values=values, log_weights=log_w, loglik=ll, k_hat=k_hat)
             if r + 1 < IMPORTANCE_ROUNDS:  # fit the next proposal to the weighted draws
                 w = np.exp(log_w)
                 mean = w @ z

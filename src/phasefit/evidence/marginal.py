@@ -15,16 +15,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from arviz_stats.base import array_stats
-from scipy import special, stats
+from scipy import special
 
+from phasefit.inference.importance import (
+    K_HAT_MAX,
+    PROPOSAL_SCALE,
+    pareto_k,
+    proposal_draws,
+    t_proposal,
+    unconstrained_draws,
+)
 from phasefit.models.curve_model import CurveInputs, parameter_priors, pointwise_loglik
-from phasefit.models.priors import Prior, prior_density_at, to_unconstrained
+from phasefit.models.priors import Prior
 from phasefit.models.spec import ModelSpec
 
-K_HAT_MAX = 0.7
-PROPOSAL_DF = 5.0
-PROPOSAL_SCALE = 1.3  # proposal covariance inflation: heavier than the posterior
+__all__ = ["K_HAT_MAX", "Evidence", "hypothesis_probabilities", "importance_log_z", "log_marginal_likelihood"]
+
 FALLBACK_SCALES = (2.5, 5.0)  # wider proposals tried in turn when k-hat is too high
 
 
@@ -106,42 +112,6 @@ def _importance_estimate(
     w = np.exp(log_ratio - log_ratio.max())
     rel_var = np.var(w) / max(np.mean(w) ** 2, 1e-300) / n_proposal
     return Evidence(log_z=log_z, log_z_se=float(np.sqrt(rel_var)), k_hat=pareto_k(log_ratio))
-
-
-def unconstrained_draws(draws: dict[str, np.ndarray], priors: list[tuple[str, Prior]]) -> np.ndarray:
-    """Posterior draws as rows on the joint unconstrained scale of `priors` (draw, parameter)."""
-    return np.column_stack([to_unconstrained(np.asarray(draws[n]).reshape(-1), pr) for n, pr in priors])
-
-
-def t_proposal(mean: np.ndarray, cov: np.ndarray, *, scale: float, seed: int):
-    """A multivariate Student-t (df `PROPOSAL_DF`) around `mean` with covariance `cov` x `scale`;
-    None when the moments are unusable (non-finite, or a covariance that is not positive definite)."""
-    d = len(mean)
-    shape = np.atleast_2d(cov) * scale + 1e-9 * np.eye(d)
-    try:
-        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(shape))):
-            raise np.linalg.LinAlgError("non-finite moments")
-        return stats.multivariate_t(loc=mean, shape=shape, df=PROPOSAL_DF, seed=np.random.default_rng(seed))
-    except (np.linalg.LinAlgError, ValueError):
-        return None
-
-
-def proposal_draws(
-    proposal, priors: list[tuple[str, Prior]], *, n: int
-) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray, np.ndarray]:
-    """`n` draws of `proposal`: the draws (draw, parameter) on the unconstrained scale, the parameter
-    values, the log prior density there (Jacobian included) and the log proposal density; log prior +
-    log likelihood - log proposal are the importance ratios."""
-    z = np.atleast_2d(proposal.rvs(size=n)).reshape(n, len(priors))
-    log_q = proposal.logpdf(z)
-    values, log_target = prior_density_at(z, priors)
-    return z, values, log_target, log_q
-
-
-def pareto_k(log_ratio: np.ndarray) -> float:
-    """Pareto k-hat of importance ratios given on the log scale (> `K_HAT_MAX`: unreliable)."""
-    _, k_hat = array_stats.psislw(-log_ratio)  # ArviZ takes the LOO convention (log likelihood = -log ratio)
-    return float(k_hat)
 
 
 def hypothesis_probabilities(evidence: dict[str, Evidence], spec: ModelSpec) -> dict[str, float]:

@@ -65,6 +65,7 @@ VERDICT_COLUMNS = (
     "ess_tail_min",
     "treedepth_share",
     "attempts",
+    "nuts_fits",
     "failure_reason",
     "notes",
     "onset_beyond_data",

@@ -60,3 +60,24 @@ def diagnose(
         ok=not problems,
         reason="; ".join(problems),
     )
+
+
+def pilot_problems(
+    draws: dict[str, np.ndarray], stats: dict[str, np.ndarray], spec: ModelSpec
+) -> tuple[float, list[str]]:
+    """The R-hat of an importance-sampling pilot and what stops its draws from shaping a proposal:
+    chains that disagree (R-hat above `pilot_rhat_max`), divergences, saturated trees. Its ESS is
+    not checked: the importance draws carry their own."""
+    ary = np.stack([np.asarray(v, float) for v in draws.values()])
+    r = float(np.nanmax(array_stats.rhat(ary)))
+    d = spec.diagnostics
+    problems = []
+    if not np.isfinite(r) or r > d.pilot_rhat_max:
+        problems.append(f"R-hat {r:.3f} > {d.pilot_rhat_max}")
+    div = int(np.sum(stats["diverging"]))
+    if div > d.max_divergences:
+        problems.append(f"{div} divergences")
+    depth_share = float(np.mean(stats["reached_max_treedepth"])) if "reached_max_treedepth" in stats else 0.0
+    if depth_share > d.max_treedepth_share:
+        problems.append(f"{depth_share:.0%} of draws hit the maximum tree depth")
+    return r, problems

@@ -27,13 +27,21 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from phasefit.errors import SamplingError
-from phasefit.inference.diagnostics import Diagnostics, diagnose
-from phasefit.models.curve_model import CurveInputs, build_model, stored_names
+from phasefit.inference.diagnostics import Diagnostics, diagnose, pilot_problems
+from phasefit.inference.importance import ImportanceFit, importance_posterior
+from phasefit.models.curve_model import (
+    CurveInputs,
+    build_model,
+    parameter_priors,
+    pointwise_loglik,
+    stored_names,
+    with_derived,
+)
 from phasefit.models.spec import ModelSpec
 
 MAX_TREEDEPTH = 10
@@ -60,6 +68,7 @@ class FitResult:
     seconds: float
     stats: dict[str, np.ndarray] = field(default_factory=dict)
     settings: dict = field(default_factory=dict)
+    importance: ImportanceFit | None = None  # how the draws were weighted, when drawn by importance sampling
 
     def checked(self) -> dict[str, np.ndarray]:
         """The draws the diagnostics use (a break's fraction duplicates the break)."""
@@ -146,14 +155,89 @@ class Sampler:
         return self._compiled[key]
 
     def fit(self, inputs: CurveInputs, hypothesis: str, *, seed: int) -> FitResult:
-        """Sample one hypothesis with retries; `ok=False` in the diagnostics if every attempt failed."""
-        return self.fit_model(
-            f"{inputs.likelihood}/{hypothesis}",
-            lambda: build_model(hypothesis, inputs.likelihood, self.spec),
+        """The posterior of one hypothesis: by importance sampling from a short NUTS pilot (`[sampler]
+        method = "importance"`) where its checks pass, else by NUTS with retries; `ok=False` in the
+        diagnostics if every attempt failed."""
+        key = f"{inputs.likelihood}/{hypothesis}"
+        build = lambda: build_model(hypothesis, inputs.likelihood, self.spec)  # noqa: E731
+        names = stored_names(hypothesis, inputs.likelihood, self.spec)
+        fallback = ""
+        if self.spec.sampler.method == "importance":
+            t0 = time.perf_counter()
+            drawn = self._importance_fit(inputs, hypothesis, self._compiled_model(key, build), names, seed=seed)
+            if isinstance(drawn, FitResult):
+                return drawn
+            fallback = drawn
+            pilot_seconds = time.perf_counter() - t0
+        result = self.fit_model(key, build, inputs.data(), names, hypothesis=hypothesis, seed=seed)
+        if self.spec.sampler.method != "importance":
+            return result
+        settings = {**result.settings, "method": "nuts", "importance_fallback": fallback}
+        return replace(result, seconds=result.seconds + pilot_seconds, settings=settings)
+
+    def _importance_fit(
+        self, inputs: CurveInputs, hypothesis: str, compiled, names: tuple[str, ...], *, seed: int
+    ) -> FitResult | str:
+        """A short NUTS pilot whose draws shape a Student-t proposal, then importance sampling
+        (`inference.importance`); the reason it is not reliable when it is not."""
+        t0 = time.perf_counter()
+        spec, s, d = self.spec, self.spec.sampler, self.spec.diagnostics
+        pilot, stats = self._sample(
+            compiled,
             inputs.data(),
-            stored_names(hypothesis, inputs.likelihood, self.spec),
-            hypothesis=hypothesis,
+            names,
             seed=seed,
+            target_accept=s.target_accept,
+            tune=s.pilot_tune,
+            draws=s.pilot_draws,
+        )
+        rhat, problems = pilot_problems(_checked(pilot), stats, spec)
+        if problems:
+            return "pilot: " + "; ".join(problems)
+        n_keep = s.chains * s.draws
+        out = importance_posterior(
+            pilot,
+            parameter_priors(hypothesis, inputs.likelihood, spec),
+            lambda values: pointwise_loglik(hypothesis, values, inputs, spec).sum(-1),
+            n_proposal=s.proposal_draws,
+            n_keep=n_keep,
+            ess_min=max(d.ess_bulk_min, d.ess_tail_min),
+            seed=seed + 104729,
+        )
+        if isinstance(out, ImportanceFit):
+            return f"importance: k-hat {out.k_hat:.2f}, ESS {out.ess:.0f}"
+        values, log_density, weighting = out
+        shape = (s.chains, s.draws)
+        derived = with_derived(spec.plugin(hypothesis), {k: v.reshape(shape) for k, v in values.items()}, inputs)
+        draws = {k: np.asarray(derived[k], float) for k in names}
+        # independent draws have no trajectories: no divergence or saturated tree (the pilot had none), no
+        # energy, tree depth, step size or step count (NaN); lp is the log density, as NUTS reports it
+        no, nan = np.zeros(shape, bool), np.full(shape, np.nan)
+        draw_stats = {k: nan for k in STATS} | {"diverging": no, "reached_max_treedepth": no}
+        draw_stats["lp"] = log_density.reshape(shape)
+        return FitResult(
+            hypothesis=hypothesis,
+            draws=draws,
+            diagnostics=Diagnostics(
+                rhat_max=rhat,
+                ess_bulk_min=weighting.ess,
+                ess_tail_min=weighting.ess,
+                divergences=int(np.sum(stats["diverging"])),
+                treedepth_share=float(np.mean(stats["reached_max_treedepth"])),
+                attempts=1,
+                ok=True,
+                reason="",
+            ),
+            seconds=time.perf_counter() - t0,
+            stats=draw_stats,
+            settings={
+                "method": "importance",
+                "target_accept": s.target_accept,
+                "tune": s.pilot_tune,
+                "draws": s.pilot_draws,
+                "proposal_draws": weighting.n_proposal,
+            },
+            importance=weighting,
         )
 
     def fit_model(

@@ -7,6 +7,7 @@ families and their parameters. Adding a family means adding it here only.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -81,8 +82,10 @@ def pymc_rv(name: str, prior: Prior, **kwargs):
     raise ValueError(f"unknown prior family {prior.dist!r}")
 
 
+@functools.lru_cache(maxsize=256)
 def scipy_dist(prior: Prior):
-    """The frozen SciPy distribution of `prior` (logpdf, rvs, ppf)."""
+    """The frozen SciPy distribution of `prior` (logpdf, rvs, ppf); kept per prior, because freezing
+    one costs a millisecond and importance sampling scores every prior thousands of times."""
     p = dict(prior.params)
     match prior.dist:
         case "normal":

@@ -49,6 +49,12 @@ class SamplerSpec:
     tune: int = 500
     target_accept: float = 0.95
     seed: int = 20221
+    # "importance": a short NUTS pilot, then importance sampling from a Student-t fitted to it (full NUTS
+    # where its checks fail); "nuts": every fit sampled with NUTS at `tune` / `draws` (docs/models.md)
+    method: str = "importance"
+    pilot_tune: int = 300
+    pilot_draws: int = 200
+    proposal_draws: int = 4000
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,7 @@ class DiagnosticsSpec:
     max_divergences: int = 0
     max_treedepth_share: float = 0.05
     retries: tuple[RetrySpec, ...] = ()
+    pilot_rhat_max: float = 1.05  # the importance pilot's chains must agree this well (its draws only shape a proposal)
 
 
 @dataclass(frozen=True)
@@ -428,9 +435,14 @@ _VALUE_RULES: dict[str, dict[str, tuple]] = {
         "tune": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
         "target_accept": (lambda v: _is_number(v) and 0 < v < 1, "a number in (0, 1)"),
         "seed": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+        "method": (lambda v: v in ("importance", "nuts"), '"importance" or "nuts"'),
+        "pilot_tune": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+        "pilot_draws": (lambda v: _is_int(v) and v >= 20, "an integer >= 20"),
+        "proposal_draws": (lambda v: _is_int(v) and v >= 1000, "an integer >= 1000"),
     },
     "diagnostics": {
         "rhat_max": (lambda v: _is_number(v) and v >= 1, "a number >= 1"),
+        "pilot_rhat_max": (lambda v: _is_number(v) and v >= 1, "a number >= 1"),
         "ess_bulk_min": (lambda v: _is_number(v) and v >= 0, "a number >= 0"),
         "ess_tail_min": (lambda v: _is_number(v) and v >= 0, "a number >= 0"),
         "max_divergences": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),

@@ -28,10 +28,12 @@ def _allowed() -> dict[str, type]:
     from phasefit.analyses.intervention import PairFit
     from phasefit.analyses.mirage import MirageResult
     from phasefit.inference.diagnostics import Diagnostics
+    from phasefit.inference.importance import ImportanceFit
     from phasefit.inference.sampler import FitResult
     from phasefit.models.curve_model import CurveInputs
 
-    return {c.__name__: c for c in (CurveResult, MirageResult, PairFit, Diagnostics, FitResult, CurveInputs)}
+    classes = (CurveResult, MirageResult, PairFit, Diagnostics, ImportanceFit, FitResult, CurveInputs)
+    return {c.__name__: c for c in classes}
 
 
 class UnsafeContent(ValueError):

@@ -1,0 +1,117 @@
+"""The posterior by importance sampling from a short NUTS pilot: exact on a conjugate model, refused
+when its proposal is wrong, and what `Sampler.fit` does with it (or without it)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from _models import sampler, sim_curves, tiny_spec
+from scipy import stats
+
+from phasefit.inference.importance import ImportanceFit, importance_posterior, resampled_ess
+from phasefit.inference.sampler import Sampler
+from phasefit.models.curve_model import curve_inputs
+from phasefit.models.priors import Prior
+
+# y_i ~ Normal(mu, 1), mu ~ Normal(0, 2); log sigma ~ Normal(0, 1) is a second, unidentified parameter
+Y = np.array([0.8, 1.4, 0.3, 1.1, 0.9])
+PRIORS = [
+    ("mu", Prior("normal", (("mu", 0.0), ("sigma", 2.0)))),
+    ("s", Prior("lognormal", (("mu", 0.0), ("sigma", 1.0)))),
+]
+POST_VAR = 1.0 / (1.0 / 4.0 + len(Y))
+POST_MEAN = POST_VAR * Y.sum()
+
+
+def _loglik(values):
+    return stats.norm.logpdf(Y, loc=np.asarray(values["mu"])[..., None], scale=1.0).sum(-1)
+
+
+def _exact_log_z():
+    cov = np.eye(len(Y)) + 4.0 * np.ones((len(Y), len(Y)))
+    return stats.multivariate_normal(mean=np.zeros(len(Y)), cov=cov).logpdf(Y)
+
+
+def _pilot(mean, sd, *, n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    return {"mu": rng.normal(mean, sd, n), "s": rng.lognormal(0.0, 1.0, n)}
+
+
+def test_importance_posterior_recovers_a_conjugate_posterior_and_its_evidence():
+    drawn, log_density, fit = importance_posterior(
+        _pilot(POST_MEAN, np.sqrt(POST_VAR)), PRIORS, _loglik, n_proposal=8000, n_keep=4000, ess_min=400, seed=3
+    )
+    assert fit.rounds == 1 and fit.k_hat <= 0.7 and fit.ess >= 400
+    mu = drawn["mu"]
+    assert mu.shape == (4000,)
+    se = np.sqrt(POST_VAR / fit.ess)
+    assert abs(mu.mean() - POST_MEAN) < 4 * se
+    assert abs(mu.std() / np.sqrt(POST_VAR) - 1) < 0.1
+    # the second parameter keeps its prior (median 1)
+    assert abs(np.median(drawn["s"]) - 1.0) < 0.15
+    assert abs(fit.log_z - _exact_log_z()) < max(4 * fit.log_z_se, 0.02)
+    # reproducible to the bit for a seed
+    # the log density at each draw: log prior (with log s's Jacobian) + log likelihood
+    s = drawn["s"]
+    expected = stats.norm.logpdf(drawn["mu"], 0, 2) + stats.lognorm.logpdf(s, 1.0) + np.log(s) + _loglik(drawn)
+    np.testing.assert_allclose(log_density, expected, rtol=1e-10)
+    again, _, _ = importance_posterior(
+        _pilot(POST_MEAN, np.sqrt(POST_VAR)), PRIORS, _loglik, n_proposal=8000, n_keep=4000, ess_min=400, seed=3
+    )
+    np.testing.assert_array_equal(drawn["mu"], again["mu"])
+
+
+def test_a_pilot_off_target_is_adapted_or_refused():
+    # a pilot a little too narrow and off-centre: the second, adapted round repairs it
+    out = importance_posterior(
+        _pilot(POST_MEAN + 0.3, 0.1), PRIORS, _loglik, n_proposal=4000, n_keep=4000, ess_min=400, seed=5
+    )
+    assert not isinstance(out, ImportanceFit)
+    drawn, _, fit = out
+    assert fit.n_proposal == 4000 * 3 and fit.rounds == 2
+    assert abs(drawn["mu"].mean() - POST_MEAN) < 0.05
+    # a pilot far away: no reliable round, the caller samples with NUTS
+    refused = importance_posterior(
+        _pilot(POST_MEAN + 8.0, 0.01), PRIORS, _loglik, n_proposal=2000, n_keep=1000, ess_min=400, seed=5
+    )
+    assert isinstance(refused, ImportanceFit) and not (refused.k_hat <= 0.7 and refused.ess >= 400)
+
+
+def test_resampled_draws_count_as_fewer_than_the_weights():
+    assert resampled_ess(4000.0, 4000) == pytest.approx(2000.0)
+    assert resampled_ess(1e12, 4000) == pytest.approx(4000.0)
+
+
+@pytest.fixture(scope="module")
+def curves():
+    return sim_curves(("breakpoint", "smooth", "flat"))
+
+
+def test_sampler_draws_by_importance_and_agrees_with_nuts(curves):
+    s = sampler()
+    nuts = Sampler(s.spec.with_sampler(method="nuts"))
+    inputs = curve_inputs(curves.curve(0), s.spec)
+    r = s.fit(inputs, "breakpoint", seed=7)
+    assert r.importance is not None and r.settings["method"] == "importance"
+    assert r.diagnostics.ok and r.diagnostics.ess_bulk_min == pytest.approx(r.importance.ess)
+    assert r.diagnostics.rhat_max <= s.spec.diagnostics.pilot_rhat_max
+    # derived quantities are computed for the resampled draws: tau from tau_fraction on the range
+    lo, hi = inputs.center + inputs.range_lo, inputs.center + inputs.range_hi
+    np.testing.assert_allclose(r.draws["tau"], lo + (hi - lo) * r.draws["tau_fraction"])
+    n = nuts.fit(inputs, "breakpoint", seed=7)
+    assert n.importance is None and "method" not in n.settings
+    for name in ("tau", "level", "gain"):
+        a, b = np.median(r.draws[name]), np.median(n.draws[name])
+        spread = np.subtract(*np.quantile(n.draws[name], [0.75, 0.25]))
+        assert abs(a - b) < 0.5 * spread, name
+
+
+def test_a_pilot_that_fails_its_checks_falls_back_to_nuts(curves):
+    spec = tiny_spec()
+    strict = replace(spec, diagnostics=replace(spec.diagnostics, pilot_rhat_max=1.0))
+    r = Sampler(strict).fit(curve_inputs(curves.curve(1), strict), "smooth", seed=5)
+    assert r.importance is None
+    assert r.settings["method"] == "nuts" and r.settings["importance_fallback"].startswith("pilot: R-hat")
+    assert next(iter(r.draws.values())).shape == (2, 150)
