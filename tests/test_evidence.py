@@ -176,3 +176,15 @@ def test_importance_sampling_is_seeded():
     b = _importance(s, inputs, fit).condition(keep, seed=1)
     assert a.elpd(6) == b.elpd(6)
     assert _importance(s, inputs, fit, seed=12).condition(keep, seed=1).elpd(6) != a.elpd(6)
+
+
+def test_importance_proposal_is_shared_across_ranges_by_hypotheses_without_one(fits):
+    """Leave-future-out moves the admissible range: the breakpoint's prior changes with it (a new
+    proposal and weights), the smooth hypothesis' does not (the same object, nothing recomputed)."""
+    s, inputs, f = fits
+    moved = inputs.subset(np.ones(len(inputs.x), bool), range_=(inputs.range_lo + 0.2, inputs.range_hi))
+    assert (moved.range_lo, moved.range_hi) != (inputs.range_lo, inputs.range_hi)
+    smooth = _importance(s, inputs, f["smooth"])
+    assert smooth.on(moved) is smooth
+    bp = _importance(s, inputs, f["breakpoint"])
+    assert bp.on(moved) is not bp and bp.on(inputs) is bp

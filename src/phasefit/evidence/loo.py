@@ -127,8 +127,10 @@ class ImportanceRefit:
 
     def on(self, inputs: CurveInputs) -> ImportanceRefit:
         """The same proposal for the curve's points under another admissible range (a plug-in's
-        feature range, e.g. the break's, enters the prior): self when the range is the same."""
-        if (inputs.range_lo, inputs.range_hi) == (self.inputs.range_lo, self.inputs.range_hi):
+        feature range, e.g. the break's, enters the prior): self when the range is the same or the
+        hypothesis does not use it (its draws and weights would be the same)."""
+        same = (inputs.range_lo, inputs.range_hi) == (self.inputs.range_lo, self.inputs.range_hi)
+        if same or not self.spec.plugin(self.fit.hypothesis).uses_range:
             return self
         return ImportanceRefit(self.fit, inputs, self.spec, draws=self.n, seed=self.seed)
 
