@@ -208,6 +208,18 @@ def _edit(old: str, new: str) -> str:
             _edit("importance_draws = 16000", "importance_drws = 16000"),
             r"\[evidence\] unknown key 'importance_drws' \(did you mean 'importance_draws'\?\)$",
         ),
+        (
+            _edit('method = "importance"', 'method = "smc"'),
+            r"\[sampler\] method must be \"importance\" or \"nuts\", got 'smc'$",
+        ),
+        (
+            _edit("pilot_draws = 200", "pilot_draws = 5"),
+            r"\[sampler\] pilot_draws must be an integer >= 20, got 5$",
+        ),
+        (
+            _edit("pilot_rhat_max = 1.05", "pilot_rhat_max = 0.9"),
+            r"\[diagnostics\] pilot_rhat_max must be a number >= 1, got 0.9$",
+        ),
     ],
 )
 def test_spec_values_are_checked(tmp_path, default, match):
@@ -336,3 +348,19 @@ def test_spec_hash_is_the_content_not_the_path(tmp_path):
     assert spec_hash(no_pool) != spec_hash(bundled) and curve_spec_hash(no_pool) == curve_spec_hash(bundled)
     (tmp_path / "spec" / "default.toml").write_text(text.replace("draws = 1000", "draws = 900", 1))
     assert curve_spec_hash(load_spec(tmp_path / "spec" / "default.toml")) != curve_spec_hash(bundled)
+
+
+def test_sampling_method_from_the_command_line(tmp_path, capsys):
+    """`--sampling` / `sampling=` set `[sampler] method`; anything else is a one-line error."""
+    from phasefit.cli import main
+    from phasefit.runner.local import _resolve_spec
+
+    assert load_spec().sampler.method == "importance"
+    assert _resolve_spec(None, sampling="nuts").sampler.method == "nuts"
+    assert _resolve_spec(None).sampler.method == "importance"
+    with pytest.raises(PhasefitError, match=r"^--sampling must be one of importance, nuts, got 'mcmc'$"):
+        _resolve_spec(None, sampling="mcmc")
+    with pytest.raises(SystemExit) as exit_:
+        main(["fit", "dataset:obsscaling_emergent", "--out", str(tmp_path / "o"), "--sampling", "mcmc"])
+    assert exit_.value.code == 2 and "invalid choice: 'mcmc'" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

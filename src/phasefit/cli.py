@@ -216,6 +216,13 @@ def _sampler_options(p: argparse.ArgumentParser, *, force: bool = True) -> None:
 def _fit_options(p: argparse.ArgumentParser) -> None:
     _sampler_options(p, force=False)
     p.add_argument(
+        "--sampling",
+        choices=("importance", "nuts"),
+        default=None,
+        help="importance: a short NUTS pilot, then importance sampling (NUTS where unreliable); nuts: NUTS "
+        "for every fit (default: the bundled model spec's [sampler] method)",
+    )
+    p.add_argument(
         "--lfo-cutoff",
         type=float,
         default=None,
@@ -257,6 +264,7 @@ def _fit_kwargs(args) -> dict:
         "draws": args.draws,
         "tune": args.tune,
         "seed": args.seed,
+        "sampling": args.sampling,
         "lfo_cutoff": args.lfo_cutoff,
         "progress": not args.no_progress,
         "full_posterior": args.full_posterior,
@@ -431,7 +439,12 @@ def _cmd_models(args, console: Console) -> int:
     s = spec.sampler
     console.print(
         f"sampler: {s.backend}, {s.chains} chains x {s.draws} draws (tune {s.tune}), target_accept "
-        f"{s.target_accept:g}, seed {s.seed}",
+        f"{s.target_accept:g}, seed {s.seed}; method {s.method}"
+        + (
+            f" (pilot {s.pilot_tune} + {s.pilot_draws}, {s.proposal_draws} proposal draws)"
+            if s.method == "importance"
+            else ""
+        ),
         markup=False,
     )
     console.print(

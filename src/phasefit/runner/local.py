@@ -48,13 +48,20 @@ OUTPUT_FILES = ("posterior.nc", "parameters.csv", "tasks.csv", "run.json", "verd
 DEMO_TASKS = ("arithmetic_2da", "arithmetic_3ds", "word_unscrambling", "ipa_transliterate", "parsinlu_qa")
 
 
-def _resolve_spec(models: str | Path | ModelSpec | None, **sampler) -> ModelSpec:
+SAMPLING = ("importance", "nuts")
+
+
+def _resolve_spec(models: str | Path | ModelSpec | None, *, sampling: str | None = None, **sampler) -> ModelSpec:
+    """The spec (a path, the bundled one, or as given) with the command line's sampler settings;
+    `sampling` is `[sampler] method`."""
     spec = models if isinstance(models, ModelSpec) else load_spec(models)
     for key in ("chains", "draws", "tune"):
         v = sampler.get(key)
         if v is not None and v < 1:
             raise PhasefitError(f"--{key} must be at least 1, got {v}")
-    return spec.with_sampler(**sampler)
+    if sampling is not None and sampling not in SAMPLING:
+        raise PhasefitError(f"--sampling must be one of {', '.join(SAMPLING)}, got {sampling!r}")
+    return spec.with_sampler(**sampler, method=sampling)
 
 
 class _RichProgress:
@@ -128,6 +135,7 @@ def fit(
     draws: int | None = None,
     tune: int | None = None,
     seed: int | None = None,
+    sampling: str | None = None,
     lfo_cutoff: float | None = None,
     progress: bool = True,
     console: Console | None = None,
@@ -139,7 +147,8 @@ def fit(
 
     With `scheduler` (a Dask scheduler's address) or `workers` (that many local processes) the
     curves are fitted on a Dask cluster (`runner.cluster`), with the same results; the population
-    stage and the tables run here.
+    stage and the tables run here. `sampling` overrides the spec's `[sampler] method`: "importance"
+    (a short NUTS pilot, then importance sampling) or "nuts".
 
     `lfo_cutoff` is in FLOPs (or parameters when the curves use `x_axis="params"`); by default each
     curve's leave-future-out cutoff is its posterior median break. With `work_dir`, finished curves
@@ -153,6 +162,7 @@ def fit(
         draws=draws,
         tune=tune,
         seed=seed,
+        sampling=sampling,
         lfo_cutoff=lfo_cutoff,
         progress=progress,
         console=console,
@@ -172,6 +182,7 @@ def _fit(
     draws: int | None = None,
     tune: int | None = None,
     seed: int | None = None,
+    sampling: str | None = None,
     lfo_cutoff: float | None = None,
     progress: bool = True,
     console: Console | None = None,
@@ -188,7 +199,7 @@ def _fit(
         raise PhasefitError(f"{curves.source}: no curves to fit (all dropped: see `phasefit validate`)")
     if lfo_cutoff is not None and lfo_cutoff <= 0:
         raise PhasefitError(f"--lfo-cutoff must be positive, got {lfo_cutoff}")
-    spec = _resolve_spec(models, backend=backend, chains=chains, draws=draws, tune=tune, seed=seed)
+    spec = _resolve_spec(models, backend=backend, chains=chains, draws=draws, tune=tune, seed=seed, sampling=sampling)
     store = None
     if work_dir is not None:
         store = DiskCheckpoints(Path(work_dir) / _fit_key(curves, spec, lfo_cutoff))
@@ -351,7 +362,7 @@ def run_demo(
     return analysis
 
 
-SAMPLER_OPTIONS = ("backend", "chains", "draws", "tune", "seed")
+SAMPLER_OPTIONS = ("backend", "chains", "draws", "tune", "seed", "sampling")
 SENSITIVITY_FILES = ("sensitivity.json", "sensitivity_tasks.csv", "sensitivity.csv")
 
 
