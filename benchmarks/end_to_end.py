@@ -430,7 +430,9 @@ def markdown(report: dict) -> str:
         f"{' '.join(f'{x:.2f}' for x in report['loadavg_end'])}: the machine is shared, so absolute "
         f"times are noisy; compare only within this run. Both sides sample with nutpie's numba backend, "
         f"{st['chains']} chains on {st['chains']} threads, {st['draws']} draws after {st['tune']} tuning "
-        f"steps, target_accept {st['target_accept']}. *phasefit* is `phasefit.fit(curves, "
+        f"steps, target_accept {st['target_accept']} (phasefit: where a fit needs NUTS; by default each "
+        f"posterior is drawn by importance sampling from a shorter NUTS pilot, `[sampler] method = "
+        f'"importance"`). *phasefit* is `phasefit.fit(curves, '
         f"seed={st['seed']}, progress=False)` with the default spec, i.e. what a user gets: per curve all "
         f"three hypotheses (absent, smooth, breakpoint; retries where a fit fails its checks), their "
         f"marginal likelihoods, LOO (points with a high Pareto k scored exactly: by importance sampling, "
