@@ -25,11 +25,12 @@ from phasefit.inference.importance import (
     ADAPTED_SCALE,
     K_HAT_MAX,
     PROPOSAL_SCALE,
+    draw_moments,
     pareto_k,
     proposal_draws,
     psis,
     t_proposal,
-    unconstrained_draws,
+    weighted_moments,
 )
 from phasefit.inference.sampler import FitResult
 from phasefit.models.curve_model import CurveInputs, parameter_priors, pointwise_loglik, predictive
@@ -122,8 +123,8 @@ class ImportanceRefit:
     @cached_property
     def _round0(self) -> tuple | None:
         """The first proposal's draws (around the whole curve's posterior), shared by every subset."""
-        u = unconstrained_draws(self.fit.draws, self.priors)
-        return self._round(u.mean(0), np.atleast_2d(np.cov(u, rowvar=False)), scale=PROPOSAL_SCALE, seed=self.seed)
+        mean, cov = draw_moments(self.fit.draws, self.priors)
+        return self._round(mean, cov, scale=PROPOSAL_SCALE, seed=self.seed)
 
     def on(self, inputs: CurveInputs) -> ImportanceRefit:
         """The same proposal for the curve's points under another admissible range (a plug-in's
@@ -158,9 +159,7 @@ class ImportanceRefit:
             if k_hat <= K_HAT_MAX:
                 return Weighted(values=values, log_weights=log_w, loglik=ll, k_hat=k_hat)
             if r + 1 < IMPORTANCE_ROUNDS:  # fit the next proposal to the weighted draws
-                w = np.exp(log_w)
-                mean = w @ z
-                cov = ((z - mean) * w[:, None]).T @ (z - mean)
+                mean, cov = weighted_moments(z, np.exp(log_w))
                 drawn = self._round(mean, cov, scale=ADAPTED_SCALE, seed=seed + r)
         return None
 

@@ -20,10 +20,11 @@ from scipy import special
 from phasefit.inference.importance import (
     K_HAT_MAX,
     PROPOSAL_SCALE,
+    draw_moments,
+    log_mean_ratio,
     pareto_k,
     proposal_draws,
     t_proposal,
-    unconstrained_draws,
 )
 from phasefit.models.curve_model import CurveInputs, parameter_priors, pointwise_loglik
 from phasefit.models.priors import Prior
@@ -99,8 +100,8 @@ def _importance_estimate(
     seed: int,
     scale: float,
 ) -> Evidence:
-    u = unconstrained_draws(draws, priors)
-    proposal = t_proposal(u.mean(0), np.atleast_2d(np.cov(u, rowvar=False)), scale=scale, seed=seed)
+    mean, cov = draw_moments(draws, priors)
+    proposal = t_proposal(mean, cov, scale=scale, seed=seed)
     if proposal is None:
         # a collapsed posterior (e.g. a constant continuous curve: its scale -> 0): no usable proposal,
         # so no reliable evidence (k-hat inf); the curve is reported failed, not the run aborted
@@ -108,10 +109,8 @@ def _importance_estimate(
     _, values, log_target, log_q = proposal_draws(proposal, priors, n=n_proposal)
     ll = loglik(values)
     log_ratio = np.where(np.isfinite(ll), log_target + ll - log_q, -np.inf)
-    log_z = float(special.logsumexp(log_ratio) - np.log(n_proposal))
-    w = np.exp(log_ratio - log_ratio.max())
-    rel_var = np.var(w) / max(np.mean(w) ** 2, 1e-300) / n_proposal
-    return Evidence(log_z=log_z, log_z_se=float(np.sqrt(rel_var)), k_hat=pareto_k(log_ratio))
+    log_z, se = log_mean_ratio(log_ratio)
+    return Evidence(log_z=log_z, log_z_se=se, k_hat=pareto_k(log_ratio))
 
 
 def hypothesis_probabilities(evidence: dict[str, Evidence], spec: ModelSpec) -> dict[str, float]:

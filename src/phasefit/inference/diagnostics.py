@@ -32,24 +32,18 @@ def diagnose(
     draws: dict[str, np.ndarray], stats: dict[str, np.ndarray], spec: ModelSpec, *, attempts: int
 ) -> Diagnostics:
     """Diagnostics over every (chain, draw) array in `draws`."""
-    ary = np.stack([np.asarray(v, float) for v in draws.values()])  # (parameter, chain, draw)
-    r = float(np.nanmax(array_stats.rhat(ary)))
+    ary = _stacked(draws)
+    r = _rhat(ary)
     eb = float(np.nanmin(array_stats.ess(ary, method="bulk")))
     et = float(np.nanmin(array_stats.ess(ary, method="tail", prob=rcParams["stats.ci_prob"])))
-    div = int(np.sum(stats["diverging"]))
-    depth_share = float(np.mean(stats["reached_max_treedepth"])) if "reached_max_treedepth" in stats else 0.0
     d = spec.diagnostics
-    problems = []
-    if not np.isfinite(r) or r > d.rhat_max:
-        problems.append(f"R-hat {r:.3f} > {d.rhat_max}")
+    problems = _rhat_problems(r, d.rhat_max)
     if not np.isfinite(eb) or eb < d.ess_bulk_min:
         problems.append(f"bulk ESS {eb:.0f} < {d.ess_bulk_min:g}")
     if not np.isfinite(et) or et < d.ess_tail_min:
         problems.append(f"tail ESS {et:.0f} < {d.ess_tail_min:g}")
-    if div > d.max_divergences:
-        problems.append(f"{div} divergences")
-    if depth_share > d.max_treedepth_share:
-        problems.append(f"{depth_share:.0%} of draws hit the maximum tree depth")
+    div, depth_share, trajectory = _trajectory_problems(stats, spec)
+    problems += trajectory
     return Diagnostics(
         rhat_max=r,
         ess_bulk_min=eb,
@@ -62,22 +56,46 @@ def diagnose(
     )
 
 
-def pilot_problems(
-    draws: dict[str, np.ndarray], stats: dict[str, np.ndarray], spec: ModelSpec
-) -> tuple[float, list[str]]:
-    """The R-hat of an importance-sampling pilot and what stops its draws from shaping a proposal:
-    chains that disagree (R-hat above `pilot_rhat_max`), divergences, saturated trees. Its ESS is
-    not checked: the importance draws carry their own."""
-    ary = np.stack([np.asarray(v, float) for v in draws.values()])
-    r = float(np.nanmax(array_stats.rhat(ary)))
+def diagnose_pilot(draws: dict[str, np.ndarray], stats: dict[str, np.ndarray], spec: ModelSpec) -> Diagnostics:
+    """Diagnostics of an importance-sampling pilot, whose draws only shape a proposal: `ok` unless its
+    chains disagree (R-hat above `pilot_rhat_max`), it diverged or its trees saturated. Its ESS is
+    not checked (NaN): the importance draws carry their own."""
+    r = _rhat(_stacked(draws))
+    problems = _rhat_problems(r, spec.diagnostics.pilot_rhat_max)
+    div, depth_share, trajectory = _trajectory_problems(stats, spec)
+    problems += trajectory
+    return Diagnostics(
+        rhat_max=r,
+        ess_bulk_min=float("nan"),
+        ess_tail_min=float("nan"),
+        divergences=div,
+        treedepth_share=depth_share,
+        attempts=1,
+        ok=not problems,
+        reason="; ".join(problems),
+    )
+
+
+def _stacked(draws: dict[str, np.ndarray]) -> np.ndarray:
+    return np.stack([np.asarray(v, float) for v in draws.values()])  # (parameter, chain, draw)
+
+
+def _rhat(ary: np.ndarray) -> float:
+    return float(np.nanmax(array_stats.rhat(ary)))
+
+
+def _rhat_problems(r: float, rhat_max: float) -> list[str]:
+    return [f"R-hat {r:.3f} > {rhat_max}"] if not np.isfinite(r) or r > rhat_max else []
+
+
+def _trajectory_problems(stats: dict[str, np.ndarray], spec: ModelSpec) -> tuple[int, float, list[str]]:
+    """Divergences, the share of draws at the maximum tree depth, and what they fail."""
     d = spec.diagnostics
-    problems = []
-    if not np.isfinite(r) or r > d.pilot_rhat_max:
-        problems.append(f"R-hat {r:.3f} > {d.pilot_rhat_max}")
     div = int(np.sum(stats["diverging"]))
+    depth_share = float(np.mean(stats["reached_max_treedepth"])) if "reached_max_treedepth" in stats else 0.0
+    problems = []
     if div > d.max_divergences:
         problems.append(f"{div} divergences")
-    depth_share = float(np.mean(stats["reached_max_treedepth"])) if "reached_max_treedepth" in stats else 0.0
     if depth_share > d.max_treedepth_share:
         problems.append(f"{depth_share:.0%} of draws hit the maximum tree depth")
-    return r, problems
+    return div, depth_share, problems

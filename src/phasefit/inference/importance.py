@@ -60,6 +60,29 @@ def unconstrained_draws(draws: dict[str, np.ndarray], priors: Sequence[tuple[str
     return np.column_stack([to_unconstrained(np.asarray(draws[n]).reshape(-1), pr) for n, pr in priors])
 
 
+def draw_moments(draws: dict[str, np.ndarray], priors: Sequence[tuple[str, Prior]]) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and covariance of posterior draws on the joint unconstrained scale of `priors`: where a
+    proposal around that posterior is centred and how it is shaped."""
+    u = unconstrained_draws(draws, priors)
+    return u.mean(0), np.atleast_2d(np.cov(u, rowvar=False))
+
+
+def weighted_moments(z: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and covariance of draws `z` (draw, parameter) under normalised weights `w`: the next
+    proposal of adaptive importance sampling."""
+    mean = w @ z
+    return mean, ((z - mean) * w[:, None]).T @ (z - mean)
+
+
+def log_mean_ratio(log_ratio: np.ndarray) -> tuple[float, float]:
+    """log of the mean importance ratio (a marginal likelihood) and its Monte Carlo standard error
+    (delta method: sd(ratio) / (mean(ratio) sqrt(n)))."""
+    n = len(log_ratio)
+    raw = np.exp(log_ratio - log_ratio.max())
+    rel_var = np.var(raw) / max(np.mean(raw) ** 2, 1e-300) / n
+    return float(special.logsumexp(log_ratio) - np.log(n)), float(np.sqrt(rel_var))
+
+
 def t_proposal(mean: np.ndarray, cov: np.ndarray, *, scale: float, seed: int):
     """A multivariate Student-t (df `PROPOSAL_DF`) around `mean` with covariance `cov` x `scale`;
     None when the moments are unusable (non-finite, or a covariance that is not positive definite)."""
@@ -108,8 +131,7 @@ def importance_posterior(
     NUTS) when neither round is reliable.
     """
     rng = np.random.default_rng(seed)
-    u = unconstrained_draws(pilot, priors)
-    mean, cov, scale, n = u.mean(0), np.atleast_2d(np.cov(u, rowvar=False)), PROPOSAL_SCALE, n_proposal
+    (mean, cov), scale, n = draw_moments(pilot, priors), PROPOSAL_SCALE, n_proposal
     drawn = 0
     fit = ImportanceFit(log_z=np.nan, log_z_se=np.inf, k_hat=np.inf, ess=0.0, n_proposal=0, rounds=0)
     for r in (1, 2):
@@ -126,15 +148,12 @@ def importance_posterior(
         log_w, k_hat = psis(log_ratio)
         w = np.exp(log_w)
         ess = resampled_ess(float(1.0 / np.sum(w**2)), n_keep)
-        log_z = float(special.logsumexp(log_ratio) - np.log(n))
-        raw = np.exp(log_ratio - log_ratio.max())
-        se = float(np.sqrt(np.var(raw) / max(np.mean(raw) ** 2, 1e-300) / n))
+        log_z, se = log_mean_ratio(log_ratio)
         fit = ImportanceFit(log_z=log_z, log_z_se=se, k_hat=k_hat, ess=ess, n_proposal=drawn, rounds=r)
         if fit.k_hat <= K_HAT_MAX and ess >= ess_min:
             idx = _systematic(w, n_keep, rng)
             return {k: np.asarray(v)[idx] for k, v in values.items()}, (log_prior + ll)[idx], fit
-        mean = w @ z
-        cov = ((z - mean) * w[:, None]).T @ (z - mean)
+        mean, cov = weighted_moments(z, w)
         scale, n = ADAPTED_SCALE, 2 * n_proposal
     return fit
 
