@@ -11,13 +11,16 @@ For each curve of the accuracy suite's development seed (independent simulators;
 seed) this fits smooth and breakpoint as `phasefit fit` does, then for every high-k LOO point and
 for leave-future-out (at the cutoff `analyse_curve` uses) computes:
 
-- the importance-sampling estimate with the default spec's settings (what phasefit now reports),
+- the importance-sampling estimate with each number of proposal draws per round in `--draws`
+  (default: the spec's `[evidence] importance_draws` and 16,000, the default before it), from the
+  same seed, so the rows differ only by the draws,
 - two NUTS refits with different seeds (what phasefit reported before, twice).
 
 An importance estimate is as good as a refit when it differs from refit A no more than refit B does
 (two refits of the same posterior differ only by Monte Carlo error).
 
-    .venv/bin/python benchmarks/importance_refits.py              # 60 curves, development seed
+    .venv/bin/python benchmarks/importance_refits.py                        # 60 curves, development seed
+    .venv/bin/python benchmarks/importance_refits.py --draws 16000,4000     # the draw counts compared
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ HYPS = ("smooth", "breakpoint")
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--curves", type=int, default=60)
+    ap.add_argument("--draws", default=None, help="proposal draws per round, comma-separated (default: spec's, 16000)")
     ap.add_argument("--render", action="store_true", help="rewrite the RESULTS.md section from the saved JSON")
     args = ap.parse_args(argv)
     if args.render:
@@ -66,9 +70,15 @@ def main(argv: list[str] | None = None) -> int:
 
     curves = dev_suite_curves(args.curves)
     spec = load_spec()
+    draws = (
+        [int(v) for v in args.draws.split(",")]
+        if args.draws
+        else sorted({spec.evidence.importance_draws, 16000}, reverse=True)
+    )
     sampler = Sampler(spec)
     rows: list[dict] = []
-    is_seconds = refit_seconds = 0.0
+    is_seconds = dict.fromkeys(draws, 0.0)
+    refit_seconds = 0.0
     n_refits = 0
     t_start = time.perf_counter()
 
@@ -89,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         seed = curve_seed(c, spec.sampler.seed)
         fits = {h: sampler.fit(inputs, h, seed=seed + j) for j, h in enumerate(HYPS)}
         for j, (h, f) in enumerate(fits.items()):
-            imp = loo_mod.ImportanceRefit(f, inputs, spec, draws=spec.evidence.importance_draws, seed=seed + 60 + j)
+            imps = {n: loo_mod.ImportanceRefit(f, inputs, spec, draws=n, seed=seed + 60 + j) for n in draws}
             plain, _ = loo_mod.loo(f, inputs, spec, refit=None, seed=seed)
             k = np.asarray(plain.elpd.pareto_k.values, float)
             targets = [
@@ -104,48 +114,48 @@ def main(argv: list[str] | None = None) -> int:
                     ("lfo", train, np.flatnonzero(~train), inputs.subset(np.ones(len(inputs.x), bool), range_=rng))
                 )
             for kind, keep, points, target_inputs in targets:
-                t0 = time.perf_counter()
-                w = imp.on(target_inputs).condition(keep, seed=seed + 7)
-                w = w if w is not None and w.reliable_for(points) else None  # as loo / leave_future_out
-                est = float(sum(w.elpd(i) for i in points)) if w is not None else np.nan
-                is_seconds += time.perf_counter() - t0
+                row = {"curve": c.task, "hypothesis": h, "kind": kind, "n_points": int(len(inputs.x))}
+                for n, imp in imps.items():
+                    t0 = time.perf_counter()
+                    w = imp.on(target_inputs).condition(keep, seed=seed + 7)
+                    w = w if w is not None and w.reliable_for(points) else None  # as loo / leave_future_out
+                    is_seconds[n] += time.perf_counter() - t0
+                    row |= {
+                        f"reliable_{n}": w is not None,
+                        f"k_hat_{n}": w.k_hat if w is not None else np.nan,
+                        f"importance_{n}": float(sum(w.elpd(i) for i in points)) if w is not None else np.nan,
+                    }
                 sub = inputs.subset(keep, range_=(target_inputs.range_lo, target_inputs.range_hi))
                 a, b = refit(sub, h, seed + 1000), refit(sub, h, seed + 2000)
-                rows.append(
-                    {
-                        "curve": c.task,
-                        "hypothesis": h,
-                        "kind": kind,
-                        "n_points": int(len(inputs.x)),
-                        "reliable": w is not None,
-                        "k_hat": w.k_hat if w is not None else np.nan,
-                        "importance": est,
-                        "refit_a": predictive_elpd(a, inputs, points),
-                        "refit_b": predictive_elpd(b, inputs, points),
-                        "refits_converged": bool(a.diagnostics.ok and b.diagnostics.ok),
-                    }
-                )
+                row |= {
+                    "refit_a": predictive_elpd(a, inputs, points),
+                    "refit_b": predictive_elpd(b, inputs, points),
+                    "refits_converged": bool(a.diagnostics.ok and b.diagnostics.ok),
+                }
+                rows.append(row)
         print(f"{c.label}: {len(rows)} estimates", flush=True)
     seconds = time.perf_counter() - t_start
+
+    def q(d):
+        return {"median": float(np.median(d)), "p90": float(np.quantile(d, 0.9)), "max": float(np.max(d))}
 
     summary = {}
     for kind in ("loo", "lfo"):
         for h in HYPS:
-            sel = [r for r in rows if r["kind"] == kind and r["hypothesis"] == h]
-            ok = [r for r in sel if r["reliable"]]
-            d_is = np.abs([r["importance"] - r["refit_a"] for r in ok]) if ok else np.array([np.nan])
-            d_rr = np.abs([r["refit_b"] - r["refit_a"] for r in ok]) if ok else np.array([np.nan])
-
-            def q(d):
-                return {"median": float(np.median(d)), "p90": float(np.quantile(d, 0.9)), "max": float(np.max(d))}
-
-            summary[f"{kind}/{h}"] = {
-                "estimates": len(sel),
-                "reliable": len(ok),
-                "importance_vs_refit": q(d_is),
-                "refit_vs_refit": q(d_rr),
-                "importance_closer_share": float(np.mean(d_is <= d_rr)) if ok else np.nan,
-            }
+            for n in draws:
+                sel = [r for r in rows if r["kind"] == kind and r["hypothesis"] == h]
+                ok = [r for r in sel if r[f"reliable_{n}"]]
+                d_is = np.abs([r[f"importance_{n}"] - r["refit_a"] for r in ok]) if ok else np.array([np.nan])
+                d_rr = np.abs([r["refit_b"] - r["refit_a"] for r in ok]) if ok else np.array([np.nan])
+                summary[f"{kind}/{h}/{n}"] = {
+                    "estimate": f"{kind}/{h}",
+                    "draws": n,
+                    "estimates": len(sel),
+                    "reliable": len(ok),
+                    "importance_vs_refit": q(d_is),
+                    "refit_vs_refit": q(d_rr),
+                    "importance_closer_share": float(np.mean(d_is <= d_rr)) if ok else np.nan,
+                }
     commit, dirty = git_state()
     out = {
         "benchmark": "importance_refits",
@@ -158,8 +168,9 @@ def main(argv: list[str] | None = None) -> int:
         "curves": len(curves),
         "seed": DEV_SEED,
         "importance_draws": spec.evidence.importance_draws,
+        "draws": draws,
         "seconds": seconds,
-        "importance_seconds_per_estimate": is_seconds / max(len(rows), 1),
+        "importance_seconds_per_estimate": {str(n): t / max(len(rows), 1) for n, t in is_seconds.items()},
         "refit_seconds_per_refit": refit_seconds / max(n_refits, 1),
         "summary": summary,
         "rows": rows,
@@ -180,7 +191,8 @@ def markdown(out: dict) -> str:
         f"Run {out['date']} by `{out['command'].strip()}` (git {out['git'][:7]}); {m.get('nproc')} cores "
         f"({m.get('cpu')}); {out['curves']} curves of the accuracy suite's development seed {out['seed']}, smooth and "
         f"breakpoint fits as `phasefit fit` makes them; {out['seconds']:.0f} s. Importance sampling with "
-        f"{out['importance_draws']} proposal draws per round (`[evidence] importance_draws`).",
+        f"{' and '.join(str(n) for n in out['draws'])} proposal draws per round from the same seeds (the default "
+        f"spec's `[evidence] importance_draws`: {out['importance_draws']}).",
         "",
         "Each row: the estimates of one kind (an exact LOO point's elpd_i, or leave-future-out's summed elpd of "
         "the larger models) for one hypothesis. *reliable*: importance k-hat <= 0.7 within three rounds, for "
@@ -188,21 +200,24 @@ def markdown(out: dict) -> str:
         "Differences in elpd units, over the reliable estimates: importance sampling against NUTS "
         "refit A, beside NUTS refit B against refit A (the Monte Carlo error of a refit).",
         "",
-        "| estimate | n | reliable | |importance - refit A|: median / p90 / max "
+        "| estimate | draws per round | n | reliable | |importance - refit A|: median / p90 / max "
         "| |refit B - refit A|: median / p90 / max | importance at least as close as refit B |",
-        "|---|---:|---:|---|---|---:|",
+        "|---|---:|---:|---:|---|---|---:|",
     ]
-    for key, s in out["summary"].items():
+    for s in out["summary"].values():
         a, b = s["importance_vs_refit"], s["refit_vs_refit"]
         lines.append(
-            f"| {key} | {s['estimates']} | {s['reliable']} | {a['median']:.3f} / {a['p90']:.3f} / {a['max']:.3f} | "
+            f"| {s['estimate']} | {s['draws']} | {s['estimates']} | {s['reliable']} | "
+            f"{a['median']:.3f} / {a['p90']:.3f} / {a['max']:.3f} | "
             f"{b['median']:.3f} / {b['p90']:.3f} / {b['max']:.3f} | {s['importance_closer_share']:.2f} |"
         )
+    per = ", ".join(
+        f"{float(t) * 1000:.0f} ms with {n} draws" for n, t in out["importance_seconds_per_estimate"].items()
+    )
     lines += [
         "",
-        f"Time: {out['importance_seconds_per_estimate'] * 1000:.0f} ms per importance estimate (all rounds) against "
-        f"{out['refit_seconds_per_refit'] * 1000:.0f} ms per NUTS refit (retries included), one process, 2 cores "
-        "shared by nutpie's 4 chains.",
+        f"Time per importance estimate (all rounds): {per}; {out['refit_seconds_per_refit'] * 1000:.0f} ms per NUTS "
+        "refit (retries included); one process, 2 cores shared by nutpie's 4 chains.",
         end,
     ]
     return "\n".join(lines) + "\n"
