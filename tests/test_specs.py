@@ -201,11 +201,11 @@ def _edit(old: str, new: str) -> str:
             r"\[evidence\] refits must be \"importance\" or \"exact\", got 'fast'$",
         ),
         (
-            _edit("importance_draws = 16000", "importance_draws = 100"),
+            _edit("importance_draws = 8000", "importance_draws = 100"),
             r"\[evidence\] importance_draws must be an integer >= 1000, got 100$",
         ),
         (
-            _edit("importance_draws = 16000", "importance_drws = 16000"),
+            _edit("importance_draws = 8000", "importance_drws = 8000"),
             r"\[evidence\] unknown key 'importance_drws' \(did you mean 'importance_draws'\?\)$",
         ),
         (

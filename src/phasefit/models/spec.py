@@ -80,7 +80,7 @@ class EvidenceSpec:
     """How exact LOO points and leave-future-out training posteriors are computed (docs/verdicts.md)."""
 
     refits: str = "importance"  # "importance": importance sampling, NUTS where unreliable; "exact": always NUTS
-    importance_draws: int = 16000  # proposal draws per importance-sampling round
+    importance_draws: int = 8000  # proposal draws per importance-sampling round (benchmarks/importance_refits.py)
 
 
 @dataclass(frozen=True)
