@@ -43,7 +43,7 @@ def _cmd(data, out):
 
 
 def _env(compiledir, hashseed):
-    return {**os.environ, "PYTHONHASHSEED": str(hashseed), "PYTENSOR_FLAGS": f"compiledir={compiledir}"}
+    return {**os.environ, "PYTHONHASHSEED": str(hashseed), "PYTENSOR_FLAGS": f"base_compiledir={compiledir}"}
 
 
 def _fit(data, out, compiledir, hashseed):
