@@ -119,9 +119,8 @@ def callback_key(pyfunc, sig, options: dict) -> str | None:
     record = inner_vars.get("record_dtype")
     layout = [(np.asarray(a).ndim, np.asarray(a).dtype.str) for a in inner_vars.get("shared_tuple", ())]
     names: dict[str, str] = {}
-    record_descr = (
-        _UUID.sub(lambda m: names.setdefault(m.group(0), f"v{len(names)}"), repr(record.descr)) if record else ""
-    )
+    descr = repr(record.descr) if record is not None else ""  # None: a model without data arrays
+    record_descr = _UUID.sub(lambda m: names.setdefault(m.group(0), f"v{len(names)}"), descr)
     parts = [
         f"phasefit-nutpie-callback-{KEY_VERSION}",
         pyfunc.__qualname__,
