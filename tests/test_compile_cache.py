@@ -83,3 +83,13 @@ def test_an_unwritable_cache_directory_compiles_as_before(tmp_path, monkeypatch)
     monkeypatch.setattr(compile_cache, "cache_dir", lambda: blocker / "cache")  # cannot be created
     compiled = _compile(tiny_spec())
     assert _hits(compiled) == (0, 0) and not (blocker.parent / "cache").exists()
+
+
+@pytest.mark.parametrize("damaged", ["*.nbi", "*.nbc"])
+def test_a_damaged_cache_file_is_compiled_over(cache, damaged):
+    spec = tiny_spec()
+    _compile(spec)
+    for path in cache.glob(damaged):
+        path.write_bytes(b"not a numba cache file")
+    assert _hits(_compile(spec)) == (0, 0)  # compiled again instead of failing
+    assert _hits(_compile(spec)) == (1, 1)  # and stored again

@@ -97,6 +97,23 @@ class _KeyedCache(FunctionCache):
     def _index_key(self, sig, codegen):
         return (sig, codegen.magic_tuple(), self._stable_key)
 
+    def load_overload(self, sig, target_context):
+        """The stored callback, or None (compile it) when its files are unreadable: a damaged index
+        is removed so that the freshly compiled callback replaces it."""
+        try:
+            return super().load_overload(sig, target_context)
+        except Exception:  # noqa: BLE001 - a truncated or foreign cache file of any kind
+            Path(self._cache_file._index_path).unlink(missing_ok=True)
+            return None
+
+    def save_overload(self, sig, data):
+        """Store the compiled callback; a cache that cannot be written costs the next process a
+        compile, not this one its result."""
+        try:
+            super().save_overload(sig, data)
+        except Exception:  # noqa: BLE001
+            pass
+
 
 def _closure(func) -> dict:
     cells = func.__closure__ or ()
