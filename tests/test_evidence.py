@@ -85,6 +85,33 @@ def test_lfo_not_defined_without_enough_training_models():
     assert leave_future_out(inputs, inputs.x[-1] + 1, s.spec, refit=s.fit, seed=1) is None  # nothing to predict
 
 
+@pytest.mark.parametrize("chains", [1, 2, 4])
+def test_relative_efficiency_is_what_arviz_loo_uses_by_default(chains):
+    import arviz_stats as azs
+    import xarray as xr
+
+    rng = np.random.default_rng(chains)
+    draws = {  # one well-mixed and one autocorrelated variable: their efficiencies differ
+        "a": rng.normal(size=(chains, 300)),
+        "b": np.cumsum(rng.normal(size=(chains, 300)), axis=1) / 30,
+    }
+    ll = rng.normal(-1.0, 0.3, size=(chains, 300, 6))
+    tree = xr.DataTree.from_dict(
+        {
+            "posterior": xr.Dataset({k: (("chain", "draw"), v) for k, v in draws.items()}),
+            "log_likelihood": xr.Dataset({"y": (("chain", "draw", "point"), ll)}),
+        }
+    )
+    reff = loo_module.relative_efficiency(draws)
+    assert (reff == 1.0) == (chains == 1) and 0 < reff
+    default, given = azs.loo(tree, pointwise=True, var_name="y"), azs.loo(tree, pointwise=True, var_name="y", reff=reff)
+    assert np.array_equal(default.elpd_i.values, given.elpd_i.values)
+    assert np.array_equal(default.pareto_k.values, given.pareto_k.values)
+    if chains > 1:  # and a wrong efficiency would change the smoothing
+        other = azs.loo(tree, pointwise=True, var_name="y", reff=reff / 4)
+        assert not np.array_equal(default.pareto_k.values, other.pareto_k.values)
+
+
 def test_logmeanexp():
     a = np.log(np.array([[1.0, 2.0], [3.0, 6.0]]))
     assert logmeanexp(a) == pytest.approx(np.log(3.0))

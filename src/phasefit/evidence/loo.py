@@ -19,6 +19,7 @@ from typing import Protocol
 import arviz_stats as azs
 import numpy as np
 import xarray as xr
+from arviz_stats.base import array_stats
 from scipy import special
 
 from phasefit.inference.importance import (
@@ -164,6 +165,16 @@ class ImportanceRefit:
         return None
 
 
+def relative_efficiency(draws: dict[str, np.ndarray]) -> float:
+    """The relative efficiency PSIS-LOO uses, as `arviz_stats.loo` computes it by default (the mean
+    over the posterior's variables of ESS(mean) / number of draws; 1 for one chain), from the
+    (chain, draw) arrays: the same value without a Dataset per variable (15 of `loo`'s 42 ms)."""
+    ary = np.stack([np.asarray(v, float) for v in draws.values()])  # (variable, chain, draw)
+    if ary.shape[1] == 1:
+        return 1.0
+    return float(np.hstack(array_stats.ess(ary, method="mean")).mean() / (ary.shape[1] * ary.shape[2]))
+
+
 def logmeanexp(a: np.ndarray, axis=None) -> np.ndarray:
     a = np.asarray(a)
     n = a.size if axis is None else np.prod([a.shape[i] for i in np.atleast_1d(axis)])
@@ -199,7 +210,7 @@ def loo(
     )
     with warnings.catch_warnings():  # high k-hat is expected with 4-10 points; handled below
         warnings.simplefilter("ignore")
-        elpd = azs.loo(tree, pointwise=True, var_name="y")
+        elpd = azs.loo(tree, pointwise=True, var_name="y", reff=relative_efficiency(result.checked()))
     k = np.asarray(elpd.pareto_k.values, float)
     max_k = float(np.nanmax(k))
     refits = sampled = unconverged = 0
