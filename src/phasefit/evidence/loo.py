@@ -168,7 +168,7 @@ class ImportanceRefit:
 def relative_efficiency(draws: dict[str, np.ndarray]) -> float:
     """The relative efficiency PSIS-LOO uses, as `arviz_stats.loo` computes it by default (the mean
     over the posterior's variables of ESS(mean) / number of draws; 1 for one chain), from the
-    (chain, draw) arrays: the same value without a Dataset per variable (15 of `loo`'s 42 ms)."""
+    (chain, draw) arrays: the same value without a Dataset per variable (~2 ms instead of ~6-7)."""
     ary = np.stack([np.asarray(v, float) for v in draws.values()])  # (variable, chain, draw)
     if ary.shape[1] == 1:
         return 1.0
