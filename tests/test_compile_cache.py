@@ -93,3 +93,42 @@ def test_a_damaged_cache_file_is_compiled_over(cache, damaged):
         path.write_bytes(b"not a numba cache file")
     assert _hits(_compile(spec)) == (0, 0)  # compiled again instead of failing
     assert _hits(_compile(spec)) == (1, 1)  # and stored again
+
+
+def _fake_callback(n_dim, *, graph_key: str, extra=None):
+    """A function shaped like nutpie's callbacks (closure: `extract` whose own closure holds `inner`,
+    the PyTensor-compiled graph) without compiling anything."""
+    from types import SimpleNamespace
+
+    from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS
+
+    def graph():
+        pass
+
+    CACHED_SRC_FUNCTIONS[graph] = graph_key
+    inner = SimpleNamespace(py_func=graph)
+
+    def extract_shared(x, user_data_):
+        return inner
+
+    def extract_with_extra(x, user_data_):
+        return inner, extra
+
+    extract = SimpleNamespace(py_func=extract_shared if extra is None else extract_with_extra)
+
+    def logp_numba(dim, x_):
+        if dim != n_dim:
+            return -1
+        return extract
+
+    logp_numba._keep = graph  # CACHED_SRC_FUNCTIONS holds its keys weakly
+    return logp_numba
+
+
+def test_the_key_covers_the_dimensions_even_as_numpy_integers():
+    key = lambda f: compile_cache.callback_key(f, "sig", {})  # noqa: E731
+    a, b = _fake_callback(np.int64(3), graph_key="g"), _fake_callback(np.int64(4), graph_key="g")
+    assert key(a) is not None and key(a) != key(b)  # the compiled code checks n_dim: it must be keyed
+    assert key(a) == key(_fake_callback(3, graph_key="g"))  # the same value, however it is typed
+    assert key(a) != key(_fake_callback(3, graph_key="other graph"))
+    assert key(_fake_callback(3, graph_key="g", extra=object())) is None  # unknown closure content: not cached

@@ -29,6 +29,7 @@ import hashlib
 import re
 import tempfile
 import threading
+import types
 from importlib.metadata import version
 from pathlib import Path
 from weakref import WeakKeyDictionary
@@ -38,7 +39,7 @@ import numpy as np
 from numba.core.caching import CacheImpl, FunctionCache, _CacheLocator
 from numba.core.ccallback import CFunc
 
-KEY_VERSION = 1  # bump when what the key covers changes
+KEY_VERSION = 2  # bump when what the key covers changes (2: numpy-integer dimensions were left out)
 _KEYS: WeakKeyDictionary = WeakKeyDictionary()  # callback's Python function -> its stable key
 _LOCK = threading.Lock()
 _UUID = re.compile(r"[0-9a-f]{32}")
@@ -120,8 +121,31 @@ def _closure(func) -> dict:
     return {name: cell.cell_contents for name, cell in zip(func.__code__.co_freevars, cells, strict=True)}
 
 
+def _constants(closure: dict, known: set[str]) -> str | None:
+    """The closure's plain values (dimensions, index tuples; numpy scalars as Python numbers), or
+    None when it holds anything else than `known` names and such values: then it is not keyed."""
+    out = {}
+    for name, value in sorted(closure.items()):
+        if name in known:
+            continue
+        if isinstance(value, bool | int | float | str | np.integer | np.floating):
+            out[name] = value.item() if isinstance(value, np.generic) else value
+        elif isinstance(value, tuple) and all(isinstance(v, int | np.integer) for v in value):
+            out[name] = tuple(int(v) for v in value)
+        elif isinstance(value, types.ModuleType):
+            out[name] = value.__name__
+        else:
+            return None
+    return repr(out)
+
+
 def callback_key(pyfunc, sig, options: dict) -> str | None:
-    """The stable key of one of nutpie's callbacks (None: not cacheable, compile it as usual)."""
+    """The stable key of one of nutpie's callbacks (None: not cacheable, compile it as usual).
+
+    Everything the compiled code embeds must be in it: the callback's and its extractor's bytecode,
+    every constant they close over (the model's dimensions above all: the callback checks them),
+    the graph they call (PyTensor's key) and the layout of the data arrays. A closure value of a
+    kind not listed here makes the callback uncacheable rather than risk a wrong hit."""
     from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS
 
     outer = _closure(pyfunc)
@@ -133,9 +157,16 @@ def callback_key(pyfunc, sig, options: dict) -> str | None:
     graph_key = CACHED_SRC_FUNCTIONS.get(getattr(inner, "py_func", None)) if inner is not None else None
     if graph_key is None:
         return None
+    outer_constants = _constants(outer, {"extract"})
+    inner_constants = _constants(
+        inner_vars,
+        {"inner", "record_dtype", "shared_tuple", "extract_array", "tuple_setitem_literal", "literal_unroll"},
+    )
+    if outer_constants is None or inner_constants is None:
+        return None
     record = inner_vars.get("record_dtype")
     layout = [(np.asarray(a).ndim, np.asarray(a).dtype.str) for a in inner_vars.get("shared_tuple", ())]
-    names: dict[str, str] = {}
+    names: dict[str, str] = {}  # nutpie names the data arrays at random: numbered in order instead
     descr = repr(record.descr) if record is not None else ""  # None: a model without data arrays
     record_descr = _UUID.sub(lambda m: names.setdefault(m.group(0), f"v{len(names)}"), descr)
     parts = [
@@ -143,7 +174,8 @@ def callback_key(pyfunc, sig, options: dict) -> str | None:
         pyfunc.__qualname__,
         hashlib.sha256(pyfunc.__code__.co_code).hexdigest(),
         hashlib.sha256(extract.py_func.__code__.co_code).hexdigest(),
-        repr({k: v for k, v in outer.items() if isinstance(v, int | str | float)}),
+        outer_constants,
+        inner_constants,
         graph_key,
         repr(layout),
         record_descr,
