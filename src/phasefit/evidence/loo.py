@@ -22,6 +22,7 @@ import xarray as xr
 from arviz_stats.base import array_stats
 from scipy import special
 
+from phasefit.inference.diagnostics import stacked
 from phasefit.inference.importance import (
     ADAPTED_SCALE,
     K_HAT_MAX,
@@ -169,7 +170,7 @@ def relative_efficiency(draws: dict[str, np.ndarray]) -> float:
     """The relative efficiency PSIS-LOO uses, as `arviz_stats.loo` computes it by default (the mean
     over the posterior's variables of ESS(mean) / number of draws; 1 for one chain), from the
     (chain, draw) arrays: the same value without a Dataset per variable (~2 ms instead of ~6-7)."""
-    ary = np.stack([np.asarray(v, float) for v in draws.values()])  # (variable, chain, draw)
+    ary = stacked(draws)  # (variable, chain, draw)
     if ary.shape[1] == 1:
         return 1.0
     return float(np.hstack(array_stats.ess(ary, method="mean")).mean() / (ary.shape[1] * ary.shape[2]))

@@ -32,7 +32,7 @@ def diagnose(
     draws: dict[str, np.ndarray], stats: dict[str, np.ndarray], spec: ModelSpec, *, attempts: int
 ) -> Diagnostics:
     """Diagnostics over every (chain, draw) array in `draws`."""
-    ary = _stacked(draws)
+    ary = stacked(draws)
     r = _rhat(ary)
     eb = float(np.nanmin(array_stats.ess(ary, method="bulk")))
     et = float(np.nanmin(array_stats.ess(ary, method="tail", prob=rcParams["stats.ci_prob"])))
@@ -60,7 +60,7 @@ def diagnose_pilot(draws: dict[str, np.ndarray], stats: dict[str, np.ndarray], s
     """Diagnostics of an importance-sampling pilot, whose draws only shape a proposal: `ok` unless its
     chains disagree (R-hat above `pilot_rhat_max`), it diverged or its trees saturated. Its ESS is
     not checked (NaN): the importance draws carry their own."""
-    r = _rhat(_stacked(draws))
+    r = _rhat(stacked(draws))
     problems = _rhat_problems(r, spec.diagnostics.pilot_rhat_max)
     div, depth_share, trajectory = _trajectory_problems(stats, spec)
     problems += trajectory
@@ -76,7 +76,8 @@ def diagnose_pilot(draws: dict[str, np.ndarray], stats: dict[str, np.ndarray], s
     )
 
 
-def _stacked(draws: dict[str, np.ndarray]) -> np.ndarray:
+def stacked(draws: dict[str, np.ndarray]) -> np.ndarray:
+    """The (chain, draw) arrays of `draws` as one (parameter, chain, draw) array for ArviZ's array functions."""
     return np.stack([np.asarray(v, float) for v in draws.values()])  # (parameter, chain, draw)
 
 
