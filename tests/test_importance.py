@@ -115,3 +115,21 @@ def test_a_pilot_that_fails_its_checks_falls_back_to_nuts(curves):
     assert r.importance is None
     assert r.settings["method"] == "nuts" and r.settings["importance_fallback"].startswith("pilot: R-hat")
     assert next(iter(r.draws.values())).shape == (2, 150)
+
+
+def test_logsumexp_is_scipys():
+    """The module's `logsumexp` (no array-API dispatch) gives SciPy's values, infinities and NaN,
+    along any axis, with and without kept dimensions."""
+    from scipy import special
+
+    from phasefit.inference.importance import logsumexp
+
+    rng = np.random.default_rng(0)
+    for a in (rng.normal(size=100) * 50, [-np.inf, -np.inf], [], [np.inf, 1.0], [np.nan, 1.0], [-np.inf, 3.0]):
+        assert logsumexp(a) == pytest.approx(float(special.logsumexp(a)), rel=1e-14, nan_ok=True)
+    b = rng.normal(size=(3, 4, 5)) * 10
+    b[0, 1, :] = -np.inf
+    for axis in (0, 1, 2):
+        for keepdims in (False, True):
+            expected = special.logsumexp(b, axis=axis, keepdims=keepdims)
+            np.testing.assert_allclose(logsumexp(b, axis=axis, keepdims=keepdims), expected, rtol=1e-14)

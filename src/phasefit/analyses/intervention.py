@@ -39,13 +39,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
 from phasefit.analyses.curve import QUANTILES, curve_seed, diagnostic_problems, scale_axes, scale_columns
 from phasefit.data.curves import Curve, CurveSet
 from phasefit.evidence.marginal import K_HAT_MAX, Evidence, importance_log_z
 from phasefit.evidence.verdicts import decide
 from phasefit.inference.diagnostics import Diagnostics
+from phasefit.inference.importance import logsumexp
 from phasefit.inference.sampler import FitResult, Sampler, thin_to
 from phasefit.models.arms import (
     arm_means,
@@ -289,7 +289,7 @@ def pair_probabilities(
     lz = log_z[ok]
     record: dict = {"method": weights, "pairs": int(ok.sum())}
     if weights == "even" or len(lz) == 0:
-        out[ok] = np.exp(lz - special.logsumexp(lz, axis=1, keepdims=True))
+        out[ok] = np.exp(lz - logsumexp(lz, axis=1, keepdims=True))
         record["prior"] = dict.fromkeys(HYPOTHESES, 1 / len(HYPOTHESES))
         return out, record
     post, pi = learned_probabilities(lz, seed=seed)
@@ -316,7 +316,7 @@ def learned_probabilities(
     kept = np.empty((sweeps, k))
     for sweep in range(sweeps + burn):
         lp = log_z + np.log(pi)
-        r = np.exp(lp - special.logsumexp(lp, axis=1, keepdims=True))
+        r = np.exp(lp - logsumexp(lp, axis=1, keepdims=True))
         if sweep >= burn:
             acc += r
             kept[sweep - burn] = pi

@@ -42,7 +42,7 @@ from scipy import optimize, special
 from phasefit.analyses.curve import CurveResult
 from phasefit.data.curves import CurveSet
 from phasefit.evidence.onset import onset_draws
-from phasefit.inference.importance import K_HAT_MAX, psis
+from phasefit.inference.importance import K_HAT_MAX, logsumexp, psis
 from phasefit.models.priors import Prior, from_unconstrained, log_prior, sample, to_unconstrained
 from phasefit.models.spec import EMERGENT, POPULATION_PRIORS, ModelSpec
 
@@ -302,8 +302,8 @@ def fit_population(
     all_arrays = arrays(None)
     for j in range(J):
         t_j, lw_j, lr_j = f_curves(draws[j], *all_arrays, *data)
-        pooled += np.exp(t_j - special.logsumexp(t_j, axis=1, keepdims=True)) / J
-        lse = special.logsumexp(lw_j, axis=2, keepdims=True)
+        pooled += np.exp(t_j - logsumexp(t_j, axis=1, keepdims=True)) / J
+        lse = logsumexp(lw_j, axis=2, keepdims=True)
         with np.errstate(invalid="ignore"):  # a hyper draw under which none of a curve's draws is possible
             weights += np.where(np.isfinite(lse), np.exp(lw_j - lse), 0.0) / J
         rates[j] = np.exp(lr_j)

@@ -20,7 +20,6 @@ import arviz_stats as azs
 import numpy as np
 import xarray as xr
 from arviz_stats.base import array_stats
-from scipy import special
 
 from phasefit.inference.diagnostics import stacked
 from phasefit.inference.importance import (
@@ -28,6 +27,7 @@ from phasefit.inference.importance import (
     K_HAT_MAX,
     PROPOSAL_SCALE,
     draw_moments,
+    logsumexp,
     pareto_k,
     proposal_draws,
     psis,
@@ -91,7 +91,7 @@ class Weighted:
 
     def elpd(self, point: int) -> float:
         """log p(y_point | the subset): the weighted mean of the point's likelihood."""
-        return float(special.logsumexp(self.log_weights + self.loglik[:, point]))
+        return float(logsumexp(self.log_weights + self.loglik[:, point]))
 
     def reliable_for(self, points) -> bool:
         """Whether the weighted mean of each point's likelihood is reliable too: the Pareto k-hat of
@@ -179,7 +179,7 @@ def relative_efficiency(draws: dict[str, np.ndarray]) -> float:
 def logmeanexp(a: np.ndarray, axis=None) -> np.ndarray:
     a = np.asarray(a)
     n = a.size if axis is None else np.prod([a.shape[i] for i in np.atleast_1d(axis)])
-    return special.logsumexp(a, axis=axis) - np.log(n)
+    return logsumexp(a, axis=axis) - np.log(n)
 
 
 def _loglik(result: FitResult, inputs: CurveInputs, spec: ModelSpec) -> np.ndarray:

@@ -15,13 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special
 
 from phasefit.inference.importance import (
     K_HAT_MAX,
     PROPOSAL_SCALE,
     draw_moments,
     log_mean_ratio,
+    logsumexp,
     pareto_k,
     proposal_draws,
     t_proposal,
@@ -116,5 +116,5 @@ def _importance_estimate(
 def hypothesis_probabilities(evidence: dict[str, Evidence], spec: ModelSpec) -> dict[str, float]:
     """P(h | y) for every hypothesis of the spec from log Z_h and the spec's prior weights."""
     t = np.array([evidence[h].log_z for h in spec.names]) + np.asarray(spec.log_weights())
-    p = np.exp(t - special.logsumexp(t))
+    p = np.exp(t - logsumexp(t))
     return {h: float(v) for h, v in zip(spec.names, p, strict=True)}

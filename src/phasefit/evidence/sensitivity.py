@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy import special
 
 from phasefit.evidence.verdicts import decide
+from phasefit.inference.importance import logsumexp
 from phasefit.models.priors import Prior, log_prior, sample
 from phasefit.models.spec import EMERGENT, ModelSpec
 
@@ -42,7 +42,7 @@ class Sensitivity:
 def _log_normaliser(prior: Prior, alpha: float) -> float:
     """log c(alpha) by Monte Carlo from the prior (fixed stream: the same value in every run)."""
     x = sample(prior, NORMALISER_DRAWS, np.random.default_rng(0))
-    return float(special.logsumexp((alpha - 1) * log_prior(x, prior)) - np.log(NORMALISER_DRAWS))
+    return float(logsumexp((alpha - 1) * log_prior(x, prior)) - np.log(NORMALISER_DRAWS))
 
 
 def log_evidence_shift(draws: dict[str, np.ndarray], priors: list[tuple[str, Prior]], alpha: float) -> float:
@@ -50,7 +50,7 @@ def log_evidence_shift(draws: dict[str, np.ndarray], priors: list[tuple[str, Pri
     named parameters are power-scaled by alpha, from its posterior draws."""
     log_p = sum(log_prior(np.asarray(draws[name]).reshape(-1), prior) for name, prior in priors)
     log_c = sum(_log_normaliser(prior, alpha) for _, prior in priors)
-    return float(special.logsumexp((alpha - 1) * log_p) - np.log(np.size(log_p))) - log_c
+    return float(logsumexp((alpha - 1) * log_p) - np.log(np.size(log_p))) - log_c
 
 
 def prior_sensitivity(
@@ -68,10 +68,10 @@ def prior_sensitivity(
     bp = names.index(EMERGENT)
 
     def p_of(t: np.ndarray) -> float:
-        return float(np.exp(t[bp] - special.logsumexp(t)))
+        return float(np.exp(t[bp] - logsumexp(t)))
 
     def verdict(t: np.ndarray) -> str:
-        p = np.exp(t - special.logsumexp(t))
+        p = np.exp(t - logsumexp(t))
         return decide(
             ok=True,
             p_absent=float(p[names.index("absent")]) if "absent" in names else 0.0,

@@ -60,19 +60,22 @@ def logpdf(
     likelihood: Likelihood, y: np.ndarray, n: np.ndarray, mu: np.ndarray, p: Mapping[str, np.ndarray], *, t_nu: float
 ) -> np.ndarray:
     """Pointwise log likelihood (SciPy), broadcasting draws (leading axes) against points (last)."""
+    # the log Beta functions written as log Gammas with a + b = c: `special.betaln` is ~2.5x slower
+    # for the same value to ~1e-12 relative (tests), and this runs on every importance draw
     if likelihood == "beta_binomial":
-        c = np.asarray(p["concentration"])[..., None]
+        c = np.asarray(p["concentration"], float)[..., None]
         a, b = mu * c, (1 - mu) * c
+        gl = special.gammaln
         return (
-            special.gammaln(n + 1)
-            - special.gammaln(y + 1)
-            - special.gammaln(n - y + 1)
-            + special.betaln(y + a, n - y + b)
-            - special.betaln(a, b)
+            (gl(n + 1) - gl(y + 1) - gl(n - y + 1)) + (gl(y + a) + gl(n - y + b) - gl(n + c)) - (gl(a) + gl(b) - gl(c))
         )
     if likelihood == "beta":
-        c = np.asarray(p["precision"])[..., None]
-        return stats.beta.logpdf(y, mu * c, (1 - mu) * c)
+        c = np.asarray(p["precision"], float)[..., None]
+        a, b = mu * c, (1 - mu) * c
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_beta = special.gammaln(a) + special.gammaln(b) - special.gammaln(c)
+            out = special.xlogy(a - 1, y) + special.xlog1py(b - 1, -y) - log_beta
+        return np.where((y >= 0) & (y <= 1), out, -np.inf)
     return stats.t.logpdf(y, t_nu, loc=mu, scale=np.asarray(p["sigma"])[..., None])
 
 
