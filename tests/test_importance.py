@@ -10,7 +10,7 @@ import pytest
 from _models import sampler, sim_curves, tiny_spec
 from scipy import stats
 
-from phasefit.inference.importance import ImportanceFit, importance_posterior, resampled_ess
+from phasefit.inference.importance import ImportanceFit, draw_moments, importance_posterior, laplace, resampled_ess
 from phasefit.inference.sampler import Sampler
 from phasefit.models.curve_model import curve_inputs
 from phasefit.models.priors import Prior
@@ -35,8 +35,9 @@ def _exact_log_z():
 
 
 def _pilot(mean, sd, *, n=400, seed=0):
+    """The proposal moments of pilot draws around `mean` with sd `sd`."""
     rng = np.random.default_rng(seed)
-    return {"mu": rng.normal(mean, sd, n), "s": rng.lognormal(0.0, 1.0, n)}
+    return draw_moments({"mu": rng.normal(mean, sd, n), "s": rng.lognormal(0.0, 1.0, n)}, PRIORS)
 
 
 def test_importance_posterior_recovers_a_conjugate_posterior_and_its_evidence():
@@ -106,6 +107,60 @@ def test_sampler_draws_by_importance_and_agrees_with_nuts(curves):
         a, b = np.median(r.draws[name]), np.median(n.draws[name])
         spread = np.subtract(*np.quantile(n.draws[name], [0.75, 0.25]))
         assert abs(a - b) < 0.5 * spread, name
+
+
+def test_laplace_is_exact_on_a_gaussian_posterior_and_its_weights_give_the_evidence():
+    """The Laplace approximation of the conjugate model: mu's posterior mean and variance exactly,
+    log s at its prior's N(0, 1); as a proposal it gives the posterior and the marginal likelihood."""
+    mode, cov = laplace(PRIORS, _loglik)
+    np.testing.assert_allclose(mode, [POST_MEAN, 0.0], atol=1e-5)
+    np.testing.assert_allclose(cov, np.diag([POST_VAR, 1.0]), rtol=1e-4, atol=1e-6)
+    drawn, _, fit = importance_posterior(
+        (mode, cov), PRIORS, _loglik, n_proposal=4000, n_keep=4000, ess_min=400, seed=1
+    )
+    assert fit.rounds == 1 and fit.k_hat <= 0.7
+    assert abs(drawn["mu"].mean() - POST_MEAN) < 4 * np.sqrt(POST_VAR / fit.ess)
+    assert abs(fit.log_z - _exact_log_z()) < max(4 * fit.log_z_se, 0.02)
+
+
+def test_laplace_refuses_a_density_without_a_mode():
+    """A log likelihood that grows without bound in mu under a flat-enough prior has no proper mode."""
+    flat = [("mu", Prior("normal", (("mu", 0.0), ("sigma", 1e6))))]
+    assert laplace(flat, lambda values: 1e3 * np.asarray(values["mu"])) is None
+
+
+def test_absent_starts_from_laplace_and_agrees_with_nuts(curves):
+    """absent (nearly Gaussian on the unconstrained scale) is drawn from a Laplace proposal: no pilot,
+    no chains (R-hat NaN), the weights' ESS; its posterior agrees with NUTS. smooth, the breakpoint
+    and `laplace = false` use the pilot."""
+    s = sampler()
+    inputs = curve_inputs(curves.curve(2), s.spec)
+    r = s.fit(inputs, "absent", seed=3)
+    assert r.settings["proposal"] == "laplace" and r.settings["tune"] == 0
+    assert r.diagnostics.ok and np.isnan(r.diagnostics.rhat_max)
+    assert r.diagnostics.ess_bulk_min == pytest.approx(r.importance.ess) and r.importance.ess >= 20
+    n = Sampler(s.spec.with_sampler(method="nuts")).fit(inputs, "absent", seed=3)
+    for name in n.draws:
+        a, b = np.median(r.draws[name]), np.median(n.draws[name])
+        spread = np.subtract(*np.quantile(n.draws[name], [0.75, 0.25]))
+        assert abs(a - b) < 0.5 * spread, name
+    off = Sampler(s.spec.with_sampler(laplace=False))
+    for i, hypothesis, by in ((1, "smooth", s), (0, "breakpoint", s), (2, "absent", off)):
+        settings = by.fit(curve_inputs(curves.curve(i), s.spec), hypothesis, seed=4).settings
+        # the pilot's proposal, or NUTS after the (tiny) pilot failed: never a Laplace proposal
+        fallback = settings.get("importance_fallback", "")
+        assert settings.get("proposal") == "pilot" or fallback.startswith(("pilot", "importance"))
+
+
+def test_a_laplace_proposal_that_fails_falls_back_to_the_pilot_then_nuts(curves):
+    """With an ESS no proposal can reach, both the Laplace and the pilot's rounds are refused, in that
+    order, and the fit is NUTS's; the reasons are kept."""
+    spec = tiny_spec()
+    greedy = replace(spec, diagnostics=replace(spec.diagnostics, ess_bulk_min=10_000.0))
+    r = Sampler(greedy).fit(curve_inputs(curves.curve(2), greedy), "absent", seed=5)
+    assert r.importance is None and r.settings["method"] == "nuts"
+    reason = r.settings["importance_fallback"]
+    assert reason.startswith("laplace: k-hat") and "; importance: k-hat" in reason
 
 
 def test_a_pilot_that_fails_its_checks_falls_back_to_nuts(curves):

@@ -437,11 +437,14 @@ def _cmd_models(args, console: Console) -> int:
         t.add_row(h.name, str(file), f"{weights[h.name] / total:.3g}", priors)
     console.print(t)
     s = spec.sampler
+    laplace = [name for name in spec.names if spec.plugin(name).laplace_proposal]
     console.print(
         f"sampler: {s.backend}, {s.chains} chains x {s.draws} draws (tune {s.tune}), target_accept "
         f"{s.target_accept:g}, seed {s.seed}; method {s.method}"
         + (
-            f" (pilot {s.pilot_tune} + {s.pilot_draws}, {s.proposal_draws} proposal draws)"
+            f" (pilot {s.pilot_tune} + {s.pilot_draws}, {s.proposal_draws} proposal draws"
+            + (f"; Laplace for {', '.join(laplace)}" if s.laplace and laplace else "")
+            + ")"
             if s.method == "importance"
             else ""
         ),

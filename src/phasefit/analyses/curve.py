@@ -19,7 +19,7 @@ from phasefit.evidence.loo import ImportanceRefit, compare, leave_future_out, lo
 from phasefit.evidence.marginal import K_HAT_MAX, Evidence, hypothesis_probabilities, log_marginal_likelihood
 from phasefit.evidence.onset import onset_draws, resolution
 from phasefit.evidence.verdicts import agreement, decide
-from phasefit.inference.diagnostics import Diagnostics
+from phasefit.inference.diagnostics import Diagnostics, largest_rhat
 from phasefit.inference.sampler import FitResult, Sampler, thin_to
 from phasefit.models.curve_model import CurveInputs, curve_inputs, mean_curve, pointwise_loglik, predictive
 from phasefit.models.spec import EMERGENT
@@ -114,7 +114,7 @@ def analyse_curve(curve: Curve, sampler: Sampler, *, x_axis: str, lfo_cutoff: fl
         "lfo_cutoff": 10**lfo.cutoff_x if lfo else np.nan,
         "verdict": verdict,
         "likelihood": curve.likelihood,
-        "rhat_max": max(d.rhat_max for d in diags),
+        "rhat_max": largest_rhat(diags),
         "ess_bulk_min": min(d.ess_bulk_min for d in diags),
         "ess_tail_min": min(d.ess_tail_min for d in diags),
         "divergences": sum(d.divergences for d in diags),

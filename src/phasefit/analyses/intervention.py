@@ -44,7 +44,7 @@ from phasefit.analyses.curve import QUANTILES, curve_seed, diagnostic_problems, 
 from phasefit.data.curves import Curve, CurveSet
 from phasefit.evidence.marginal import K_HAT_MAX, Evidence, importance_log_z
 from phasefit.evidence.verdicts import decide
-from phasefit.inference.diagnostics import Diagnostics
+from phasefit.inference.diagnostics import Diagnostics, largest_rhat
 from phasefit.inference.importance import logsumexp
 from phasefit.inference.sampler import FitResult, Sampler, thin_to
 from phasefit.models.arms import (
@@ -380,7 +380,7 @@ def decide_pair(fit: PairFit, probability: np.ndarray, *, thresholds: VerdictSpe
         "onset_margin": fit.margin,
         "p_step": p[BREAKPOINT_GAIN] if ok else math.nan,
         "p_ramp": p[HINGE_GAIN] if ok else math.nan,
-        "rhat_max": float(max(d.rhat_max for d in fit.diagnostics)),
+        "rhat_max": largest_rhat(fit.diagnostics),
         "ess_bulk_min": float(min(d.ess_bulk_min for d in fit.diagnostics)),
         "divergences": int(sum(d.divergences for d in fit.diagnostics)),
         "attempts": int(max(d.attempts for d in fit.diagnostics)),

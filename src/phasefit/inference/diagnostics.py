@@ -76,6 +76,13 @@ def diagnose_pilot(draws: dict[str, np.ndarray], stats: dict[str, np.ndarray], s
     )
 
 
+def largest_rhat(diagnostics) -> float:
+    """The largest R-hat of several fits, over those that have one: a fit drawn by importance
+    sampling from a Laplace approximation ran no chains (NaN). NaN when none has one."""
+    finite = [d.rhat_max for d in diagnostics if np.isfinite(d.rhat_max)]
+    return float(max(finite)) if finite else float("nan")
+
+
 def stacked(draws: dict[str, np.ndarray]) -> np.ndarray:
     """The (chain, draw) arrays of `draws` as one (parameter, chain, draw) array for ArviZ's array functions."""
     return np.stack([np.asarray(v, float) for v in draws.values()])  # (parameter, chain, draw)

@@ -36,7 +36,14 @@ import numpy as np
 
 from phasefit.errors import SamplingError
 from phasefit.inference.diagnostics import Diagnostics, diagnose, diagnose_pilot
-from phasefit.inference.importance import ImportanceFit, importance_posterior
+from phasefit.inference.importance import (
+    K_HAT_MAX,
+    LAPLACE_K_HAT_MAX,
+    ImportanceFit,
+    draw_moments,
+    importance_posterior,
+    laplace,
+)
 from phasefit.models.curve_model import (
     CurveInputs,
     build_model,
@@ -45,6 +52,7 @@ from phasefit.models.curve_model import (
     stored_names,
     with_derived,
 )
+from phasefit.models.likelihoods import LAPLACE_FAMILIES
 from phasefit.models.spec import ModelSpec
 
 MAX_TREEDEPTH = 10
@@ -180,10 +188,43 @@ class Sampler:
     def _importance_fit(
         self, inputs: CurveInputs, hypothesis: str, compiled, names: tuple[str, ...], *, seed: int
     ) -> FitResult | str:
-        """A short NUTS pilot whose draws shape a Student-t proposal, then importance sampling
-        (`inference.importance`); the reason it is not reliable when it is not."""
+        """Importance sampling from a Student-t shaped by a Laplace approximation (a hypothesis
+        whose plug-in declares `laplace_proposal`, in a family where that holds) or else by a short NUTS pilot
+        (`inference.importance`); the reasons it is not reliable when neither is."""
         t0 = time.perf_counter()
         spec, s, d = self.spec, self.spec.sampler, self.spec.diagnostics
+        priors = parameter_priors(hypothesis, inputs.likelihood, spec)
+
+        def weigh(proposal: tuple[np.ndarray, np.ndarray], first_k_hat_max: float = K_HAT_MAX):
+            return importance_posterior(
+                proposal,
+                priors,
+                lambda values: pointwise_loglik(hypothesis, values, inputs, spec).sum(-1),
+                n_proposal=s.proposal_draws,
+                n_keep=s.chains * s.draws,
+                ess_min=max(d.ess_bulk_min, d.ess_tail_min),
+                seed=seed + 104729,
+                first_k_hat_max=first_k_hat_max,
+            )
+
+        refused = ""
+        if s.laplace and spec.plugin(hypothesis).laplace_proposal and inputs.likelihood in LAPLACE_FAMILIES:
+            moments = laplace(priors, lambda values: pointwise_loglik(hypothesis, values, inputs, spec).sum(-1))
+            out = weigh(moments, LAPLACE_K_HAT_MAX) if moments is not None else None
+            if out is not None and not isinstance(out, ImportanceFit):
+                checks = Diagnostics(
+                    rhat_max=float("nan"),  # no chains
+                    ess_bulk_min=float("nan"),
+                    ess_tail_min=float("nan"),
+                    divergences=0,
+                    treedepth_share=0.0,
+                    attempts=1,
+                    ok=True,
+                    reason="",
+                )
+                settings = {"method": "importance", "proposal": "laplace", "tune": 0, "draws": 0}
+                return self._weighted(out, inputs, hypothesis, names, checks, settings, t0)
+            refused = "laplace: no mode" if out is None else f"laplace: k-hat {out.k_hat:.2f}, ESS {out.ess:.0f}"
         pilot, stats = self._sample(
             compiled,
             inputs.data(),
@@ -195,22 +236,23 @@ class Sampler:
         )
         checks = diagnose_pilot(_checked(pilot), stats, spec)
         if not checks.ok:
-            return f"pilot: {checks.reason}"
-        n_keep = s.chains * s.draws
-        out = importance_posterior(
-            pilot,
-            parameter_priors(hypothesis, inputs.likelihood, spec),
-            lambda values: pointwise_loglik(hypothesis, values, inputs, spec).sum(-1),
-            n_proposal=s.proposal_draws,
-            n_keep=n_keep,
-            ess_min=max(d.ess_bulk_min, d.ess_tail_min),
-            seed=seed + 104729,
-        )
+            return "; ".join(r for r in (refused, f"pilot: {checks.reason}") if r)
+        out = weigh(draw_moments(pilot, priors))
         if isinstance(out, ImportanceFit):
-            return f"importance: k-hat {out.k_hat:.2f}, ESS {out.ess:.0f}"
+            return "; ".join(r for r in (refused, f"importance: k-hat {out.k_hat:.2f}, ESS {out.ess:.0f}") if r)
+        settings = {"method": "importance", "proposal": "pilot", "tune": s.pilot_tune, "draws": s.pilot_draws}
+        if refused:
+            settings["laplace_refused"] = refused
+        return self._weighted(out, inputs, hypothesis, names, checks, settings, t0)
+
+    def _weighted(
+        self, out, inputs: CurveInputs, hypothesis: str, names: tuple[str, ...], checks: Diagnostics, settings, t0
+    ) -> FitResult:
+        """The `FitResult` of importance-sampled draws: derived quantities added, shaped (chain, draw)."""
+        s = self.spec.sampler
         values, log_density, weighting = out
         shape = (s.chains, s.draws)
-        derived = with_derived(spec.plugin(hypothesis), {k: v.reshape(shape) for k, v in values.items()}, inputs)
+        derived = with_derived(self.spec.plugin(hypothesis), {k: v.reshape(shape) for k, v in values.items()}, inputs)
         draws = {k: np.asarray(derived[k], float) for k in names}
         # independent draws have no trajectories: no divergence or saturated tree (the pilot had none), no
         # energy, tree depth, step size or step count (NaN); lp is the log density, as NUTS reports it
@@ -224,10 +266,8 @@ class Sampler:
             seconds=time.perf_counter() - t0,
             stats=draw_stats,
             settings={
-                "method": "importance",
+                **settings,
                 "target_accept": s.target_accept,
-                "tune": s.pilot_tune,
-                "draws": s.pilot_draws,
                 "proposal_draws": weighting.n_proposal,
             },
             importance=weighting,

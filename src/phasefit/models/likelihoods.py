@@ -26,6 +26,9 @@ NUISANCE: dict[str, tuple[tuple[str, str], ...]] = {
     "beta": (("ceiling_fraction", "ceiling_fraction"), ("precision", "beta_precision")),
     "student_t": (("sigma", "t_sigma"),),
 }
+# families in which a hypothesis' `laplace_proposal` holds; a Student-t likelihood can have a mode per
+# outlying point, so its fits always start from a NUTS pilot
+LAPLACE_FAMILIES = ("beta_binomial", "beta")
 P_CLIP = 1e-9
 OBSERVED = "y"
 

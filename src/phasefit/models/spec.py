@@ -52,6 +52,9 @@ class SamplerSpec:
     # "importance": a short NUTS pilot, then importance sampling from a Student-t fitted to it (full NUTS
     # where its checks fail); "nuts": every fit sampled with NUTS at `tune` / `draws` (docs/models.md)
     method: str = "importance"
+    # a hypothesis whose plug-in declares `laplace_proposal` starts from a Laplace approximation instead of the pilot
+    # (the pilot where its weights fail)
+    laplace: bool = True
     pilot_tune: int = 300
     pilot_draws: int = 200
     proposal_draws: int = 4000
@@ -436,6 +439,7 @@ _VALUE_RULES: dict[str, dict[str, tuple]] = {
         "target_accept": (lambda v: _is_number(v) and 0 < v < 1, "a number in (0, 1)"),
         "seed": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
         "method": (lambda v: v in ("importance", "nuts"), '"importance" or "nuts"'),
+        "laplace": (lambda v: isinstance(v, bool), "true or false"),
         "pilot_tune": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
         "pilot_draws": (lambda v: _is_int(v) and v >= 20, "an integer >= 20"),
         "proposal_draws": (lambda v: _is_int(v) and v >= 1000, "an integer >= 1000"),

@@ -56,7 +56,11 @@ class Hypothesis:
     `[priors_student_t]` for unbounded scores); `options` are fixed settings with defaults that the
     TOML may override; `derived` are deterministic quantities kept in the posterior. `uses_ceiling`:
     whether the curve may plateau below 1 (a shared nuisance parameter); `uses_range`: whether it
-    places a feature (a break) inside the curve's admissible range `[range_lo, range_hi]`.
+    places a feature (a break) inside the curve's admissible range `[range_lo, range_hi]`;
+    `laplace_proposal`: whether its posterior on the unconstrained scale is close to a Gaussian for any
+    curve (one mode, little skew), so that importance sampling may start from a Laplace approximation
+    instead of a NUTS pilot. A second mode, or a long one-sided tail, is what the importance weights
+    of a few thousand draws can miss: declare it only when measured so.
     """
 
     name: ClassVar[str]
@@ -65,6 +69,7 @@ class Hypothesis:
     options: ClassVar[Mapping[str, float]] = {}
     uses_ceiling: ClassVar[bool] = True
     uses_range: ClassVar[bool] = False
+    laplace_proposal: ClassVar[bool] = False
     summary: ClassVar[str] = ""
 
     def __init__(self, options: Mapping[str, float] | None = None):

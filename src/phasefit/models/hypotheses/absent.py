@@ -13,6 +13,7 @@ class Absent(Hypothesis):
     name = "absent"
     params = ("level",)
     uses_ceiling = False
+    laplace_proposal = True  # a level and a concentration: one mode, nearly Gaussian (k-hat ~ -0.3, docs/models.md)
     summary = "stays at a constant level near its floor"
 
     def eta(self, x, p, data, xp):
