@@ -217,7 +217,7 @@ def _edit(old: str, new: str) -> str:
             r"\[sampler\] pilot_draws must be an integer >= 20, got 5$",
         ),
         (
-            _edit("pilot_rhat_max = 1.05", "pilot_rhat_max = 0.9"),
+            _edit("pilot_rhat_max = 1.1", "pilot_rhat_max = 0.9"),
             r"\[diagnostics\] pilot_rhat_max must be a number >= 1, got 0.9$",
         ),
     ],

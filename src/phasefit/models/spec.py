@@ -75,7 +75,7 @@ class DiagnosticsSpec:
     max_divergences: int = 0
     max_treedepth_share: float = 0.05
     retries: tuple[RetrySpec, ...] = ()
-    pilot_rhat_max: float = 1.05  # the importance pilot's chains must agree this well (its draws only shape a proposal)
+    pilot_rhat_max: float = 1.1  # the importance pilot's chains must agree this well (its draws only shape a proposal)
 
 
 @dataclass(frozen=True)
