@@ -188,18 +188,21 @@ class Sampler:
     def _importance_fit(
         self, inputs: CurveInputs, hypothesis: str, compiled, names: tuple[str, ...], *, seed: int
     ) -> FitResult | str:
-        """Importance sampling from a Student-t shaped by a Laplace approximation (a hypothesis
-        whose plug-in declares `laplace_proposal`, in a family where that holds) or else by a short NUTS pilot
-        (`inference.importance`); the reasons it is not reliable when neither is."""
+        """Importance sampling from a Student-t shaped by a Laplace approximation (a hypothesis whose
+        plug-in declares `laplace_proposal`, in a family where that holds) or else by a short NUTS
+        pilot (`inference.importance`); the reasons it is not reliable when neither is."""
         t0 = time.perf_counter()
         spec, s, d = self.spec, self.spec.sampler, self.spec.diagnostics
         priors = parameter_priors(hypothesis, inputs.likelihood, spec)
+
+        def loglik(values: dict[str, np.ndarray]) -> np.ndarray:
+            return pointwise_loglik(hypothesis, values, inputs, spec).sum(-1)
 
         def weigh(proposal: tuple[np.ndarray, np.ndarray], first_k_hat_max: float = K_HAT_MAX):
             return importance_posterior(
                 proposal,
                 priors,
-                lambda values: pointwise_loglik(hypothesis, values, inputs, spec).sum(-1),
+                loglik,
                 n_proposal=s.proposal_draws,
                 n_keep=s.chains * s.draws,
                 ess_min=max(d.ess_bulk_min, d.ess_tail_min),
@@ -209,7 +212,7 @@ class Sampler:
 
         refused = ""
         if s.laplace and spec.plugin(hypothesis).laplace_proposal and inputs.likelihood in LAPLACE_FAMILIES:
-            moments = laplace(priors, lambda values: pointwise_loglik(hypothesis, values, inputs, spec).sum(-1))
+            moments = laplace(priors, loglik)
             out = weigh(moments, LAPLACE_K_HAT_MAX) if moments is not None else None
             if out is not None and not isinstance(out, ImportanceFit):
                 checks = Diagnostics(
