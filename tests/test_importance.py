@@ -14,6 +14,7 @@ from phasefit.inference.importance import ImportanceFit, draw_moments, importanc
 from phasefit.inference.sampler import Sampler
 from phasefit.models.curve_model import curve_inputs
 from phasefit.models.priors import Prior
+from phasefit.models.spec import RetrySpec
 
 # y_i ~ Normal(mu, 1), mu ~ Normal(0, 2); log sigma ~ Normal(0, 1) is a second, unidentified parameter
 Y = np.array([0.8, 1.4, 0.3, 1.1, 0.9])
@@ -78,6 +79,27 @@ def test_a_pilot_off_target_is_adapted_or_refused():
         _pilot(POST_MEAN + 8.0, 0.01), PRIORS, _loglik, n_proposal=2000, n_keep=1000, ess_min=400, seed=5
     )
     assert isinstance(refused, ImportanceFit) and not (refused.k_hat <= 0.7 and refused.ess >= 400)
+
+
+def test_a_third_round_draws_more_when_only_the_ess_falls_short():
+    """Reliable weights (k-hat) but too few effective draws after two rounds: a third round draws
+    `EXTRA_ROUND_DRAWS` x as many instead of refusing; weights that stay unreliable get no third round."""
+    from phasefit.inference.importance import EXTRA_ROUND_DRAWS
+
+    kwargs = dict(n_proposal=2000, n_keep=4000, seed=11)
+    # 2000 and 4000 draws give at most 1333 and 2000 effective resampled draws: short of 2200
+    out = importance_posterior(_pilot(POST_MEAN, np.sqrt(POST_VAR)), PRIORS, _loglik, ess_min=2200, **kwargs)
+    assert not isinstance(out, ImportanceFit)
+    drawn, _, fit = out
+    assert fit.rounds == 3 and fit.n_proposal == 2000 * (1 + 2 + EXTRA_ROUND_DRAWS)
+    assert fit.k_hat <= 0.7 and fit.ess >= 2200
+    assert abs(drawn["mu"].mean() - POST_MEAN) < 4 * np.sqrt(POST_VAR / fit.ess)
+    # an ESS no round can reach (above n_keep): all three rounds are drawn, then refused
+    refused = importance_posterior(_pilot(POST_MEAN, np.sqrt(POST_VAR)), PRIORS, _loglik, ess_min=5000, **kwargs)
+    assert isinstance(refused, ImportanceFit) and refused.rounds == 3
+    # a proposal whose weights stay unreliable stops after the second round
+    far = importance_posterior(_pilot(POST_MEAN + 8.0, 0.01), PRIORS, _loglik, ess_min=400, **kwargs)
+    assert isinstance(far, ImportanceFit) and far.rounds == 2 and far.k_hat > 0.7
 
 
 def test_resampled_draws_count_as_fewer_than_the_weights():
@@ -170,6 +192,67 @@ def test_a_pilot_that_fails_its_checks_falls_back_to_nuts(curves):
     assert r.importance is None
     assert r.settings["method"] == "nuts" and r.settings["importance_fallback"].startswith("pilot: R-hat")
     assert next(iter(r.draws.values())).shape == (2, 150)
+
+
+def _pilots_recorded(monkeypatch, *, diverge_first: bool):
+    """Record each sampling run's target_accept; with `diverge_first`, the first pilot reports a divergence."""
+    calls = []
+    original = Sampler._sample
+
+    def recording(self, compiled, data, names, **kw):
+        draws, stats = original(self, compiled, data, names, **kw)
+        calls.append(kw["target_accept"])
+        if diverge_first and len(calls) == 1:
+            stats = {
+                **stats,
+                "diverging": np.where(np.arange(stats["diverging"].size) == 0, True, False).reshape(
+                    stats["diverging"].shape
+                ),
+            }
+        return draws, stats
+
+    monkeypatch.setattr(Sampler, "_sample", recording)
+    return calls
+
+
+def test_a_pilot_that_diverged_runs_again_at_the_first_retrys_target_accept(curves, monkeypatch):
+    """A pilot with a divergence but agreeing chains is rerun once at the first retry's target_accept
+    (as a NUTS fit would be), and its proposal used; the reason is kept. Without retries it goes to NUTS."""
+    spec = tiny_spec()
+    strict = replace(
+        spec,
+        diagnostics=replace(
+            spec.diagnostics, max_divergences=0, retries=(RetrySpec(target_accept=0.99, tune=300, draws=150),)
+        ),
+    )
+    inputs = curve_inputs(curves.curve(1), strict)
+    calls = _pilots_recorded(monkeypatch, diverge_first=True)
+    r = Sampler(strict).fit(inputs, "smooth", seed=5)
+    assert calls == [strict.sampler.target_accept, 0.99]
+    assert r.importance is not None and r.settings["method"] == "importance"
+    assert r.settings["pilot_escalated"] == "pilot: 1 divergences" and r.settings["pilot_target_accept"] == 0.99
+    # no retry to escalate to: the fit is NUTS's, with the pilot's reason
+    calls.clear()
+    bare = replace(strict, diagnostics=replace(strict.diagnostics, retries=()))
+    n = Sampler(bare).fit(curve_inputs(curves.curve(1), bare), "smooth", seed=5)
+    assert calls[0] == bare.sampler.target_accept and len(calls) == 2  # the pilot, then one NUTS run
+    assert n.importance is None and n.settings["importance_fallback"] == "pilot: 1 divergences"
+
+
+def test_a_pilot_whose_chains_disagree_is_not_rerun(curves, monkeypatch):
+    """Chains that disagree (R-hat) are not a step-size problem: straight to NUTS, no second pilot."""
+    spec = tiny_spec()
+    strict = replace(
+        spec,
+        diagnostics=replace(
+            spec.diagnostics, pilot_rhat_max=1.0, retries=(RetrySpec(target_accept=0.99, tune=150, draws=150),)
+        ),
+    )
+    calls = _pilots_recorded(monkeypatch, diverge_first=False)
+    r = Sampler(strict).fit(curve_inputs(curves.curve(1), strict), "smooth", seed=5)
+    assert r.importance is None and r.settings["importance_fallback"].startswith("pilot: R-hat")
+    assert "pilot_escalated" not in r.settings
+    assert calls[0] == strict.sampler.target_accept and calls[1] == strict.sampler.target_accept  # pilot, NUTS
 
 
 def test_logsumexp_is_scipys():

@@ -213,8 +213,12 @@ def _edit(old: str, new: str) -> str:
             r"\[sampler\] method must be \"importance\" or \"nuts\", got 'smc'$",
         ),
         (
-            _edit("pilot_draws = 200", "pilot_draws = 5"),
+            _edit("pilot_draws = 400", "pilot_draws = 5"),
             r"\[sampler\] pilot_draws must be an integer >= 20, got 5$",
+        ),
+        (
+            _edit("pilot_chains = 2", "pilot_chains = 1"),
+            r"\[sampler\] pilot_chains must be an integer >= 2, got 1$",
         ),
         (
             _edit("pilot_rhat_max = 1.1", "pilot_rhat_max = 0.9"),

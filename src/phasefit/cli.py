@@ -442,7 +442,7 @@ def _cmd_models(args, console: Console) -> int:
         f"sampler: {s.backend}, {s.chains} chains x {s.draws} draws (tune {s.tune}), target_accept "
         f"{s.target_accept:g}, seed {s.seed}; method {s.method}"
         + (
-            f" (pilot {s.pilot_tune} + {s.pilot_draws}, {s.proposal_draws} proposal draws"
+            f" (pilot {s.pilot_chains} chains x {s.pilot_tune} + {s.pilot_draws}, {s.proposal_draws} proposal draws"
             + (f"; Laplace for {', '.join(laplace)}" if s.laplace and laplace else "")
             + ")"
             if s.method == "importance"

@@ -228,24 +228,37 @@ class Sampler:
                 settings = {"method": "importance", "proposal": "laplace", "tune": 0, "draws": 0}
                 return self._weighted(out, inputs, hypothesis, names, checks, settings, t0)
             refused = "laplace: no mode" if out is None else f"laplace: k-hat {out.k_hat:.2f}, ESS {out.ess:.0f}"
-        pilot, stats = self._sample(
-            compiled,
-            inputs.data(),
-            names,
-            seed=seed,
-            target_accept=s.target_accept,
-            tune=s.pilot_tune,
-            draws=s.pilot_draws,
-        )
-        checks = diagnose_pilot(_checked(pilot), stats, spec)
+        # a pilot that diverged (or saturated its trees) while its chains agree runs once more at the
+        # first retry's target_accept, as a NUTS fit would; chains that disagree go to NUTS directly
+        target_accepts = [s.target_accept] + [r.target_accept for r in d.retries[:1]]
+        escalated = ""
+        for i, target_accept in enumerate(target_accepts):
+            pilot, stats = self._sample(
+                compiled,
+                inputs.data(),
+                names,
+                seed=attempt_seed(seed, i),
+                target_accept=target_accept,
+                tune=s.pilot_tune,
+                draws=s.pilot_draws,
+                chains=s.pilot_chains,
+            )
+            checks = diagnose_pilot(_checked(pilot), stats, spec)
+            if checks.ok or not checks.rhat_max <= d.pilot_rhat_max:
+                break
+            if i + 1 < len(target_accepts):
+                escalated = f"pilot: {checks.reason}"
         if not checks.ok:
-            return "; ".join(r for r in (refused, f"pilot: {checks.reason}") if r)
+            return "; ".join(r for r in (refused, escalated, f"pilot: {checks.reason}") if r)
         out = weigh(draw_moments(pilot, priors))
         if isinstance(out, ImportanceFit):
-            return "; ".join(r for r in (refused, f"importance: k-hat {out.k_hat:.2f}, ESS {out.ess:.0f}") if r)
+            reason = f"importance: k-hat {out.k_hat:.2f}, ESS {out.ess:.0f}"
+            return "; ".join(r for r in (refused, escalated, reason) if r)
         settings = {"method": "importance", "proposal": "pilot", "tune": s.pilot_tune, "draws": s.pilot_draws}
         if refused:
             settings["laplace_refused"] = refused
+        if escalated:  # the pilot that was used ran at this target_accept
+            settings |= {"pilot_escalated": escalated, "pilot_target_accept": target_accept}
         return self._weighted(out, inputs, hypothesis, names, checks, settings, t0)
 
     def _weighted(
@@ -309,9 +322,18 @@ class Sampler:
         )
 
     def _sample(
-        self, compiled, data: dict, names: tuple[str, ...], *, seed: int, target_accept: float, tune: int, draws: int
+        self,
+        compiled,
+        data: dict,
+        names: tuple[str, ...],
+        *,
+        seed: int,
+        target_accept: float,
+        tune: int,
+        draws: int,
+        chains: int | None = None,
     ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        chains = self.spec.sampler.chains
+        chains = self.spec.sampler.chains if chains is None else chains
         if self.backend == "nutpie":
             import nutpie
 

@@ -55,8 +55,9 @@ class SamplerSpec:
     # a hypothesis whose plug-in declares `laplace_proposal` starts from a Laplace approximation instead of the pilot
     # (the pilot where its weights fail)
     laplace: bool = True
+    pilot_chains: int = 2
     pilot_tune: int = 300
-    pilot_draws: int = 200
+    pilot_draws: int = 400
     proposal_draws: int = 4000
 
 
@@ -440,6 +441,7 @@ _VALUE_RULES: dict[str, dict[str, tuple]] = {
         "seed": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
         "method": (lambda v: v in ("importance", "nuts"), '"importance" or "nuts"'),
         "laplace": (lambda v: isinstance(v, bool), "true or false"),
+        "pilot_chains": (lambda v: _is_int(v) and v >= 2, "an integer >= 2"),
         "pilot_tune": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
         "pilot_draws": (lambda v: _is_int(v) and v >= 20, "an integer >= 20"),
         "proposal_draws": (lambda v: _is_int(v) and v >= 1000, "an integer >= 1000"),
