@@ -214,6 +214,16 @@ def mean_curve(
     return likelihoods.mean(eta, p, inputs.data(), inputs.likelihood, xp_clip=np.clip, sigmoid=NUMPY.sigmoid)
 
 
+def mean_at(
+    hypothesis: str, draws: Mapping[str, np.ndarray], inputs: CurveInputs, x: np.ndarray, spec: ModelSpec
+) -> np.ndarray:
+    """Expected response of each draw at its own centred scale: draws flattened, `x` one value per draw."""
+    plugin = spec.plugin(hypothesis)
+    d = with_derived(plugin, draws, inputs)
+    eta = plugin.eta(np.asarray(x, float), d, inputs.data(), NUMPY)
+    return likelihoods.mean(eta, d, inputs.data(), inputs.likelihood, xp_clip=np.clip, sigmoid=NUMPY.sigmoid)
+
+
 def pointwise_loglik(
     hypothesis: str, draws: Mapping[str, np.ndarray], inputs: CurveInputs, spec: ModelSpec
 ) -> np.ndarray:

@@ -87,6 +87,12 @@ class Hypothesis:
         """Where this hypothesis may place its feature, given the sorted centred x of a curve."""
         return float(xs[0]), float(xs[-1])
 
+    def convex_in_x(self, p: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Per draw (arrays of `p`, with the derived quantities): whether eta is convex in x. Where it
+        is, a curve below a level at its smallest scale stays above it once it has crossed it, so the
+        first crossing (the onset) can be found by bisection. Not declared (False) by default."""
+        return np.zeros(np.shape(next(iter(p.values()))), bool)
+
 
 _REGISTRY: dict[str, type[Hypothesis]] = {}
 _DISCOVERED = False

@@ -43,6 +43,10 @@ class Breakpoint(Hypothesis):
         tau_c = p["tau"] - data["center"]
         return p["level"] + p["slope_before"] * (x - tau_c) + p["rise"] * w * xp.softplus((x - tau_c) / w)
 
+    def convex_in_x(self, p):
+        # a line plus rise x softplus: convex wherever the rise is not negative (a positive gain)
+        return np.asarray(p["rise"]) >= 0
+
     def admissible_range(self, xs: np.ndarray) -> tuple[float, float]:
         m = len(xs)
         lo = xs[min(int(self.opts["min_points_before"]), m) - 1]
