@@ -17,7 +17,7 @@ done; \
 echo "no Python >= 3.12 found (install one, e.g. 'pyenv install 3.12')" >&2; exit 1
 endef
 
-.PHONY: venv demo test test-slow lint typecheck bench bench-accuracy bench-point-fits bench-mirage bench-end-to-end bench-scale bench-corpus chromium clean
+.PHONY: venv demo test test-slow lint typecheck bench bench-accuracy bench-point-fits bench-mirage bench-end-to-end bench-thousand bench-scale bench-corpus chromium clean
 
 $(STAMP): pyproject.toml
 	@PYBIN=$$( $(find_python) ) || exit 1; \
@@ -74,6 +74,10 @@ bench-mirage: $(STAMP)
 # phasefit fit vs the naive pm.sample loop on 100 simulated curves, end to end (~30 min on 2 cores)
 bench-end-to-end: $(STAMP)
 	$(PY) benchmarks/end_to_end.py
+
+# 1,000 simulated curves with `phasefit fit`, measured start to finish (~10 min on 2 cores)
+bench-thousand: $(STAMP)
+	$(PY) benchmarks/thousand.py
 
 # memory and time of the client's side of a run at 10 to 10,000 curves (~45 min on 2 cores), beside
 # SCALE_BEFORE: the last commit that kept every curve's draws in memory

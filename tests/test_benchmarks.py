@@ -24,7 +24,9 @@ def test_compile_once_summarises_a_fit():
     assert set(out["mean"]) == {"level"}  # the break's fraction duplicates tau and is left out
 
 
-@pytest.mark.parametrize("name", ["compile_once", "convergence", "profile_sampling", "simulation", "importance_refits"])
+@pytest.mark.parametrize(
+    "name", ["compile_once", "convergence", "profile_sampling", "simulation", "importance_refits", "thousand"]
+)
 def test_benchmark_modules_import(name):
     __import__(name)
 
@@ -201,3 +203,36 @@ def test_adaptation_summary_and_reading():
     assert ad.parse_setting("low_rank@0.9") == ("low_rank", 0.9)
     with pytest.raises(SystemExit):
         ad.parse_setting("fullrank@0.9")
+
+
+def test_thousand_reports_the_measured_time_against_the_target():
+    import thousand
+
+    report = {
+        "date": "2026-12-02T03:00:00+00:00",
+        "command": "benchmarks/thousand.py",
+        "git": "0123456789abcdef",
+        "uncommitted_src": [],
+        "machine": {"nproc": 2, "cpu": "AMD EPYC", "ram": "23.5 GiB", "python": "3.13.0"},
+        "versions": {"pymc": "6.4.0", "nutpie": None},
+        "seed": 20221,
+        "loadavg_start": [0.5, 0.5, 0.5],
+        "loadavg_end": [1.5, 1.5, 1.5],
+        "result": {
+            "curves": 1000,
+            "seconds": 661.0,
+            "peak_rss_mib": 1500.0,
+            "verdicts": {"absent": 480, "emergent": 120},
+            "nuts_fits": 12,
+            "population_seconds": 60.0,
+            "compile_seconds": None,
+            "analysis_seconds": 650.0,
+            "output_mib": 400.0,
+            "command": "phasefit fit curves.csv --out OUT --no-progress --seed 20221",
+        },
+    }
+    text = thousand.markdown(report)
+    assert "| 1,000 | 11.0 min (661 s) | 0.66 | - / 60.0 |" in text
+    assert "(target <= 10 min on 2 cores: not met)" in text and "nutpie" not in text
+    report["result"]["seconds"] = 590.0
+    assert "(target <= 10 min on 2 cores: met)" in thousand.markdown(report)
