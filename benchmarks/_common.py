@@ -161,6 +161,19 @@ def write_results_md(section: str, start: str, end: str, path: Path = RESULTS_MD
     path.write_text(text)
 
 
+def run_line(r: dict) -> str:
+    """Where a run's numbers come from, from the keys `date`, `command`, `git`, `uncommitted_src`,
+    `machine`, `loadavg_start` and `loadavg_end` of its report: "Run <date> by `<command>` (git
+    <commit>); <n> CPUs (<cpu>), <ram>; load average at the start <...>, at the end <...>"."""
+    m = r["machine"]
+    dirty = f", uncommitted: {', '.join(r['uncommitted_src'])}" if r["uncommitted_src"] else ""
+    return (
+        f"Run {r['date']} by `{r['command'].strip()}` (git {r['git'][:7]}{dirty}); {m['nproc']} CPUs ({m['cpu']}), "
+        f"{m['ram']}; load average at the start {' '.join(f'{x:.2f}' for x in r['loadavg_start'])}, at the end "
+        f"{' '.join(f'{x:.2f}' for x in r['loadavg_end'])}"
+    )
+
+
 def fmt_value(v, fmt: str = "{:.3f}") -> str:
     """A number for a results table: n/a for None and non-finite values, yes/no for booleans,
     integers as integers, others with `fmt`."""

@@ -26,7 +26,18 @@ from pathlib import Path
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS_DIR, git_state, loadavg, machine, markers, now, versions, write_json, write_results_md  # noqa: E402
+from _common import (
+    RESULTS_DIR,
+    git_state,
+    loadavg,
+    machine,
+    markers,
+    now,
+    run_line,
+    versions,
+    write_json,
+    write_results_md,
+)  # noqa: E402
 
 START, END = markers("thousand")
 TARGET_MINUTES = 10.0
@@ -71,7 +82,7 @@ def _f(v) -> str:
 
 
 def markdown(r: dict) -> str:
-    m, x = r["machine"], r["result"]
+    x = r["result"]
     minutes = x["seconds"] / 60
     met = "met" if minutes <= TARGET_MINUTES else "not met"
     verdicts = ", ".join(f"{k} {v}" for k, v in x["verdicts"].items())
@@ -80,12 +91,9 @@ def markdown(r: dict) -> str:
             START,
             f"## thousand: {x['curves']:,} curves with `phasefit fit`, start to finish",
             "",
-            f"Run {r['date']} by `{r['command']}` (git {r['git'][:10]}"
-            + (f", uncommitted: {', '.join(r['uncommitted_src'])}" if r["uncommitted_src"] else "")
-            + f"); {m['nproc']} CPUs ({m['cpu']}), {m['ram']}; Python {m['python']}; "
+            f"{run_line(r)} (shared machine); Python {r['machine']['python']}; "
             + ", ".join(f"{k} {v}" for k, v in r["versions"].items() if v)
-            + f". Load average at the start {' '.join(f'{v:.2f}' for v in r['loadavg_start'])}, "
-            f"at the end {' '.join(f'{v:.2f}' for v in r['loadavg_end'])} (shared machine).",
+            + ".",
             "",
             f"`simulation_suite({x['curves']}, seed={r['seed']})` written to a CSV, then `{x['command']}` in a "
             "fresh process with the machine's warm caches (compiled models stored by an earlier run): "

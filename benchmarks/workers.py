@@ -23,7 +23,18 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS_DIR, git_state, loadavg, machine, markers, now, versions, write_json, write_results_md  # noqa: E402
+from _common import (
+    RESULTS_DIR,
+    git_state,
+    loadavg,
+    machine,
+    markers,
+    now,
+    run_line,
+    versions,
+    write_json,
+    write_results_md,
+)  # noqa: E402
 
 START, END = markers("workers")
 
@@ -93,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def markdown(r: dict) -> str:
-    m, base = r["machine"], r["runs"][0]
+    base = r["runs"][0]
     rows = [
         f"| {'one process (nutpie threads)' if x['workers'] == 1 else f'--workers {x["workers"]}'} | "
         f"{x['seconds']:.1f} | {x['seconds'] / r['curves']:.2f} | {base['seconds'] / x['seconds']:.2f}x | "
@@ -105,11 +116,7 @@ def markdown(r: dict) -> str:
             START,
             f"## workers: one process or local worker processes ({r['curves']} curves)",
             "",
-            f"Run {r['date']} by `{r['command'].strip()}` (git {r['git'][:7]}"
-            + (f", uncommitted: {', '.join(r['uncommitted_src'])}" if r["uncommitted_src"] else "")
-            + f"); {m['nproc']} CPUs ({m['cpu']}), {m['ram']}; load average at the start "
-            f"{' '.join(f'{x:.2f}' for x in r['loadavg_start'])}, at the end "
-            f"{' '.join(f'{x:.2f}' for x in r['loadavg_end'])}. `phasefit.fit` on `simulation_suite({r['curves']}, "
+            f"{run_line(r)}. `phasefit.fit` on `simulation_suite({r['curves']}, "
             f"seed={r['seed']})` with the default spec, each setting in a fresh process, end to end (compilation "
             "and the population stage included; imports and data loading left out).",
             "",

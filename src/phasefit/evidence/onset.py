@@ -60,10 +60,7 @@ def _first_above_convex(
     first = np.where(at_first, 0, len(grid))
     todo = np.flatnonzero(~at_first & at_last)
     lo, hi = np.zeros(len(todo), int), np.full(len(todo), len(grid) - 1)  # above(lo) false, above(hi) true
-    while len(todo):
-        open_ = hi - lo > 1
-        if not open_.any():
-            break
+    while (open_ := hi - lo > 1).any():
         mid = (lo + hi) // 2
         up = np.zeros(len(todo), bool)
         up[open_] = above(mid[open_], todo[open_])
