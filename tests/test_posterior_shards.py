@@ -59,7 +59,7 @@ def test_shards_in_memory_and_on_disk_are_the_tree_built_at_once(fitted, tmp_pat
         memory.add(r)
         disk.add(r)
     _assert_same(memory.tree(attrs={}), whole)
-    assert len(list((tmp_path / "posterior.nc.shards").glob("posterior-*.nc"))) == 1  # the 4th curve waits
+    assert len(list((tmp_path / "posterior.nc.shards").glob("posterior-*.npz"))) == 1  # the 4th curve waits
     lazy = disk.tree(attrs={"note": "x"})  # writes posterior.nc from the two shards, group by group
     lazy.close()
     assert not (tmp_path / "posterior.nc.shards").exists()
