@@ -42,7 +42,7 @@ from scipy import optimize, special
 from phasefit.analyses.curve import CurveResult
 from phasefit.data.curves import CurveSet
 from phasefit.evidence.onset import onset_draws
-from phasefit.inference.importance import K_HAT_MAX, logsumexp, psis
+from phasefit.inference.importance import K_HAT_MAX, psis
 from phasefit.models.priors import Prior, from_unconstrained, log_prior, sample, to_unconstrained
 from phasefit.models.spec import EMERGENT, POPULATION_PRIORS, ModelSpec
 
@@ -203,7 +203,7 @@ def fit_population(
     mscale = np.array([loc_scale[n][1] for n in names])
     owned = [[j for j, n in enumerate(names) if n.split(".", 1)[0] == h] for h in hyps]
     sd_scales = [float(dict(pop.prior(k).params)["sigma"]) for k in POPULATION_PRIORS]
-    f_logp, f_curves, graph = _compile(
+    f_logp, f_value, f_curves, graph = _compile(
         lay, mloc, mscale, owned, hyps.index(EMERGENT), sd_scales, pop.rates_concentration
     )
     data = (log_z, t_idx, f_idx, lo, hi, np.float64(centre))
@@ -261,7 +261,7 @@ def fit_population(
         draws = np.repeat(mode[None], n_prop, axis=0)
         draws[:, active] = loc + scale * z @ np.linalg.cholesky(cov).T
         log_q = -0.5 * (PROPOSAL_DF + D) * np.log1p(np.sum(z**2, axis=1) / PROPOSAL_DF)  # up to a constant
-        log_target = np.array([float(f_logp(d, *fit_arrays, *data)[0]) for d in draws])
+        log_target = np.array([float(f_value(d, *fit_arrays, *data)) for d in draws])  # no gradient: ~2x faster
         log_ratio = np.where(np.isfinite(log_target), log_target - log_q, -np.inf)
         log_w, k_hat = psis(log_ratio)
         hyper_w = np.exp(log_w)
@@ -301,11 +301,9 @@ def fit_population(
     rates = np.zeros((J, H))
     all_arrays = arrays(None)
     for j in range(J):
-        t_j, lw_j, lr_j = f_curves(draws[j], *all_arrays, *data)
-        pooled += np.exp(t_j - logsumexp(t_j, axis=1, keepdims=True)) / J
-        lse = logsumexp(lw_j, axis=2, keepdims=True)
-        with np.errstate(invalid="ignore"):  # a hyper draw under which none of a curve's draws is possible
-            weights += np.where(np.isfinite(lse), np.exp(lw_j - lse), 0.0) / J
+        p_j, w_j, lr_j = f_curves(draws[j], *all_arrays, *data)
+        pooled += p_j / J
+        weights += w_j / J  # 0 for a curve none of whose draws this hyper draw allows
         rates[j] = np.exp(lr_j)
     # such hyper draws weigh nothing: renormalise; a curve none of them allows keeps its own draws
     # (seen with the unweighted hyper draws of a failed stage, whose pooled values are not reported)
@@ -473,8 +471,14 @@ def _build(n_learned, n_tasks, n_fams, n_rates, mloc, mscale, owned, bp, sd_scal
     logp = hyper + pt.logsumexp(terms, axis=1).sum()
     inputs = [phi, U, LP0, tau, lp0_tau, log_z, t_idx, f_idx, lo, hi, centre]
     f_logp = pytensor.function(inputs, [logp, pytensor.grad(logp, phi)], on_unused_input="ignore")
-    f_curves = pytensor.function(inputs, [terms, lw, log_rates], on_unused_input="ignore")
-    return f_logp, f_curves, (inputs, logp)
+    f_value = pytensor.function(inputs, logp, on_unused_input="ignore")  # the importance proposals' density
+    # per curve, under one hyper draw: P(h) and each draw's normalised weight (0 for every draw of a
+    # curve that the draw makes impossible), fused into one pass instead of NumPy's several
+    p_h = pt.exp(terms - pt.logsumexp(terms, axis=1, keepdims=True))
+    lse = pt.logsumexp(lw, axis=2, keepdims=True)
+    w = pt.switch(pt.isfinite(lse), pt.exp(lw - lse), 0.0)
+    f_curves = pytensor.function(inputs, [p_h, w, log_rates], on_unused_input="ignore")
+    return f_logp, f_value, f_curves, (inputs, logp)
 
 
 def _floored(log_sd, floor, xp):
