@@ -60,8 +60,8 @@ def test_shards_in_memory_and_on_disk_are_the_tree_built_at_once(fitted, tmp_pat
         disk.add(r)
     _assert_same(memory.tree(attrs={}), whole)
     assert len(list((tmp_path / "posterior.nc.shards").glob("posterior-*.npz"))) == 1  # the 4th curve waits
-    lazy = disk.tree(attrs={"note": "x"})  # writes posterior.nc from the two shards, group by group
-    lazy.close()
+    held = disk.tree(attrs={"note": "x"})  # writes posterior.nc from the two shards in one pass
+    assert disk.streamed and not held.children and held.attrs["note"] == "x"  # only the file holds it
     assert not (tmp_path / "posterior.nc.shards").exists()
     back = load_tree(tmp_path / "posterior.nc")
     assert back.attrs["note"] == "x"
@@ -100,3 +100,23 @@ def test_a_slim_result_keeps_what_the_population_stage_reads(fitted):
         assert set(f.draws) == set(full) and f.stats == {}
         assert f.draws["level" if "level" in full else next(iter(full))].shape == (2, 50)  # 2 chains x 50
         np.testing.assert_array_equal(f.draws[next(iter(full))][:, 0], full[next(iter(full))][:, 0])
+
+
+def test_a_run_whose_posterior_is_spilled_writes_the_same_file(tmp_path, monkeypatch):
+    """`fit_to_directory` with one curve per shard (spilled to .npz, written in one pass) writes the
+    posterior.nc of a run that never spills, and returns it read lazily from where it landed."""
+    from _models import sim_curves
+
+    import phasefit.results.posterior as posterior
+    from phasefit.runner import local
+
+    curves = sim_curves(("smooth", "flat", "breakpoint"), seed=4)
+    whole = local.fit_to_directory(curves, out=tmp_path / "whole", models=tiny_spec(), progress=False)
+    monkeypatch.setattr(posterior, "SHARD_CURVES", 1)
+    spilled = local.fit_to_directory(curves, out=tmp_path / "spilled", models=tiny_spec(), progress=False)
+    assert spilled.posterior.encoding["source"].endswith(str(tmp_path / "spilled" / "posterior.nc"))
+    _assert_same(load_tree(tmp_path / "spilled" / "posterior.nc"), load_tree(tmp_path / "whole" / "posterior.nc"))
+    assert spilled.posterior["smooth/posterior"]["slope"].chunks  # lazy: dask arrays
+    _assert_same(spilled.posterior, whole.posterior)
+    spilled.posterior.close()
+    assert not list((tmp_path / "spilled").rglob("*.npz"))  # shards and checkpoints removed

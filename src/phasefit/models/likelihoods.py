@@ -12,7 +12,9 @@ ceiling fraction u (1 for hypotheses without a ceiling); for Student-t it is eta
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -66,7 +68,13 @@ def logpdf(
     # the log Beta functions written as log Gammas with a + b = c: `special.betaln` is ~2.5x slower
     # for the same value to ~1e-12 relative (tests), and this runs on every importance draw
     if likelihood == "beta_binomial":
-        c = np.asarray(p["concentration"], float)[..., None]
+        c = np.asarray(p["concentration"], float)
+        mu = np.asarray(mu, float)
+        y, n = np.asarray(y, float), np.asarray(n, float)
+        if mu.ndim >= 1 and y.shape == n.shape == mu.shape[-1:] and c.shape == mu.shape[:-1]:
+            flat = _beta_binomial_kernel(y, n, mu.reshape(-1, y.size), c.reshape(-1))
+            return flat.reshape(mu.shape)
+        c = c[..., None]
         a, b = mu * c, (1 - mu) * c
         gl = special.gammaln
         return (
@@ -80,6 +88,39 @@ def logpdf(
             out = special.xlogy(a - 1, y) + special.xlog1py(b - 1, -y) - log_beta
         return np.where((y >= 0) & (y <= 1), out, -np.inf)
     return stats.t.logpdf(y, t_nu, loc=mu, scale=np.asarray(p["sigma"])[..., None])
+
+
+@cache
+def _compiled_kernel():
+    """The beta-binomial log likelihood of draws (rows) x points (columns) in one pass (numba, cached
+    on disk): ~1.7x faster than SciPy's five passes over the array, equal to ~1e-12 relative (tests)."""
+    import numba
+
+    @numba.njit(cache=True)
+    def kernel(y, n, mu, c):  # pragma: no cover - compiled
+        draws, points = mu.shape
+        out = np.empty((draws, points))
+        const = np.empty(points)
+        for j in range(points):
+            const[j] = math.lgamma(n[j] + 1) - math.lgamma(y[j] + 1) - math.lgamma(n[j] - y[j] + 1)
+        for i in range(draws):
+            ci = c[i]
+            lg_c = math.lgamma(ci)
+            for j in range(points):
+                a = mu[i, j] * ci
+                b = (1 - mu[i, j]) * ci
+                out[i, j] = (
+                    const[j]
+                    + (math.lgamma(y[j] + a) + math.lgamma(n[j] - y[j] + b) - math.lgamma(n[j] + ci))
+                    - (math.lgamma(a) + math.lgamma(b) - lg_c)
+                )
+        return out
+
+    return kernel
+
+
+def _beta_binomial_kernel(y: np.ndarray, n: np.ndarray, mu: np.ndarray, c: np.ndarray) -> np.ndarray:
+    return _compiled_kernel()(np.ascontiguousarray(y), np.ascontiguousarray(n), np.ascontiguousarray(mu), c)
 
 
 def simulate(

@@ -413,9 +413,9 @@ class PosteriorShards:
     Without `target`, the shards stay in memory and `tree()` stacks them. With `target` (a file
     name), each shard is spilled beside it (`<target>.shards/`, `.npz`: `_spill`; compact unless
     `full`: `compact`), and `tree()` writes `target` from them in one pass, a chunk at a time (a
-    shard's variable at most in memory), removes the shards and returns the file's tree read lazily
-    (dask). A run of at most `size` curves never spills: its tree is written to `target` and
-    returned as it is.
+    shard's variable at most in memory), removes the shards and returns an empty tree (`streamed`:
+    the file is the tree; read it with `load_tree`, or lazily with `xarray.open_datatree`). A run
+    of at most `size` curves never spills: its tree is written to `target` and returned as it is.
     """
 
     def __init__(
@@ -425,15 +425,16 @@ class PosteriorShards:
         *,
         target: Path | None = None,
         full: bool = True,
-        size: int = SHARD_CURVES,
+        size: int | None = None,
     ):
-        self.curves, self.spec, self.target, self.full, self.size = curves, spec, target, full, size
+        self.curves, self.spec, self.target, self.full = curves, spec, target, full
+        self.size = SHARD_CURVES if size is None else size
         self.folder = None if target is None else Path(f"{target}.shards")
         self.pending: list[CurveResult] = []
         self.shards: list[xr.DataTree | Path] = []
         self.obs = 0
         self.storage: dict = {"full": True, "thin": 1, "float": "float64"}
-        self.streamed = False  # whether `tree()` wrote `target` from spilled shards (and read it back lazily)
+        self.streamed = False  # whether `tree()` wrote `target` from spilled shards (then only the file holds it)
         if self.folder is not None:
             shutil.rmtree(self.folder, ignore_errors=True)  # left by an interrupted run: rebuilt
 
@@ -464,7 +465,8 @@ class PosteriorShards:
 
     def tree(self, *, attrs: dict, population: PopulationResult | None = None) -> xr.DataTree:
         """The whole tree: every shard stacked, the population group, `attrs` on the root (with a
-        `target`: written there first, and read back lazily)."""
+        `target`: written there; after spilled shards, only the file holds it and an empty tree is
+        returned)."""
         attrs = {k: (v if isinstance(v, str | int | float) else str(v)) for k, v in attrs.items()}
         extra = {} if population is None else {"/population": _population_group(population, self.spec)}
         if self.target is None or not self.shards:  # in memory, or one shard (most runs): nothing spilled
@@ -487,4 +489,8 @@ class PosteriorShards:
         save_tree(tree, self.target)
         self.streamed = True
         shutil.rmtree(self.folder, ignore_errors=True)
-        return xr.open_datatree(self.target, engine="h5netcdf", chunks={})
+        # not read back here: opening a file of 27 groups costs seconds, and its reader opens it
+        # where it lands (`fit_to_directory`); the root's attrs say what it is
+        empty = xr.DataTree()
+        empty.attrs.update(attrs)
+        return empty

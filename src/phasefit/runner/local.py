@@ -194,7 +194,8 @@ def _fit(
 ) -> tuple[Analysis, PosteriorShards]:
     """`fit`, with the curves' draws kept in memory (`posterior_file` None) or written, shard by shard
     as the curves finish, to `posterior_file` (compact unless `full_posterior`; `PosteriorShards`):
-    the analysis' posterior is then that file read lazily. Returns the analysis and the shards."""
+    when the shards were spilled (`streamed`), the analysis' posterior is empty and only the file
+    holds it. Returns the analysis and the shards."""
     if len(curves) == 0:
         raise PhasefitError(f"{curves.source}: no curves to fit (all dropped: see `phasefit validate`)")
     if lfo_cutoff is not None and lfo_cutoff <= 0:
@@ -282,8 +283,6 @@ def fit_to_directory(
         full_posterior=full_posterior,
         **options,
     )
-    if shards.streamed:
-        analysis.posterior.close()  # read lazily from the staging file: reopened below where it lands
     analysis = replace(analysis, run={**analysis.run, "posterior_storage": shards.storage})
     write_table_atomic(analysis.parameters, staging / "parameters.csv")
     write_table_atomic(analysis.tasks, staging / "tasks.csv")
