@@ -8,7 +8,7 @@ includes starting Python, the imports, reading and checking the data, compiling 
 models, every curve's fits and evidence, the population stage and writing every output file. Peak
 RSS is the child process's. The progress log (`fit.log` in the output directory) gives the rate.
 
-    .venv/bin/python benchmarks/thousand.py                 # 1,000 curves (~10 min on 2 cores)
+    .venv/bin/python benchmarks/thousand.py                 # 1,000 curves (~12 min on 2 cores)
     .venv/bin/python benchmarks/thousand.py --curves 50     # a quick check (RESULTS.md untouched)
 """
 
