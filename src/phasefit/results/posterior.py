@@ -266,13 +266,6 @@ def _encoding(ds: xr.Dataset, level: int) -> dict:
     return out
 
 
-def _clear_encoding(tree: xr.DataTree) -> None:
-    """Forget the encoding a variable read from a file carries (its chunks, filters): written afresh."""
-    for node in tree.subtree:
-        for v in node.dataset.variables.values():
-            v.encoding = {}
-
-
 def save_tree(tree: xr.DataTree, path: Path, *, level: int = 1) -> Path:
     """Write the DataTree atomically as netCDF4 (h5netcdf engine; `_encoding` at gzip `level`).
     Variables backed by dask are computed one chunk at a time, in this process."""
