@@ -71,7 +71,7 @@ def logpdf(
         c = np.asarray(p["concentration"], float)
         mu = np.asarray(mu, float)
         y, n = np.asarray(y, float), np.asarray(n, float)
-        if mu.ndim >= 1 and y.shape == n.shape == mu.shape[-1:] and c.shape == mu.shape[:-1]:
+        if mu.ndim >= 1 and y.size and y.shape == n.shape == mu.shape[-1:] and c.shape == mu.shape[:-1]:
             flat = _beta_binomial_kernel(y, n, mu.reshape(-1, y.size), c.reshape(-1))
             return flat.reshape(mu.shape)
         c = c[..., None]
