@@ -375,22 +375,25 @@ def _member(path: Path, key: str) -> np.ndarray:
         return z[key]
 
 
-def _spilled(path: Path, group: str, layout: dict) -> xr.Dataset:
-    """One group of a spilled shard: coordinates read now (labels, small), data variables as dask
-    arrays read when written."""
+def _spilled(path: Path) -> dict[str, xr.Dataset]:
+    """A spilled shard's groups, the file opened once for its layout and coordinates (labels,
+    small); data variables as dask arrays, each read when it is written."""
     import dask
     import dask.array as da
 
-    entry = layout[group]
-    coords, data = {}, {}
-    for name, (dims, shape, dtype) in entry["vars"].items():
-        key = f"{group}|{name}"
-        if name in entry["coords"]:
-            coords[name] = (tuple(dims), _member(path, key))
-        else:
-            lazy = da.from_delayed(dask.delayed(_member)(path, key), tuple(shape), dtype=np.dtype(dtype))
-            data[name] = (tuple(dims), lazy)
-    return xr.Dataset(data, coords=coords)
+    groups = {}
+    with np.load(path, allow_pickle=False) as z:
+        for group, entry in json.loads(str(z[LAYOUT])).items():
+            coords, data = {}, {}
+            for name, (dims, shape, dtype) in entry["vars"].items():
+                key = f"{group}|{name}"
+                if name in entry["coords"]:
+                    coords[name] = (tuple(dims), z[key])
+                else:
+                    lazy = da.from_delayed(dask.delayed(_member)(path, key), tuple(shape), dtype=np.dtype(dtype))
+                    data[name] = (tuple(dims), lazy)
+            groups[group] = xr.Dataset(data, coords=coords)
+    return groups
 
 
 def _rechunked(ds: xr.Dataset) -> xr.Dataset:
@@ -472,11 +475,8 @@ class PosteriorShards:
             return tree
         self._flush()
         files = [p for p in self.shards if isinstance(p, Path)]
-        layouts = [json.loads(str(_member(f, LAYOUT))) for f in files]
-        groups = {
-            g: _rechunked(_stack([_spilled(f, g, lay) for f, lay in zip(files, layouts, strict=True)]))
-            for g in layouts[0]
-        }
+        shards = [_spilled(f) for f in files]
+        groups = {g: _rechunked(_stack([shard[g] for shard in shards])) for g in shards[0]}
         tree = xr.DataTree.from_dict({**groups, **extra})
         tree.attrs.update(attrs)
         save_tree(tree, self.target)
