@@ -11,16 +11,17 @@ For each curve of the accuracy suite's development seed (independent simulators;
 seed) this fits smooth and breakpoint as `phasefit fit` does, then for every high-k LOO point and
 for leave-future-out (at the cutoff `analyse_curve` uses) computes:
 
-- the importance-sampling estimate with each number of proposal draws per round in `--draws`
-  (default: the spec's `[evidence] importance_draws` and 16,000, the default before it), from the
-  same seed, so the rows differ only by the draws,
+- the importance-sampling estimate of each variant in `--variants` ("draws:pool": proposal draws
+  per round, and 1 to pool the rounds as draws of their mixture where a round alone is not
+  reliable, 0 for each round alone; default: the spec's draws, without and with pooling), from the
+  same seed, so the rows differ only by the variant,
 - two NUTS refits with different seeds (what phasefit reported before, twice).
 
 An importance estimate is as good as a refit when it differs from refit A no more than refit B does
 (two refits of the same posterior differ only by Monte Carlo error).
 
     .venv/bin/python benchmarks/importance_refits.py                        # 60 curves, development seed
-    .venv/bin/python benchmarks/importance_refits.py --draws 16000,4000     # the draw counts compared
+    .venv/bin/python benchmarks/importance_refits.py --variants 16000:1,8000:1,4000:1
 """
 
 from __future__ import annotations
@@ -54,7 +55,9 @@ HYPS = ("smooth", "breakpoint")
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--curves", type=int, default=60)
-    ap.add_argument("--draws", default=None, help="proposal draws per round, comma-separated (default: spec's, 16000)")
+    ap.add_argument(
+        "--variants", default=None, help="draws:pool pairs, comma-separated (default: the spec's draws, 0 and 1)"
+    )
     ap.add_argument("--render", action="store_true", help="rewrite the RESULTS.md section from the saved JSON")
     args = ap.parse_args(argv)
     if args.render:
@@ -70,14 +73,13 @@ def main(argv: list[str] | None = None) -> int:
 
     curves = dev_suite_curves(args.curves)
     spec = load_spec()
-    draws = (
-        [int(v) for v in args.draws.split(",")]
-        if args.draws
-        else sorted({spec.evidence.importance_draws, 16000}, reverse=True)
-    )
+    n0 = spec.evidence.importance_draws
+    variants = args.variants or f"{n0}:0,{n0}:1"
+    draws = [(int(n), bool(int(d))) for n, d in (v.split(":") for v in variants.split(","))]
+    labels = {v: f"{v[0]}:{int(v[1])}" for v in draws}
     sampler = Sampler(spec)
     rows: list[dict] = []
-    is_seconds = dict.fromkeys(draws, 0.0)
+    is_seconds = dict.fromkeys(labels.values(), 0.0)
     refit_seconds = 0.0
     n_refits = 0
     t_start = time.perf_counter()
@@ -99,7 +101,10 @@ def main(argv: list[str] | None = None) -> int:
         seed = curve_seed(c, spec.sampler.seed)
         fits = {h: sampler.fit(inputs, h, seed=seed + j) for j, h in enumerate(HYPS)}
         for j, (h, f) in enumerate(fits.items()):
-            imps = {n: loo_mod.ImportanceRefit(f, inputs, spec, draws=n, seed=seed + 60 + j) for n in draws}
+            imps = {
+                labels[(n, d)]: loo_mod.ImportanceRefit(f, inputs, spec, draws=n, seed=seed + 60 + j, pool=d)
+                for n, d in draws
+            }
             plain, _ = loo_mod.loo(f, inputs, spec, refit=None, seed=seed)
             k = np.asarray(plain.elpd.pareto_k.values, float)
             targets = [
@@ -117,8 +122,7 @@ def main(argv: list[str] | None = None) -> int:
                 row = {"curve": c.task, "hypothesis": h, "kind": kind, "n_points": int(len(inputs.x))}
                 for n, imp in imps.items():
                     t0 = time.perf_counter()
-                    w = imp.on(target_inputs).condition(keep, seed=seed + 7)
-                    w = w if w is not None and w.reliable_for(points) else None  # as loo / leave_future_out
+                    w = imp.on(target_inputs).condition(keep, seed=seed + 7, points=points)  # as loo / lfo
                     is_seconds[n] += time.perf_counter() - t0
                     row |= {
                         f"reliable_{n}": w is not None,
@@ -142,14 +146,14 @@ def main(argv: list[str] | None = None) -> int:
     summary = {}
     for kind in ("loo", "lfo"):
         for h in HYPS:
-            for n in draws:
+            for n in labels.values():
                 sel = [r for r in rows if r["kind"] == kind and r["hypothesis"] == h]
                 ok = [r for r in sel if r[f"reliable_{n}"]]
                 d_is = np.abs([r[f"importance_{n}"] - r["refit_a"] for r in ok]) if ok else np.array([np.nan])
                 d_rr = np.abs([r["refit_b"] - r["refit_a"] for r in ok]) if ok else np.array([np.nan])
                 summary[f"{kind}/{h}/{n}"] = {
                     "estimate": f"{kind}/{h}",
-                    "draws": n,
+                    "variant": n,
                     "estimates": len(sel),
                     "reliable": len(ok),
                     "importance_vs_refit": q(d_is),
@@ -168,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         "curves": len(curves),
         "seed": DEV_SEED,
         "importance_draws": spec.evidence.importance_draws,
-        "draws": draws,
+        "variants": list(labels.values()),
         "seconds": seconds,
         "importance_seconds_per_estimate": {str(n): t / max(len(rows), 1) for n, t in is_seconds.items()},
         "refit_seconds_per_refit": refit_seconds / max(n_refits, 1),
@@ -190,9 +194,11 @@ def markdown(out: dict) -> str:
         "",
         f"Run {out['date']} by `{out['command'].strip()}` (git {out['git'][:7]}); {m.get('nproc')} cores "
         f"({m.get('cpu')}); {out['curves']} curves of the accuracy suite's development seed {out['seed']}, smooth and "
-        f"breakpoint fits as `phasefit fit` makes them; {out['seconds']:.0f} s. Importance sampling with "
-        f"{' and '.join(str(n) for n in out['draws'])} proposal draws per round from the same seeds (the default "
-        f"spec's `[evidence] importance_draws`: {out['importance_draws']}).",
+        f"breakpoint fits as `phasefit fit` makes them; {out['seconds']:.0f} s. Importance sampling in the "
+        f"variants {', '.join(out['variants'])} (proposal draws per round : 1 where the rounds are pooled as "
+        "draws of their mixture when a round alone is not reliable, 0 where each round stands alone) from the "
+        "same seeds (the default spec's "
+        f"`[evidence] importance_draws`: {out['importance_draws']}).",
         "",
         "Each row: the estimates of one kind (an exact LOO point's elpd_i, or leave-future-out's summed elpd of "
         "the larger models) for one hypothesis. *reliable*: importance k-hat <= 0.7 within three rounds, for "
@@ -200,20 +206,18 @@ def markdown(out: dict) -> str:
         "Differences in elpd units, over the reliable estimates: importance sampling against NUTS "
         "refit A, beside NUTS refit B against refit A (the Monte Carlo error of a refit).",
         "",
-        "| estimate | draws per round | n | reliable | |importance - refit A|: median / p90 / max "
+        "| estimate | variant | n | reliable | |importance - refit A|: median / p90 / max "
         "| |refit B - refit A|: median / p90 / max | importance at least as close as refit B |",
         "|---|---:|---:|---:|---|---|---:|",
     ]
     for s in out["summary"].values():
         a, b = s["importance_vs_refit"], s["refit_vs_refit"]
         lines.append(
-            f"| {s['estimate']} | {s['draws']} | {s['estimates']} | {s['reliable']} | "
+            f"| {s['estimate']} | {s['variant']} | {s['estimates']} | {s['reliable']} | "
             f"{a['median']:.3f} / {a['p90']:.3f} / {a['max']:.3f} | "
             f"{b['median']:.3f} / {b['p90']:.3f} / {b['max']:.3f} | {s['importance_closer_share']:.2f} |"
         )
-    per = ", ".join(
-        f"{float(t) * 1000:.0f} ms with {n} draws" for n, t in out["importance_seconds_per_estimate"].items()
-    )
+    per = ", ".join(f"{float(t) * 1000:.0f} ms with {n}" for n, t in out["importance_seconds_per_estimate"].items())
     lines += [
         "",
         f"Time per importance estimate (all rounds): {per}; {out['refit_seconds_per_refit'] * 1000:.0f} ms per NUTS "

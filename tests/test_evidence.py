@@ -153,7 +153,7 @@ def test_loo_scores_high_k_points_by_importance_and_refits_only_where_it_fails(f
     assert res.refits == n_bad and res.refits_sampled < n_bad  # most by importance sampling (this fit is tiny)
     assert not res.elpd.warning and float(np.max(res.elpd.pareto_k)) <= res.elpd.good_k
     # where importance sampling is unreliable, the point is refitted with NUTS instead
-    monkeypatch.setattr(ImportanceRefit, "condition", lambda self, keep, *, seed: None)
+    monkeypatch.setattr(ImportanceRefit, "condition", lambda self, keep, *, seed, points=None: None)
     fallback, _ = loo(
         f["breakpoint"], inputs, s.spec, refit=s.fit, seed=1, importance=_importance(s, inputs, f["breakpoint"])
     )
@@ -215,3 +215,30 @@ def test_importance_proposal_is_shared_across_ranges_by_hypotheses_without_one(f
     assert smooth.on(moved) is smooth
     bp = _importance(s, inputs, f["breakpoint"])
     assert bp.on(moved) is not bp and bp.on(inputs) is bp
+
+
+def test_rounds_are_pooled_where_one_alone_is_not_reliable_for_the_scored_points():
+    """Trained on the six smaller models, the smooth posterior's weights are reliable after one
+    adapted round, but the two larger models' likelihoods under them are not (k-hat of weight x
+    likelihood): the first and adapted rounds are pooled as draws of their mixture instead of
+    adapting again, and the pooled estimate agrees with NUTS refits within their Monte Carlo spread."""
+    s = sampler()
+    inputs = curve_inputs(EMERGENT, s.spec)
+    fit = s.fit(inputs, "smooth", seed=4)
+    train = np.arange(len(inputs.x)) <= 5
+    points = np.flatnonzero(~train)
+
+    def estimate(pool):
+        return ImportanceRefit(fit, inputs, s.spec, draws=16000, seed=20, pool=pool).condition(
+            train, seed=5, points=points
+        )
+
+    alone, pooled = estimate(False), estimate(True)
+    assert pooled is not None and len(pooled.log_weights) == 2 * 16000  # the first and the adapted round
+    assert pooled.reliable_for(points) and len(alone.log_weights) == 16000  # alone: one more round
+    refits = [s.fit(inputs.subset(train), "smooth", seed=k) for k in (5, 6, 7)]
+    values = [
+        float(logmeanexp(loo_module._loglik(r, inputs, s.spec)[..., points].reshape(-1, 2), axis=0).sum())
+        for r in refits
+    ]
+    assert sum(pooled.elpd(i) for i in points) == pytest.approx(np.mean(values), abs=0.5), values

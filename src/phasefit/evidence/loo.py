@@ -106,6 +106,18 @@ class Weighted:
         return {k: np.asarray(v)[idx][None, :] for k, v in self.values.items()}
 
 
+@dataclass(frozen=True, kw_only=True)
+class _Round:
+    """One round's proposal draws: what weighting them, alone or pooled with other rounds, needs."""
+
+    proposal: object  # scipy multivariate_t: its logpdf scores other rounds' draws in a pooled mixture
+    z: np.ndarray  # (draw, parameter) on the unconstrained scale
+    values: dict[str, np.ndarray]
+    log_prior: np.ndarray
+    log_q: np.ndarray
+    loglik: np.ndarray  # (draw, point), -inf where not finite
+
+
 class ImportanceRefit:
     """The posterior of one hypothesis given a subset of a curve's points, by importance sampling:
     what an exact refit estimates, without sampling again.
@@ -113,17 +125,23 @@ class ImportanceRefit:
     The first proposal is the marginal likelihood's (a Student-t around the whole curve's posterior
     on the unconstrained scale), drawn once and shared by every subset. A subset whose Pareto k-hat
     is above `K_HAT_MAX` gets up to two more rounds whose proposal is fitted to the previous round's
-    weighted draws (adaptive importance sampling). `condition` returns None when no round is reliable;
-    the caller then refits with NUTS.
+    weighted draws (adaptive importance sampling). Where a round's weights are reliable but the
+    scored points' likelihoods under them are not (a future model predicted by a tail of the subset's
+    posterior that the adapted proposal reaches rarely and the first one often), the rounds drawn so
+    far are pooled as draws of their mixture (multiple importance sampling, balance heuristic: Veach &
+    Guibas 1995; Elvira et al. 2019). `condition` returns None when nothing is reliable; the caller
+    then refits with NUTS.
     """
 
-    def __init__(self, fit: FitResult, inputs: CurveInputs, spec: ModelSpec, *, draws: int, seed: int):
+    def __init__(
+        self, fit: FitResult, inputs: CurveInputs, spec: ModelSpec, *, draws: int, seed: int, pool: bool = True
+    ):
         self.fit, self.inputs, self.spec = fit, inputs, spec
-        self.n, self.seed = draws, seed
+        self.n, self.seed, self.pool = draws, seed, pool  # pool=False: each round alone (before 0.2)
         self.priors = parameter_priors(fit.hypothesis, inputs.likelihood, spec)
 
     @cached_property
-    def _round0(self) -> tuple | None:
+    def _round0(self) -> _Round | None:
         """The first proposal's draws (around the whole curve's posterior), shared by every subset."""
         mean, cov = draw_moments(self.fit.draws, self.priors)
         return self._round(mean, cov, scale=PROPOSAL_SCALE, seed=self.seed)
@@ -135,33 +153,66 @@ class ImportanceRefit:
         same = (inputs.range_lo, inputs.range_hi) == (self.inputs.range_lo, self.inputs.range_hi)
         if same or not self.spec.plugin(self.fit.hypothesis).uses_range:
             return self
-        return ImportanceRefit(self.fit, inputs, self.spec, draws=self.n, seed=self.seed)
+        return ImportanceRefit(self.fit, inputs, self.spec, draws=self.n, seed=self.seed, pool=self.pool)
 
-    def _round(self, mean: np.ndarray, cov: np.ndarray, *, scale: float, seed: int) -> tuple | None:
+    def _round(self, mean: np.ndarray, cov: np.ndarray, *, scale: float, seed: int) -> _Round | None:
         proposal = t_proposal(mean, cov, scale=scale, seed=seed)
         if proposal is None:
             return None
         z, values, log_prior, log_q = proposal_draws(proposal, self.priors, n=self.n)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # extreme draws: weight 0
             ll = pointwise_loglik(self.fit.hypothesis, values, self.inputs, self.spec)
-        return z, values, log_prior - log_q, np.where(np.isfinite(ll), ll, -np.inf)
+        return _Round(
+            proposal=proposal,
+            z=z,
+            values=values,
+            log_prior=log_prior,
+            log_q=log_q,
+            loglik=np.where(np.isfinite(ll), ll, -np.inf),
+        )
 
-    def condition(self, keep: np.ndarray, *, seed: int) -> Weighted | None:
-        """The posterior given the points in `keep` (a boolean mask over the curve's points)."""
-        drawn = self._round0
+    @staticmethod
+    def _weigh(rounds: list[_Round], keep: np.ndarray) -> Weighted | None:
+        """The draws of `rounds` weighted towards the posterior given `keep`: one round by its own
+        proposal, several as draws of their equal-weight mixture. None when no ratio is finite."""
+        if len(rounds) == 1:
+            (d,) = rounds
+            z, values, log_prior, ll, log_q = d.z, d.values, d.log_prior, d.loglik, d.log_q
+        else:
+            z = np.vstack([d.z for d in rounds])
+            values = {k: np.concatenate([d.values[k] for d in rounds]) for k in rounds[0].values}
+            log_prior = np.concatenate([d.log_prior for d in rounds])
+            ll = np.vstack([d.loglik for d in rounds])
+            log_q = logsumexp(np.stack([d.proposal.logpdf(z) for d in rounds]), axis=0) - np.log(len(rounds))
+        with np.errstate(invalid="ignore"):
+            log_ratio = log_prior - log_q + ll[:, keep].sum(-1)
+        log_ratio = np.where(np.isfinite(log_ratio), log_ratio, -np.inf)
+        if not np.isfinite(log_ratio).any():
+            return None
+        log_w, k_hat = psis(log_ratio)
+        return Weighted(values=values, log_weights=log_w, loglik=ll, k_hat=k_hat)
+
+    def condition(self, keep: np.ndarray, *, seed: int, points=None) -> Weighted | None:
+        """The posterior given the points in `keep` (a boolean mask over the curve's points), reliable
+        (k-hat) and, when `points` are given, reliable for their likelihoods too (`reliable_for`)."""
+
+        def reliable(w: Weighted | None) -> bool:
+            return w is not None and w.k_hat <= K_HAT_MAX and (points is None or w.reliable_for(points))
+
+        drawn, pool = self._round0, []
         for r in range(IMPORTANCE_ROUNDS):
             if drawn is None:
                 return None
-            z, values, log_ratio_prior, ll = drawn
-            log_ratio = log_ratio_prior + ll[:, keep].sum(-1)
-            log_ratio = np.where(np.isfinite(log_ratio), log_ratio, -np.inf)
-            if not np.isfinite(log_ratio).any():
+            pool.append(drawn)
+            single = self._weigh([drawn], keep)
+            if single is None:
                 return None
-            log_w, k_hat = psis(log_ratio)
-            if k_hat <= K_HAT_MAX:
-                return Weighted(values=values, log_weights=log_w, loglik=ll, k_hat=k_hat)
+            if reliable(single):
+                return single
+            if self.pool and len(pool) > 1 and reliable(pooled := self._weigh(pool, keep)):
+                return pooled
             if r + 1 < IMPORTANCE_ROUNDS:  # fit the next proposal to the weighted draws
-                mean, cov = weighted_moments(z, np.exp(log_w))
+                mean, cov = weighted_moments(drawn.z, np.exp(single.log_weights))
                 drawn = self._round(mean, cov, scale=ADAPTED_SCALE, seed=seed + r)
         return None
 
@@ -222,8 +273,10 @@ def loo(
         for i in bad:
             keep = np.ones(len(inputs.x), bool)
             keep[i] = False
-            weighted = importance.condition(keep, seed=seed + 101 * (i + 1)) if importance is not None else None
-            if weighted is not None and weighted.reliable_for(i):
+            weighted = (
+                importance.condition(keep, seed=seed + 101 * (i + 1), points=i) if importance is not None else None
+            )
+            if weighted is not None:
                 elpd_i[i] = weighted.elpd(i)
             elif refit is not None:
                 sub = refit(inputs.subset(keep), hypothesis, seed=seed + 101 * (i + 1))
@@ -291,8 +344,12 @@ def leave_future_out(
     for j, h in enumerate(("smooth", "breakpoint")):
         weighted = None
         if importance is not None and h in importance:
-            weighted = importance[h].on(inputs.subset(everything, range_=range_)).condition(train, seed=seed + 7 + j)
-        if weighted is not None and weighted.reliable_for(np.flatnonzero(test)):
+            weighted = (
+                importance[h]
+                .on(inputs.subset(everything, range_=range_))
+                .condition(train, seed=seed + 7 + j, points=np.flatnonzero(test))
+            )
+        if weighted is not None:
             elpd[h] = float(sum(weighted.elpd(i) for i in np.flatnonzero(test)))
             draws = weighted.resample(spec.sampler.chains * spec.sampler.draws, seed=seed + j)
         else:
