@@ -46,6 +46,25 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def cpu_detail() -> str:
+    """CPU family / model / stepping and siblings per core from /proc/cpuinfo: two machines that both
+    call themselves "AMD EPYC" can be different generations, or two threads of one core."""
+    try:
+        info: dict[str, str] = {}
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if not line.strip():
+                break  # the first processor's block
+            key, _, value = line.partition(":")
+            info[key.strip()] = value.strip()
+        per_core = int(info.get("siblings", 0)) // max(int(info.get("cpu cores", 1)), 1)
+        return (
+            f"family {info.get('cpu family', '?')} model {info.get('model', '?')} stepping {info.get('stepping', '?')}, "
+            f"{per_core or '?'} thread(s) per core"
+        )
+    except (OSError, ValueError):
+        return "unknown"
+
+
 def ram_gib() -> float:
     """Total memory in GiB (one decimal), NaN where /proc/meminfo cannot be read."""
     try:
@@ -69,6 +88,7 @@ def machine() -> dict[str, Any]:
         "nproc": os.cpu_count(),
         "affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "cpu": cpu_model(),
+        "cpu_detail": cpu_detail(),
         "ram": f"{ram:.1f} GiB" if math.isfinite(ram) else "unknown",
         "ram_gib": ram,
         "python": platform.python_version(),

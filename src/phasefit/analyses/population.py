@@ -126,9 +126,13 @@ class _Layout:
     def size(self) -> int:
         return 2 * len(self.names) + 4 + self.n_tasks + self.n_fams + self.n_rates - 1
 
-    def split(self, phi):
+    def split(self, phi, n_tasks=None, n_fams=None):
+        """The named pieces of `phi`; `n_tasks` and `n_fams` may be symbolic (PyTensor scalars), so
+        that one compiled graph serves analyses of any number of tasks and families."""
         k = len(self.names)
         i = 2 * k
+        nt = self.n_tasks if n_tasks is None else n_tasks
+        nf = self.n_fams if n_fams is None else n_fams
         return {
             "mean": phi[:k],
             "log_sd": phi[k : 2 * k],
@@ -136,9 +140,9 @@ class _Layout:
             "log_task_sd": phi[i + 1],
             "log_family_sd": phi[i + 2],
             "log_curve_sd": phi[i + 3],
-            "z_task": phi[i + 4 : i + 4 + self.n_tasks],
-            "z_family": phi[i + 4 + self.n_tasks : i + 4 + self.n_tasks + self.n_fams],
-            "logits": phi[i + 4 + self.n_tasks + self.n_fams :],
+            "z_task": phi[i + 4 : i + 4 + nt],
+            "z_family": phi[i + 4 + nt : i + 4 + nt + nf],
+            "logits": phi[i + 4 + nt + nf :],
         }
 
 
@@ -206,7 +210,7 @@ def fit_population(
     f_logp, f_value, f_curves, graph = _compile(
         lay, mloc, mscale, owned, hyps.index(EMERGENT), sd_scales, pop.rates_concentration
     )
-    data = (log_z, t_idx, f_idx, lo, hi, np.float64(centre))
+    data = (log_z, t_idx, f_idx, lo, hi, np.float64(centre), np.int64(len(tasks)), np.int64(len(fams)))
 
     def arrays(keep: np.ndarray | None):
         """The per-draw arrays, optionally on a subset of the draws."""
@@ -389,11 +393,11 @@ def _compile_cached(key):
 
 def _compile(lay, mloc, mscale, owned, bp, sd_scales, concentration):
     """The log density (and gradient) of the hyperparameters, and the per-curve terms, compiled once
-    per structure: the data are inputs, so neither the number of curves nor of draws recompiles."""
+    per spec: the data are inputs, and so are the numbers of tasks and families (where `phi` is split),
+    so neither the number of curves, draws, tasks nor families recompiles (and PyTensor's on-disk
+    cache finds the compiled code again in the next run of any analysis with the same spec)."""
     key = (
         len(lay.names),
-        lay.n_tasks,
-        lay.n_fams,
         lay.n_rates,
         tuple(float(v) for v in mloc),
         tuple(float(v) for v in mscale),
@@ -405,11 +409,11 @@ def _compile(lay, mloc, mscale, owned, bp, sd_scales, concentration):
     return _compile_cached(key)
 
 
-def _build(n_learned, n_tasks, n_fams, n_rates, mloc, mscale, owned, bp, sd_scales, concentration):
+def _build(n_learned, n_rates, mloc, mscale, owned, bp, sd_scales, concentration):
     import pytensor
     import pytensor.tensor as pt
 
-    lay = _Layout(names=tuple(f"p{j}" for j in range(n_learned)), n_tasks=n_tasks, n_fams=n_fams, n_rates=n_rates)
+    lay = _Layout(names=tuple(f"p{j}" for j in range(n_learned)), n_tasks=0, n_fams=0, n_rates=n_rates)
     mloc, mscale = np.array(mloc), np.array(mscale)
     phi = pt.vector("phi")
     U, LP0 = pt.tensor3("U"), pt.tensor3("LP0")  # (learned, C, S)
@@ -418,7 +422,8 @@ def _build(n_learned, n_tasks, n_fams, n_rates, mloc, mscale, owned, bp, sd_scal
     t_idx, f_idx = pt.lvector("t_idx"), pt.lvector("f_idx")
     lo, hi = pt.vector("lo"), pt.vector("hi")
     centre = pt.scalar("centre")
-    v = lay.split(phi)
+    n_tasks, n_fams = pt.lscalar("n_tasks"), pt.lscalar("n_fams")
+    v = lay.split(phi, n_tasks, n_fams)
     sd = _floored(v["log_sd"], SD_FLOOR_FRACTION * mscale, pt)
     task_sd, fam_sd = pt.exp(v["log_task_sd"]), pt.exp(v["log_family_sd"])
     curve_sd = _floored(v["log_curve_sd"], BREAK_SD_FLOOR, pt)
@@ -469,7 +474,7 @@ def _build(n_learned, n_tasks, n_fams, n_rates, mloc, mscale, owned, bp, sd_scal
     log_r = pt.logsumexp(lw, axis=2) - pt.log(lw.shape[2])  # (H, C)
     terms = log_rates[None, :] + log_z + log_r.T  # (C, H)
     logp = hyper + pt.logsumexp(terms, axis=1).sum()
-    inputs = [phi, U, LP0, tau, lp0_tau, log_z, t_idx, f_idx, lo, hi, centre]
+    inputs = [phi, U, LP0, tau, lp0_tau, log_z, t_idx, f_idx, lo, hi, centre, n_tasks, n_fams]
     f_logp = pytensor.function(inputs, [logp, pytensor.grad(logp, phi)], on_unused_input="ignore")
     f_value = pytensor.function(inputs, logp, on_unused_input="ignore")  # the importance proposals' density
     # per curve, under one hyper draw: P(h) and each draw's normalised weight (0 for every draw of a
