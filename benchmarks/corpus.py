@@ -17,6 +17,7 @@ so the run is resumable and measured in segments:
 
     .venv/bin/python benchmarks/corpus.py --budget-min 120                   # fit, resume, record
     .venv/bin/python benchmarks/corpus.py --src /work/corpus-src/src --budget-min 120
+    .venv/bin/python benchmarks/corpus.py --workers 2 --budget-min 120       # curves on 2 local workers
     .venv/bin/python benchmarks/corpus.py --render                           # RESULTS.md from the JSON
 
 Writes `benchmarks/results/corpus.json` and the "corpus" section of `benchmarks/RESULTS.md`.
@@ -27,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -56,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--budget-min", type=float, default=600.0, help="stop (SIGKILL) after this many minutes")
     ap.add_argument("--src", type=Path, default=None, help="phasefit source to fit with (default: this checkout's)")
     ap.add_argument("--tables", nargs="*", default=list(ORDER))
+    ap.add_argument("--workers", type=int, default=1, help="`phasefit fit --workers N` (1: one process, no Dask)")
     ap.add_argument("--render", action="store_true", help="only rewrite RESULTS.md from the JSON")
     args = ap.parse_args(argv)
     ledger = json.loads(LEDGER.read_text()) if LEDGER.exists() else {"segments": [], "tables": {}}
@@ -131,19 +134,24 @@ def run(args, ledger: dict) -> None:
         out.mkdir(parents=True, exist_ok=True)
         before = checkpointed(out)
         cmd = [sys.executable, "-m", "phasefit.cli", "fit", f"dataset:{name}", "--out", str(out), "--x", info["axis"]]
+        cmd += ["--workers", str(args.workers)] if args.workers > 1 else []
         segment = {"table": name, "started": now(), "curves_before": before, "code_stamp": stamp, "git": src_state}
+        segment["workers"] = args.workers
         segment["machine_start"] = machine()
         print(
             f"{name}: {info['curves']} curves, {before} already checkpointed; {left / 60:.0f} min of budget", flush=True
         )
         t0 = time.perf_counter()
         with open(out / "fit.log", "a") as log:
-            proc = subprocess.Popen(cmd, env=_env(args.src), stdout=log, stderr=subprocess.STDOUT)
+            # its own process group: a budget's SIGKILL reaches local Dask workers too
+            proc = subprocess.Popen(
+                cmd, env=_env(args.src), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
             try:
                 rc = proc.wait(timeout=left)
                 killed = False
             except subprocess.TimeoutExpired:
-                proc.kill()
+                os.killpg(proc.pid, signal.SIGKILL)
                 rc = proc.wait()
                 killed = True
         segment |= {
@@ -218,7 +226,14 @@ def markdown(ledger: dict) -> str:
         rest_s += (t["curves"] - done) * own
     rest_h = rest_s / 3600
     stamps = sorted({s["code_stamp"] for s in segments})
-    cpus = sorted({f"{s['machine_start']['nproc']} CPUs, {s['machine_start']['cpu']}" for s in segments})
+    cpus = sorted(
+        {
+            f"{s['machine_start']['nproc']} CPUs, {s['machine_start']['cpu']}"
+            + (f" ({s['machine_start']['cpu_detail']})" if s["machine_start"].get("cpu_detail") else "")
+            for s in segments
+        }
+    )
+    workers = sorted({s.get("workers", 1) for s in segments})
     lines = [
         "## The whole bundled corpus, end to end",
         "",
@@ -229,7 +244,8 @@ def markdown(ledger: dict) -> str:
         "",
         f"Segments: {len(segments)}, from {segments[0]['started'] if segments else '-'} to "
         f"{segments[-1]['started'] if segments else '-'}; code stamp(s): {', '.join(stamps) or '-'}; "
-        f"machine(s): {'; '.join(cpus) or '-'}.",
+        f"machine(s): {'; '.join(cpus) or '-'}; `--workers`: {', '.join(map(str, workers)) or '-'} "
+        "(1: one process).",
         "",
         "| table | axis | curves | done | status | segments | seconds | s per curve | verdicts |",
         "|---|---|---:|---:|---|---:|---:|---:|---|",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import warnings
+from types import SimpleNamespace
+from unittest import mock
 
 import numpy as np
 import pandas as pd
@@ -545,6 +547,23 @@ def test_progress_in_a_log_file_is_plain_lines_with_rate_and_eta():
     assert "eta" in counts[0] and "(task" in counts[0]
     assert lines[-1].startswith("population stage")
     assert "\x1b[" not in buf.getvalue()  # no terminal control codes in a log
+    # curves read back from checkpoints (a resumed run's, or all of them after a cluster's fits) are
+    # "collecting" at their own rate; fitting's rate counts only the curves fitted
+    buf = io.StringIO()
+    bar = pipeline._RichProgress(Console(file=buf, force_terminal=False, width=200), enabled=True)
+    clock = iter(np.arange(0.0, 1000.0, 0.5))
+    with mock.patch.object(pipeline, "time", SimpleNamespace(perf_counter=lambda: float(next(clock)))):
+        bar.start = next(clock)
+        for i in range(20):  # fitted on a cluster: 2 s per curve
+            bar("curve", label=f"t{i}", done=i, total=20)
+            next(clock), next(clock), next(clock)
+        for i in range(20):  # then read back quickly: 0.5 s per curve
+            bar("stored", label=f"t{i}", done=i, total=20)
+    lines = buf.getvalue().splitlines()
+    fitting = [ln for ln in lines if ln.startswith("fitting: ")]
+    collecting = [ln for ln in lines if ln.startswith("collecting: ")]
+    assert fitting and collecting and lines.index(fitting[-1]) < lines.index(collecting[0])
+    assert all("0.50 curves/s" in ln for ln in fitting) and all("2.00 curves/s" in ln for ln in collecting)
     quiet = io.StringIO()
     off = pipeline._RichProgress(Console(file=quiet, force_terminal=False), enabled=False)
     off("curve", label="x", done=0, total=2)

@@ -42,7 +42,8 @@ class PosteriorSink(Protocol):
 
 
 class Progress(Protocol):
-    """Told when a curve starts (`done` finished so far) and when the population stage starts."""
+    """Told when a curve starts (`done` finished so far; stage "curve", or "stored" for a curve whose
+    result is read back from the checkpoints) and when the population stage starts."""
 
     def __call__(self, stage: str, *, label: str, done: int, total: int) -> None: ...
 
@@ -74,9 +75,9 @@ def analyse_curves(
     sensitivity: dict[int, Sensitivity] = {}
     keep = draws_per_curve(spec, len(curves))  # what the population stage will read of each curve
     for i, curve in enumerate(curves):
-        if progress is not None:
-            progress("curve", label=curve.label, done=i, total=len(curves))
         result = store.load(curve) if store is not None else None
+        if progress is not None:
+            progress("curve" if result is None else "stored", label=curve.label, done=i, total=len(curves))
         if result is None:
             result = analyse_curve(curve, sampler, x_axis=curves.x_axis, lfo_cutoff=cutoff)
             if store is not None:

@@ -67,7 +67,11 @@ def _resolve_spec(models: str | Path | ModelSpec | None, *, sampling: str | None
 class _RichProgress:
     """A `Progress` callback: a rich bar on a terminal (curves done, elapsed, eta, current curve); on
     anything else (a log file, a pipe) one plain line every 5% of the curves or 30 s, with the
-    rate and the time left, so that a log shows how far a long run is."""
+    rate and the time left, so that a log shows how far a long run is. Curves read back from the
+    checkpoints (stage "stored": a resumed run's finished curves, or every curve after a cluster's
+    fits) are "collecting", with their own rate, and do not count towards the fitting rate."""
+
+    STAGE_TITLES = {"stored": "collecting"}
 
     LOG_EVERY_S = 30.0
 
@@ -88,32 +92,35 @@ class _RichProgress:
         self.bar = Progress(*columns, console=console, disable=not enabled or self.plain, transient=False)
         self.task = None
         self.start = time.perf_counter()
-        self.first_done: int | None = None  # curves already done when the run started (resumed)
+        self.stage: tuple[str, int, float] | None = None  # the current stage, its first `done` and time
         self.logged = (0, self.start)
 
-    def _log(self, done: int, total: int, label: str) -> None:
+    def _log(self, stage: str, done: int, total: int, label: str) -> None:
         now = time.perf_counter()
-        if self.first_done is None:
-            self.first_done = done
+        if self.stage is None or self.stage[0] != stage:  # a new stage: its own rate from here
+            self.stage = (stage, done, now)
+            self.logged = (done, now)
+        _, first_done, stage_start = self.stage
         last_done, last_t = self.logged
         due = done == total or done - last_done >= max(1, total // 20) or now - last_t >= self.LOG_EVERY_S
         if not due or done == last_done:
             return
         self.logged = (done, now)
-        fitted, elapsed = done - self.first_done, now - self.start
-        rate = fitted / elapsed if elapsed > 0 and fitted > 0 else float("nan")
+        counted, elapsed = done - first_done, now - stage_start
+        rate = counted / elapsed if elapsed > 0 and counted > 0 else float("nan")
         eta = (total - done) / rate if rate == rate and rate > 0 else float("nan")
-        text = f"{self.title}: {done}/{total} {self.unit}, {elapsed:.0f} s"
+        title = self.STAGE_TITLES.get(stage, self.title)
+        text = f"{title}: {done}/{total} {self.unit}, {now - self.start:.0f} s"
         if rate == rate:
             text += f", {rate:.2f} {self.unit}/s, eta {eta:.0f} s"
         self.console.print(text + (f" ({label})" if label and done < total else ""), markup=False, highlight=False)
 
     def __call__(self, stage: str, *, label: str, done: int, total: int) -> None:
         if self.plain:
-            self._log(done, total, label)
+            self._log("fitted" if stage in ("curve", "done") else stage, done, total, label)
         if self.task is None:
             self.task = self.bar.add_task("", total=total)
-        self.bar.update(self.task, completed=done, description=label)
+        self.bar.update(self.task, completed=done, description=f"collecting {label}" if stage == "stored" else label)
         if stage == "done":
             self.bar.update(self.task, completed=total, description="")
         if stage == "population":
