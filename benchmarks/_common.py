@@ -57,10 +57,8 @@ def cpu_detail() -> str:
             key, _, value = line.partition(":")
             info[key.strip()] = value.strip()
         per_core = int(info.get("siblings", 0)) // max(int(info.get("cpu cores", 1)), 1)
-        return (
-            f"family {info.get('cpu family', '?')} model {info.get('model', '?')} stepping {info.get('stepping', '?')}, "
-            f"{per_core or '?'} thread(s) per core"
-        )
+        family, model, stepping = (info.get(k, "?") for k in ("cpu family", "model", "stepping"))
+        return f"family {family} model {model} stepping {stepping}, {per_core or '?'} thread(s) per core"
     except (OSError, ValueError):
         return "unknown"
 
