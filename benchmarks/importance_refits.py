@@ -75,8 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     spec = load_spec()
     n0 = spec.evidence.importance_draws
     variants = args.variants or f"{n0}:0,{n0}:1"
-    draws = [(int(n), bool(int(d))) for n, d in (v.split(":") for v in variants.split(","))]
-    labels = {v: f"{v[0]}:{int(v[1])}" for v in draws}
+    settings = [(int(n), bool(int(d))) for n, d in (v.split(":") for v in variants.split(","))]
+    labels = {v: f"{v[0]}:{int(v[1])}" for v in settings}
     sampler = Sampler(spec)
     rows: list[dict] = []
     is_seconds = dict.fromkeys(labels.values(), 0.0)
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         for j, (h, f) in enumerate(fits.items()):
             imps = {
                 labels[(n, d)]: loo_mod.ImportanceRefit(f, inputs, spec, draws=n, seed=seed + 60 + j, pool=d)
-                for n, d in draws
+                for n, d in settings
             }
             plain, _ = loo_mod.loo(f, inputs, spec, refit=None, seed=seed)
             k = np.asarray(plain.elpd.pareto_k.values, float)

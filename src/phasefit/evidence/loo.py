@@ -137,7 +137,7 @@ class ImportanceRefit:
         self, fit: FitResult, inputs: CurveInputs, spec: ModelSpec, *, draws: int, seed: int, pool: bool = True
     ):
         self.fit, self.inputs, self.spec = fit, inputs, spec
-        self.n, self.seed, self.pool = draws, seed, pool  # pool=False: each round alone (before 0.2)
+        self.n, self.seed, self.pool = draws, seed, pool  # pool=False: each round alone, as before pooling
         self.priors = parameter_priors(fit.hypothesis, inputs.likelihood, spec)
 
     @cached_property
@@ -177,7 +177,7 @@ class ImportanceRefit:
         proposal, several as draws of their equal-weight mixture. None when no ratio is finite."""
         if len(rounds) == 1:
             (d,) = rounds
-            z, values, log_prior, ll, log_q = d.z, d.values, d.log_prior, d.loglik, d.log_q
+            values, log_prior, ll, log_q = d.values, d.log_prior, d.loglik, d.log_q
         else:
             z = np.vstack([d.z for d in rounds])
             values = {k: np.concatenate([d.values[k] for d in rounds]) for k in rounds[0].values}
