@@ -21,6 +21,7 @@ from phasefit.evidence.onset import onset_draws, resolution
 from phasefit.evidence.verdicts import agreement, decide
 from phasefit.inference.diagnostics import Diagnostics, largest_rhat
 from phasefit.inference.sampler import FitResult, Sampler, thin_to
+from phasefit.inference.threads import single_blas_thread
 from phasefit.models.curve_model import CurveInputs, curve_inputs, mean_curve, pointwise_loglik, predictive
 from phasefit.models.spec import EMERGENT
 
@@ -58,6 +59,7 @@ def curve_seed(curve: Curve, base: int) -> int:
     return (base + zlib.crc32(curve.label.encode())) % (2**31 - 1)
 
 
+@single_blas_thread
 def analyse_curve(curve: Curve, sampler: Sampler, *, x_axis: str, lfo_cutoff: float | None = None) -> CurveResult:
     """Fit, compare and decide one curve. `lfo_cutoff` is log10 of the scale (None: median break)."""
     spec = sampler.spec

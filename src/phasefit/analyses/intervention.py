@@ -47,6 +47,7 @@ from phasefit.evidence.verdicts import decide
 from phasefit.inference.diagnostics import Diagnostics, largest_rhat
 from phasefit.inference.importance import logsumexp
 from phasefit.inference.sampler import FitResult, Sampler, thin_to
+from phasefit.inference.threads import single_blas_thread
 from phasefit.models.arms import (
     arm_means,
     arms_inputs,
@@ -193,6 +194,7 @@ def pair_seed(base: Curve, treat: Curve, seed: int) -> int:
     return (curve_seed(base, seed) + curve_seed(treat, seed) + SEED_OFFSET) % (2**31 - 1)
 
 
+@single_blas_thread
 def fit_pair(base: Curve, treat: Curve, sampler: Sampler, *, x_axis: str, margin: float = ONSET_MARGIN) -> PairFit:
     """Fit every gain hypothesis to one pair of arms: log Z and the draws `decide_pair` needs."""
     t0 = time.perf_counter()

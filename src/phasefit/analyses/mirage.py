@@ -23,6 +23,7 @@ from phasefit.analyses.curve import curve_seed
 from phasefit.data.curves import Curve
 from phasefit.evidence.marginal import Evidence, importance_log_z, log_marginal_likelihood
 from phasefit.inference.sampler import Sampler
+from phasefit.inference.threads import single_blas_thread
 from phasefit.models.curve_model import curve_inputs, mean_curve
 from phasefit.models.paired import build_paired_model, paired_inputs, paired_loglik, paired_names, paired_priors
 from phasefit.models.spec import ModelSpec
@@ -61,6 +62,7 @@ def mirage_spec(spec: ModelSpec) -> ModelSpec:
     return spec.with_bundled(*HYPOTHESES)
 
 
+@single_blas_thread
 def mirage_evidence(sharp: Curve, other: Curve | None, sampler: Sampler) -> MirageResult:
     """Fit mirage and latent_break to one sharp curve (and jointly to `other` when given)."""
     spec = sampler.spec

@@ -43,6 +43,7 @@ from phasefit.analyses.curve import CurveResult
 from phasefit.data.curves import CurveSet
 from phasefit.evidence.onset import onset_draws
 from phasefit.inference.importance import K_HAT_MAX, psis
+from phasefit.inference.threads import single_blas_thread
 from phasefit.models.priors import Prior, from_unconstrained, log_prior, sample, to_unconstrained
 from phasefit.models.spec import EMERGENT, POPULATION_PRIORS, ModelSpec
 
@@ -152,6 +153,7 @@ def draws_per_curve(spec: ModelSpec, n_curves: int) -> int:
     return min(spec.population.draws_per_curve, max(MIN_DRAWS_PER_CURVE, DRAW_BUDGET // max(1, n_curves)))
 
 
+@single_blas_thread
 def fit_population(
     curves: CurveSet, results: Sequence[CurveResult], spec: ModelSpec, *, seed: int
 ) -> PopulationResult | None:
