@@ -4,13 +4,15 @@ OpenBLAS splits a matrix product across its threads and sums the parts in an ord
 their number. The same curve then gave a stacking weight of 0.5751341344558808 in one process (two
 BLAS threads on two cores) and 0.5751341344559389 on a Dask worker, whose nanny starts it with
 `OMP_NUM_THREADS=1`: a table that is not byte-identical between `--workers` and a local run, or
-between machines with different core counts. The matrices here are tiny (a few parameters, a few
-thousand draws), so one thread costs nothing measurable; the parallelism is in the chains and curves.
+between machines with different core counts. The matrices here are small (a few parameters, a few
+thousand draws), and one thread is also faster: two BLAS threads competed with nutpie's chain threads
+for the cores (`benchmarks/thousand.py`, 2 cores: 1,000 curves in 455 s before, 356 s after).
 
 `single_blas_thread` wraps the analyses' entry points (one curve, the population stage, a mirage
 pair, an intervention pair): the caller's own BLAS settings are restored when the last of them
-returns. The limit is process-wide (BLAS has no per-thread setting), so concurrent calls, e.g. on a
-Dask worker with several threads, share one: the first sets it, the last restores it.
+returns. threadpoolctl sets the limit for the process, so concurrent calls (a Dask worker with
+several threads) share one: the first sets it, the last restores it. `tests/test_threads.py` checks
+the numbers, not only the setting, in the main thread and in a worker thread.
 """
 
 from __future__ import annotations
