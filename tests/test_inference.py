@@ -138,6 +138,19 @@ def test_diagnose_flags_unmixed_chains():
     assert "tree depth" in diagnose(good, deep, spec, attempts=1).reason
 
 
+def test_a_parameter_that_never_moves_is_passed_over_without_a_warning(recwarn):
+    """0/0 in its R-hat printed a RuntimeWarning into a corpus run's log (BIG-Bench-Hard)."""
+    rng = np.random.default_rng(0)
+    stats = {"diverging": np.zeros((4, 500), bool), "reached_max_treedepth": np.zeros((4, 500), bool)}
+    spec = tiny_spec()
+    draws = {"a": rng.normal(size=(4, 500)), "stuck": np.full((4, 500), 0.25)}
+    d = diagnose(draws, stats, spec, attempts=1)
+    assert np.isfinite(d.rhat_max) and d.rhat_max < 1.01  # the moving parameter's
+    only_stuck = diagnose({"stuck": draws["stuck"]}, stats, spec, attempts=1)
+    assert not only_stuck.ok and "R-hat nan" in only_stuck.reason
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
 def test_thin_to_keeps_evenly_spaced_draws():
     d = {"a": np.arange(20.0).reshape(2, 10)}
     out = thin_to(d, 5)["a"]
