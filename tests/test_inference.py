@@ -117,8 +117,10 @@ def test_compiled_models_are_kept_for_the_process(curves):
     first.fit(inputs, "absent", seed=4)
     second = Sampler(spec.with_sampler(draws=120))
     b = second.fit(inputs, "absent", seed=4)
-    assert first.compile_seconds["beta_binomial/absent"] > 0.5
+    # the first built (and compiled, or loaded from the disk cache: 0.4 s on a warm machine) the model,
+    # the second only looked it up in the process cache
     assert second.compile_seconds["beta_binomial/absent"] < 0.05
+    assert first.compile_seconds["beta_binomial/absent"] > 5 * second.compile_seconds["beta_binomial/absent"]
     assert second.compiled("beta_binomial", "absent") is first.compiled("beta_binomial", "absent")
     assert b.draws["level"].shape == (2, 120)
 
