@@ -25,6 +25,16 @@ def _blas_threads() -> set[int]:
     return {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
 
 
+def _text(row: dict) -> dict[str, str]:
+    """A verdict row as its printed values (NaN equals NaN; floats to the last digit)."""
+    return {k: repr(v) for k, v in row.items()}
+
+
+@pytest.fixture(scope="module")
+def sampler():
+    return Sampler(load_spec())
+
+
 @pytest.fixture(scope="module")
 def curve():
     """The Pythia checkpoint curve on which the BLAS thread count changed a stacking weight."""
@@ -41,8 +51,7 @@ def curve():
 
 
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: OpenBLAS runs one thread anyway")
-def test_a_curve_is_the_same_with_one_or_two_blas_threads(curve):
-    sampler = Sampler(load_spec())
+def test_a_curve_is_the_same_with_one_or_two_blas_threads(curve, sampler):
     rows = {}
     for analyse in (analyse_curve.__wrapped__, analyse_curve):  # without the limit, then with it
         for n in (1, 2):
@@ -51,21 +60,20 @@ def test_a_curve_is_the_same_with_one_or_two_blas_threads(curve):
     raw = analyse_curve.__wrapped__
     # the test can fail: unlimited, this curve's stacking weight depends on the thread count
     assert repr(rows[raw, 1]["stacking_weight_breakpoint"]) != repr(rows[raw, 2]["stacking_weight_breakpoint"])
-    text = {key: {k: repr(v) for k, v in row.items()} for key, row in rows.items()}
+    text = {key: _text(row) for key, row in rows.items()}
     assert text[analyse_curve, 1] == text[analyse_curve, 2] == text[raw, 1]  # limited: the one-thread run
 
 
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: OpenBLAS runs one thread anyway")
-def test_a_curve_analysed_in_a_worker_thread_is_the_one_thread_result(curve):
+def test_a_curve_analysed_in_a_worker_thread_is_the_one_thread_result(curve, sampler):
     """Dask runs tasks in a worker thread; the limit must hold there too."""
-    sampler = Sampler(load_spec())
     with threadpool_limits(limits=1, user_api="blas"):
         expected = analyse_curve(curve, sampler, x_axis="flops").row
     got = {}
     thread = threading.Thread(target=lambda: got.update(analyse_curve(curve, sampler, x_axis="flops").row))
     thread.start()
     thread.join()
-    assert {k: repr(v) for k, v in got.items()} == {k: repr(v) for k, v in expected.items()}
+    assert _text(got) == _text(expected)
 
 
 def test_nested_calls_restore_the_threads_when_the_outermost_returns():

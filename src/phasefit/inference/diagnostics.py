@@ -7,7 +7,6 @@ without a Dataset per fit, which cost ~6x as much as the diagnostics themselves.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -92,10 +91,12 @@ def stacked(draws: dict[str, np.ndarray]) -> np.ndarray:
 def _rhat(ary: np.ndarray) -> float:
     """The largest R-hat. A parameter that does not move within its chains has none (0/0, NaN): it
     is passed over without the RuntimeWarning that otherwise lands in a run's log; when no parameter
-    has one the result is NaN, which the checks fail."""
-    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # nanmax of all-NaN
-        return float(np.nanmax(array_stats.rhat(ary)))
+    has one the result is NaN, which the checks fail. (`np.errstate` is per thread; the warnings
+    filters that would also hide nanmax's all-NaN warning are process-wide, so NaN is dropped here.)"""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.asarray(array_stats.rhat(ary), float)
+    r = r[~np.isnan(r)]
+    return float(r.max()) if r.size else float("nan")
 
 
 def _rhat_problems(r: float, rhat_max: float) -> list[str]:
