@@ -206,6 +206,19 @@ def test_validate_refuses_a_table_without_fittable_curves(tmp_path: Path, capsys
     assert len(load_curves(path)) == 0  # the API still returns the empty CurveSet
 
 
+def test_fit_refuses_a_table_whose_only_curves_never_vary(tmp_path: Path, capsys):
+    path = tmp_path / "zeros.csv"
+    zeros = _curve("arith", "A", 5).assign(metric="em_norm", score=0.0, chance=0.0, metric_kind="discrete_normalized")
+    pd.concat([zeros, _curve("arith", "B", 3)]).to_csv(path, index=False)
+    out_dir = tmp_path / "out"
+    msg = _one_line_error(*run(["fit", str(path), "--out", str(out_dir)], capsys))
+    assert msg == (
+        f"{path}: no curve to fit: 1 curves have fewer than 4 distinct flops values (the longest has 3; "
+        "--min-points 4); 1 curves are unbounded scores that never vary"
+    )
+    assert not out_dir.exists()
+
+
 def test_min_points_that_leaves_nothing_is_an_error(suite_csv: Path, capsys):
     msg = _one_line_error(*run(["validate", str(suite_csv), "--min-points", "7"], capsys))
     assert (

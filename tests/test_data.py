@@ -239,6 +239,25 @@ def test_short_curves_are_dropped_with_a_reason():
     assert len(load_curves(pd.concat([long, short]), min_points=3)) == 2
 
 
+def test_an_unbounded_score_that_never_varies_is_dropped_with_a_reason():
+    """Equal scores under the Student-t likelihood have no posterior (its scale goes to 0): dropped,
+    while the same zeros as a proportion are kept (their binomial likelihood is bounded)."""
+    zeros = [0.0] * 5
+    normalised = table(task="dyck", metric="em_norm", score=zeros, chance=0.0, metric_kind="discrete_normalized")
+    raw = table(task="dyck", metric="em", score=zeros, chance=0.0)
+    varies = table(metric="em_norm", score=[0.0, 0.0, 0.0, 0.1, 0.3], chance=0.0, metric_kind="discrete_normalized")
+    cs = load_curves(pd.concat([normalised, raw, varies], ignore_index=True))
+    assert sorted(zip(cs.curves["task"], cs.curves["metric"], cs.curves["likelihood"])) == [
+        ("arith", "em_norm", "student_t"),
+        ("dyck", "em", "beta_binomial"),
+    ]
+    (row,) = cs.dropped.itertuples()
+    assert (row.task, row.metric, row.level, row.model) == ("dyck", "em_norm", "curve", "")
+    assert row.reason.startswith("every score equals 0: an unbounded (Student-t) score that never varies")
+    perplexity = load_curves(table(metric="ppl", score=[12.5] * 5, n_items=np.nan))
+    assert len(perplexity) == 0 and "every score equals 12.5" in perplexity.dropped.loc[0, "reason"]
+
+
 def test_min_points_counts_distinct_x_not_rows():
     df = table(train_flops=[1e20, 1e20, 1e21, 1e21, 1e22])
     cs = load_curves(df)

@@ -311,15 +311,18 @@ def _why_no_curves(curves, min_points: int) -> str:
     """Why every curve was dropped, in a few words (from `CurveSet.dropped`)."""
     axis_col = "train_flops" if curves.x_axis == "flops" else "params"
     dropped = curves.dropped
-    short = dropped[dropped["level"] == "curve"]
+    counts = dropped["reason"].str.extract(r"^(\d+) distinct", expand=False)
+    short = counts.dropna().astype(int)
+    constant = int(((dropped["level"] == "curve") & counts.isna()).sum())
     no_x = int((dropped["level"] == "point").sum())
     parts = []
     if len(short):
-        most = short["reason"].str.extract(r"^(\d+) distinct", expand=False).dropna().astype(int).max()
         parts.append(
-            f"all {len(short)} curves have fewer than {min_points} distinct {curves.x_axis} values "
-            f"(the longest has {most}; --min-points {min_points})"
+            f"{'' if constant else 'all '}{len(short)} curves have fewer than {min_points} distinct {curves.x_axis} values "
+            f"(the longest has {short.max()}; --min-points {min_points})"
         )
+    if constant:
+        parts.append(f"{constant} curves are unbounded scores that never vary")
     if no_x:
         parts.append(f"{no_x} rows have no {axis_col}")
     return "; ".join(parts) or "the table has no curves"

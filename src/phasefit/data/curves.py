@@ -202,8 +202,9 @@ def load_curves(
 ) -> CurveSet:
     """Read a CSV/Parquet file or a DataFrame, validate every row, and group it into curves.
 
-    Curves with fewer than `min_points` distinct models on `x_axis` are dropped with a reason
-    (see `CurveSet.dropped`); everything else that violates the contract raises `DataError`.
+    Curves with fewer than `min_points` distinct models on `x_axis`, and unbounded (Student-t) curves
+    whose scores are all equal, are dropped with a reason (see `CurveSet.dropped`); everything else
+    that violates the contract raises `DataError`.
     `name` labels a DataFrame in messages and outputs (default "<DataFrame>").
     """
     if x_axis not in ("flops", "params"):
@@ -619,6 +620,9 @@ def _pool_replicates(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([single, pooled], ignore_index=True)
 
 
+CONSTANT_REASON = "every score equals {:g}: an unbounded (Student-t) score that never varies has no scale to fit"
+
+
 def _group(frame: pd.DataFrame, *, x_axis: XAxis, min_points: int, source: str) -> CurveSet:
     frame = frame.copy()
     frame["log10_flops"] = np.log10(frame["train_flops"])
@@ -679,6 +683,11 @@ def _group(frame: pd.DataFrame, *, x_axis: XAxis, min_points: int, source: str) 
             t = np.log(s) if transform == "log" else s
             y = t if hib else -t
             floor = 0.0
+            if np.ptp(y) == 0:
+                # every hypothesis fits equal scores exactly as the Student-t scale goes to 0, where its
+                # likelihood has no bound: no posterior exists (samplers only fail, slowly)
+                dropped.append({**info, "model": "", "level": "curve", "reason": CONSTANT_REASON.format(s[0])})
+                continue
         i = len(curves)
         curves.append(
             {
