@@ -247,7 +247,7 @@ def test_an_unbounded_score_that_never_varies_is_dropped_with_a_reason():
     raw = table(task="dyck", metric="em", score=zeros, chance=0.0)
     varies = table(metric="em_norm", score=[0.0, 0.0, 0.0, 0.1, 0.3], chance=0.0, metric_kind="discrete_normalized")
     cs = load_curves(pd.concat([normalised, raw, varies], ignore_index=True))
-    assert sorted(zip(cs.curves["task"], cs.curves["metric"], cs.curves["likelihood"])) == [
+    assert sorted(zip(cs.curves["task"], cs.curves["metric"], cs.curves["likelihood"], strict=True)) == [
         ("arith", "em_norm", "student_t"),
         ("dyck", "em", "beta_binomial"),
     ]

@@ -317,8 +317,9 @@ def _why_no_curves(curves, min_points: int) -> str:
     no_x = int((dropped["level"] == "point").sum())
     parts = []
     if len(short):
+        every = "" if constant else "all "
         parts.append(
-            f"{'' if constant else 'all '}{len(short)} curves have fewer than {min_points} distinct {curves.x_axis} values "
+            f"{every}{len(short)} curves have fewer than {min_points} distinct {curves.x_axis} values "
             f"(the longest has {short.max()}; --min-points {min_points})"
         )
     if constant:
