@@ -217,6 +217,9 @@ def test_fit_refuses_a_table_whose_only_curves_never_vary(tmp_path: Path, capsys
         "--min-points 4); 1 curves are unbounded scores that never vary"
     )
     assert not out_dir.exists()
+    pd.concat([zeros, _curve("arith", "B", 5)]).to_csv(path, index=False)
+    msg = _one_line_error(*run(["fit", str(path), "--metric", "em_norm", "--out", str(out_dir)], capsys))
+    assert msg.endswith("no curves with metric 'em_norm' (its curves were dropped: see `phasefit validate`)")
 
 
 def test_min_points_that_leaves_nothing_is_an_error(suite_csv: Path, capsys):

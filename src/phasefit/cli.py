@@ -337,8 +337,10 @@ def _unknown_name(curves, col: str, name: str) -> str:
     close = difflib.get_close_matches(name.lower(), list(lower), n=1)
     if close:
         return f"{name!r} (did you mean {lower[close[0]]!r}?)"
-    if name in set(curves.dropped[col]):
-        return f"{name!r} (its curves were dropped: too few points)"
+    gone = curves.dropped[(curves.dropped[col] == name) & (curves.dropped["level"] == "curve")]
+    if len(gone):
+        short = gone["reason"].str.contains(r"^\d+ distinct").all()
+        return f"{name!r} (its curves were dropped: {'too few points' if short else 'see `phasefit validate`'})"
     if len(known) <= 8:
         return f"{name!r} (there are: {', '.join(map(repr, known))})"
     return repr(name)
