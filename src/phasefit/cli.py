@@ -307,11 +307,15 @@ def _load(args):
     return curves
 
 
+# a curve dropped for too few points, as `load_curves` words it: "3 distinct flops values, fewer than 4"
+SHORT_REASON = r"^(\d+) distinct"
+
+
 def _why_no_curves(curves, min_points: int) -> str:
     """Why every curve was dropped, in a few words (from `CurveSet.dropped`)."""
     axis_col = "train_flops" if curves.x_axis == "flops" else "params"
     dropped = curves.dropped
-    counts = dropped["reason"].str.extract(r"^(\d+) distinct", expand=False)
+    counts = dropped["reason"].str.extract(SHORT_REASON, expand=False)
     short = counts.dropna().astype(int)
     constant = int(((dropped["level"] == "curve") & counts.isna()).sum())
     no_x = int((dropped["level"] == "point").sum())
@@ -339,7 +343,7 @@ def _unknown_name(curves, col: str, name: str) -> str:
         return f"{name!r} (did you mean {lower[close[0]]!r}?)"
     gone = curves.dropped[(curves.dropped[col] == name) & (curves.dropped["level"] == "curve")]
     if len(gone):
-        short = gone["reason"].str.contains(r"^\d+ distinct").all()
+        short = gone["reason"].str.extract(SHORT_REASON, expand=False).notna().all()
         return f"{name!r} (its curves were dropped: {'too few points' if short else 'see `phasefit validate`'})"
     if len(known) <= 8:
         return f"{name!r} (there are: {', '.join(map(repr, known))})"
