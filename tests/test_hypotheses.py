@@ -3,10 +3,12 @@ NumPy log likelihood (used for LOO, LFO and P(h|y)) agreeing with the compiled P
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import special
+from scipy import special, stats
 
 from phasefit.data.curves import load_curves
 from phasefit.models.curve_model import (
@@ -280,3 +282,25 @@ def test_beta_binomial_log_likelihood_is_the_beta_function_formula(log_concentra
     )
     got = likelihoods.logpdf("beta_binomial", y, n, mu, {"concentration": c}, t_nu=4.0)
     np.testing.assert_allclose(got, expected, rtol=1e-11, atol=1e-9)
+
+
+@pytest.mark.parametrize("concentration", [1e5, 1e9, 1e17])
+def test_beta_binomial_log_likelihood_tends_to_the_binomial_without_rounding_error(concentration):
+    """As the concentration grows the beta-binomial becomes the binomial (difference ~ n^2 / c). As a
+    difference of log Gammas near 1e17 it was off by ~1e3 (rounding), and one importance draw in an
+    over-wide proposal's tail then outweighed the whole posterior; the log rising factorial from
+    Stirling's series has no such error. Both the compiled kernel and the broadcasting path."""
+    from phasefit.models import likelihoods
+
+    n = np.array([131.0, 131.0, 1000.0, 5000.0, 200.0])
+    y = np.array([0.0, 40.0, 999.0, 2500.0, 200.0])
+    mu = np.array([[0.2, 0.3, 0.999, 0.5, 1 - 1e-9]])
+    binomial = stats.binom.logpmf(y, n, mu)
+    bound = 2 * n**2 / concentration + 1e-9
+    kernel = likelihoods.logpdf("beta_binomial", y, n, mu, {"concentration": np.array([concentration])}, t_nu=4.0)
+    broadcast = likelihoods.logpdf("beta_binomial", y, n, mu[0], {"concentration": np.array(concentration)}, t_nu=4.0)
+    assert np.all(np.abs(kernel - binomial) <= bound) and np.all(np.abs(broadcast - binomial) <= bound)
+    # the rising factorial against its exact sum of logs, on both sides of the switch to Stirling
+    for x in (likelihoods.STIRLING_FROM * 0.999, likelihoods.STIRLING_FROM, 1e17):
+        exact = math.fsum(math.log(x + i) for i in range(50))
+        assert likelihoods.log_rising(x, 50.0) == pytest.approx(exact, rel=1e-12)

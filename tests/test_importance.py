@@ -10,7 +10,14 @@ import pytest
 from _models import sampler, sim_curves, tiny_spec
 from scipy import stats
 
-from phasefit.inference.importance import ImportanceFit, draw_moments, importance_posterior, laplace, resampled_ess
+from phasefit.inference.importance import (
+    ImportanceFit,
+    chain_components,
+    draw_moments,
+    importance_posterior,
+    laplace,
+    resampled_ess,
+)
 from phasefit.inference.sampler import Sampler
 from phasefit.models.curve_model import curve_inputs
 from phasefit.models.priors import Prior
@@ -169,9 +176,10 @@ def test_absent_starts_from_laplace_and_agrees_with_nuts(curves):
     off = Sampler(s.spec.with_sampler(laplace=False))
     for i, hypothesis, by in ((1, "smooth", s), (0, "breakpoint", s), (2, "absent", off)):
         settings = by.fit(curve_inputs(curves.curve(i), s.spec), hypothesis, seed=4).settings
-        # the pilot's proposal, or NUTS after the (tiny) pilot failed: never a Laplace proposal
+        # the pilot's proposal (one Student-t, or a mixture when its chains disagree), or NUTS after the
+        # (tiny) pilot failed: never a Laplace proposal
         fallback = settings.get("importance_fallback", "")
-        assert settings.get("proposal") == "pilot" or fallback.startswith(("pilot", "importance"))
+        assert settings.get("proposal", "").startswith("pilot") or fallback.startswith(("pilot", "importance"))
 
 
 def test_a_laplace_proposal_that_fails_falls_back_to_the_pilot_then_nuts(curves):
@@ -186,12 +194,67 @@ def test_a_laplace_proposal_that_fails_falls_back_to_the_pilot_then_nuts(curves)
 
 
 def test_a_pilot_that_fails_its_checks_falls_back_to_nuts(curves):
+    """Chains that disagree get a mixture proposal; when its weights cannot reach the ESS either, the fit
+    is NUTS's, with both reasons."""
     spec = tiny_spec()
-    strict = replace(spec, diagnostics=replace(spec.diagnostics, pilot_rhat_max=1.0))
+    strict = replace(spec, diagnostics=replace(spec.diagnostics, pilot_rhat_max=1.0, ess_bulk_min=10_000.0))
     r = Sampler(strict).fit(curve_inputs(curves.curve(1), strict), "smooth", seed=5)
     assert r.importance is None
-    assert r.settings["method"] == "nuts" and r.settings["importance_fallback"].startswith("pilot: R-hat")
+    reason = r.settings["importance_fallback"]
+    assert r.settings["method"] == "nuts" and reason.startswith("pilot: R-hat") and "; importance: k-hat" in reason
     assert next(iter(r.draws.values())).shape == (2, 150)
+
+
+BIMODAL = ((-2.0, 0.3, 0.3), (2.0, 0.3, 0.7))  # (centre, sd, mass) of each mode of the likelihood in mu
+
+
+def _bimodal_loglik(values):
+    mu = np.asarray(values["mu"])
+    return np.logaddexp(*(np.log(m) + stats.norm.logpdf(mu, c, sd) for c, sd, m in BIMODAL))
+
+
+def test_chains_in_different_modes_give_a_mixture_proposal_that_weighs_the_modes():
+    """Two pilot chains, each stuck in one mode of a bimodal posterior: one Student-t per chain (and one
+    over both) as the proposal; the weights give each mode its exact mass and the marginal likelihood
+    its exact value, which neither chain's draws nor their pooled moments show."""
+    rng = np.random.default_rng(2)
+    pilot = {
+        "mu": np.stack([rng.normal(c, sd, 300) for c, sd, _ in BIMODAL]),  # (chain, draw): one mode each
+        "s": rng.lognormal(0.0, 1.0, (2, 300)),
+    }
+    components = chain_components(pilot, PRIORS)
+    assert len(components) == 3 and all(w == pytest.approx(1 / 3) for w, _, _ in components)
+    drawn, _, fit = importance_posterior(
+        components, PRIORS, _bimodal_loglik, n_proposal=8000, n_keep=4000, ess_min=400, seed=4
+    )
+    assert fit.k_hat <= 0.7 and fit.ess >= 400
+    # prior Normal(0, 2) is symmetric: the posterior masses are the likelihood's, 0.3 and 0.7
+    share = float(np.mean(drawn["mu"] > 0))
+    assert abs(share - 0.7) < 4 * np.sqrt(0.21 / fit.ess)
+    exact = np.log(sum(m * stats.norm.pdf(c, 0.0, np.sqrt(4.0 + sd**2)) for c, sd, m in BIMODAL))
+    assert abs(fit.log_z - exact) < max(4 * fit.log_z_se, 0.02)
+    # the same seed gives the same draws
+    again, _, _ = importance_posterior(
+        components, PRIORS, _bimodal_loglik, n_proposal=8000, n_keep=4000, ess_min=400, seed=4
+    )
+    np.testing.assert_array_equal(drawn["mu"], again["mu"])
+
+
+def test_a_mixture_proposal_is_adapted_by_an_em_step():
+    """A mixture whose components sit off the modes is refitted to its weighted draws (one EM step) and
+    then passes; the masses stay right."""
+    rng = np.random.default_rng(3)
+    pilot = {
+        "mu": np.stack([rng.normal(c + 0.4, 0.1, 300) for c, _, _ in BIMODAL]),
+        "s": rng.lognormal(0.0, 1.0, (2, 300)),
+    }
+    out = importance_posterior(
+        chain_components(pilot, PRIORS), PRIORS, _bimodal_loglik, n_proposal=4000, n_keep=4000, ess_min=1200, seed=6
+    )
+    assert not isinstance(out, ImportanceFit)
+    drawn, _, fit = out
+    assert fit.rounds >= 2 and fit.k_hat <= 0.7
+    assert abs(float(np.mean(drawn["mu"] > 0)) - 0.7) < 4 * np.sqrt(0.21 / fit.ess)
 
 
 def _pilots_recorded(monkeypatch, *, diverge_first: bool):
@@ -240,7 +303,9 @@ def test_a_pilot_that_diverged_runs_again_at_the_first_retrys_target_accept(curv
 
 
 def test_a_pilot_whose_chains_disagree_is_not_rerun(curves, monkeypatch):
-    """Chains that disagree (R-hat) are not a step-size problem: straight to NUTS, no second pilot."""
+    """Chains that disagree (R-hat) are not a step-size problem: no second pilot; their draws shape a
+    mixture proposal (one Student-t per chain), and the fit is drawn by importance sampling with the
+    pilot's disagreement kept in its settings, not reported as its R-hat."""
     spec = tiny_spec()
     strict = replace(
         spec,
@@ -249,10 +314,19 @@ def test_a_pilot_whose_chains_disagree_is_not_rerun(curves, monkeypatch):
         ),
     )
     calls = _pilots_recorded(monkeypatch, diverge_first=False)
-    r = Sampler(strict).fit(curve_inputs(curves.curve(1), strict), "smooth", seed=5)
-    assert r.importance is None and r.settings["importance_fallback"].startswith("pilot: R-hat")
-    assert "pilot_escalated" not in r.settings
-    assert calls[0] == strict.sampler.target_accept and calls[1] == strict.sampler.target_accept  # pilot, NUTS
+    inputs = curve_inputs(curves.curve(1), strict)
+    r = Sampler(strict).fit(inputs, "smooth", seed=5)
+    assert calls == [strict.sampler.target_accept]  # one pilot, no NUTS
+    assert r.importance is not None and r.settings["proposal"] == "pilot chains (mixture)"
+    assert r.settings["pilot_disagreed"].startswith("R-hat") and "pilot_escalated" not in r.settings
+    assert r.diagnostics.ok and np.isnan(r.diagnostics.rhat_max)
+    # the same posterior as the pilot's usual proposal gives (both are exact)
+    usual = Sampler(spec).fit(inputs, "smooth", seed=5)
+    assert usual.settings["proposal"] == "pilot"
+    for name in ("intercept", "slope"):
+        a, b = r.draws[name].ravel(), usual.draws[name].ravel()
+        assert abs(a.mean() - b.mean()) < 4 * np.sqrt(a.var() / 200 + b.var() / 200)
+    assert abs(r.importance.log_z - usual.importance.log_z) < 0.1
 
 
 def test_logsumexp_is_scipys():
@@ -271,3 +345,23 @@ def test_logsumexp_is_scipys():
         for keepdims in (False, True):
             expected = special.logsumexp(b, axis=axis, keepdims=keepdims)
             np.testing.assert_allclose(logsumexp(b, axis=axis, keepdims=keepdims), expected, rtol=1e-14)
+
+
+def test_a_pilot_that_diverged_and_disagreed_is_rerun_then_mixed(curves, monkeypatch):
+    """Divergences are a step-size problem whatever the R-hat: the pilot runs again at the first retry's
+    target_accept; when that run only disagrees, its chains shape the mixture proposal."""
+    spec = tiny_spec()
+    strict = replace(
+        spec,
+        diagnostics=replace(
+            spec.diagnostics,
+            pilot_rhat_max=1.0,
+            max_divergences=0,
+            retries=(RetrySpec(target_accept=0.99, tune=150, draws=150),),
+        ),
+    )
+    calls = _pilots_recorded(monkeypatch, diverge_first=True)
+    r = Sampler(strict).fit(curve_inputs(curves.curve(1), strict), "smooth", seed=5)
+    assert calls == [strict.sampler.target_accept, 0.99]
+    assert r.settings["proposal"] == "pilot chains (mixture)" and r.settings["pilot_target_accept"] == 0.99
+    assert r.settings["pilot_escalated"].startswith("pilot: R-hat") and "1 divergences" in r.settings["pilot_escalated"]

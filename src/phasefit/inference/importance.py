@@ -16,6 +16,12 @@ vectorised NumPy densities) instead of a pilot: a few milliseconds instead of a 
 same weights and the same k-hat check (as Yao et al. 2018 check variational approximations). A
 missed second mode, or a long one-sided tail that few proposal draws reach, is what k-hat cannot
 see, hence the plug-in's declaration.
+
+Where a pilot's chains disagree (each found a different mode of a multimodal posterior, typically of
+the break's location) without diverging, the proposal is a mixture of Student-t's, one per chain plus
+one over all of them (`chain_components`), adapted between rounds by one weighted EM step
+(population Monte Carlo, Cappe et al. 2008): importance weights give each mode its mass, which
+chains stuck in their modes cannot.
 """
 
 from __future__ import annotations
@@ -112,6 +118,75 @@ def log_mean_ratio(log_ratio: np.ndarray) -> tuple[float, float]:
     return float(logsumexp(log_ratio) - np.log(n)), float(np.sqrt(rel_var))
 
 
+Component = tuple[float, np.ndarray, np.ndarray]  # weight, mean, covariance of one Student-t of a mixture
+MIN_COMPONENT_WEIGHT = 0.01  # a mixture component whose weighted share falls below this is dropped
+
+
+def chain_components(draws: dict[str, np.ndarray], priors: Sequence[tuple[str, Prior]]) -> list[Component]:
+    """Mixture components from a pilot's (chain, draw) draws: one per chain (its mode) and one over all
+    chains (defensive: it covers the space between the modes), equal weights."""
+    n_chains = np.asarray(next(iter(draws.values()))).shape[0]
+    parts = [draw_moments({k: np.asarray(v)[c] for k, v in draws.items()}, priors) for c in range(n_chains)]
+    parts.append(draw_moments(draws, priors))
+    return [(1.0 / len(parts), mean, cov) for mean, cov in parts]
+
+
+class TMixture:
+    """A finite mixture of multivariate Student-t's with the `rvs`/`logpdf` of SciPy's frozen
+    `multivariate_t`: an importance proposal for a posterior with several modes."""
+
+    def __init__(self, weights: np.ndarray, components: list, rng: np.random.Generator):
+        self.log_weights = np.log(np.asarray(weights, float))
+        self.components = components
+        self.rng = rng
+
+    def rvs(self, size: int) -> np.ndarray:
+        counts = self.rng.multinomial(size, np.exp(self.log_weights))
+        d = len(self.components[0].loc)
+        parts = [np.reshape(c.rvs(size=k), (k, d)) for c, k in zip(self.components, counts, strict=True) if k]
+        return self.rng.permutation(np.concatenate(parts))
+
+    def component_logpdf(self, z: np.ndarray) -> np.ndarray:
+        """log weight + log density of each component at `z` (component, draw)."""
+        z = np.reshape(z, (-1, len(self.components[0].loc)))
+        return np.stack(
+            [lw + np.atleast_1d(c.logpdf(z)) for lw, c in zip(self.log_weights, self.components, strict=True)]
+        )
+
+    def logpdf(self, z: np.ndarray) -> np.ndarray:
+        return logsumexp(self.component_logpdf(z), axis=0)
+
+
+def mixture_proposal(components: Sequence[Component], *, scale: float, seed: int) -> TMixture | None:
+    """The `TMixture` of `components`, each a `t_proposal` with covariance x `scale`; None when any is
+    unusable."""
+    rng = np.random.default_rng(seed)
+    parts = [t_proposal(mean, cov, scale=scale, seed=int(rng.integers(2**31))) for _, mean, cov in components]
+    if any(p is None for p in parts):
+        return None
+    return TMixture(np.array([w for w, _, _ in components]), parts, rng)
+
+
+def em_components(proposal: TMixture, z: np.ndarray, w: np.ndarray) -> list[Component]:
+    """One weighted EM step of a mixture proposal (draws `z`, normalised importance weights `w`): each
+    component's share, mean and covariance under its responsibilities. Components with too small a
+    share, or too few effective draws for a covariance, are dropped; with none left, one component of
+    the weighted moments."""
+    log_c = proposal.component_logpdf(z)
+    resp = np.exp(log_c - logsumexp(log_c, axis=0))  # (component, draw)
+    out = []
+    for r in resp:
+        wr = w * r
+        share = float(wr.sum())
+        if share < MIN_COMPONENT_WEIGHT or share**2 / max(float(np.sum(wr**2)), 1e-300) < z.shape[1] + 2:
+            continue
+        out.append((share, *weighted_moments(z, wr / share)))
+    if not out:
+        return [(1.0, *weighted_moments(z, w))]
+    total = sum(s for s, _, _ in out)
+    return [(s / total, mean, cov) for s, mean, cov in out]
+
+
 def t_proposal(mean: np.ndarray, cov: np.ndarray, *, scale: float, seed: int):
     """A multivariate Student-t (df `PROPOSAL_DF`) around `mean` with covariance `cov` x `scale`;
     None when the moments are unusable (non-finite, or a covariance that is not positive definite)."""
@@ -177,7 +252,7 @@ _CORNERS = ((1, 1), (1, -1), (-1, 1), (-1, -1))  # f(++) - f(+-) - f(-+) + f(--)
 
 
 def importance_posterior(
-    proposal: tuple[np.ndarray, np.ndarray],
+    proposal: tuple[np.ndarray, np.ndarray] | list[Component],
     priors: Sequence[tuple[str, Prior]],
     loglik: Callable[[dict[str, np.ndarray]], np.ndarray],
     *,
@@ -190,9 +265,10 @@ def importance_posterior(
     """The posterior of a model with independent priors `priors` and total log likelihood
     `loglik(values)` (one value per draw), by importance sampling from a Student-t with the
     `proposal`'s mean and covariance on the unconstrained scale (a pilot's `draw_moments`, or
-    `laplace`): `n_keep` draws resampled with the Pareto-smoothed weights (systematic resampling,
-    in random order), the log posterior density at each (prior with the Jacobian of the unconstrained
-    scale, plus likelihood: what NUTS reports as `lp`), and how they were weighted (`ess`: the
+    `laplace`), or from a mixture of them (`chain_components`): `n_keep` draws resampled with the
+    Pareto-smoothed weights (systematic resampling, in random order), the log posterior density at
+    each (prior with the Jacobian of the unconstrained scale, plus likelihood: what NUTS reports as
+    `lp`), and how they were weighted (`ess`: the
     effective size of the resampled draws).
 
     A proposal whose k-hat is above `K_HAT_MAX`, or whose resampled draws would have fewer than
@@ -204,13 +280,20 @@ def importance_posterior(
     samples with NUTS) when no round is reliable.
     """
     rng = np.random.default_rng(seed)
-    (mean, cov), scale, n = proposal, PROPOSAL_SCALE, n_proposal
+    mixture = proposal if isinstance(proposal, list) else None
+    (mean, cov) = proposal if mixture is None else (None, None)
+    scale, n = PROPOSAL_SCALE, n_proposal
     drawn = 0
     fit = ImportanceFit(log_z=np.nan, log_z_se=np.inf, k_hat=np.inf, ess=0.0, n_proposal=0, rounds=0)
     for r in (1, 2, 3):
         if r == 3 and not fit.k_hat <= K_HAT_MAX:  # a third round only for too few effective draws
             break
-        proposal = t_proposal(mean, cov, scale=scale, seed=int(rng.integers(2**31)))
+        seed_r = int(rng.integers(2**31))
+        proposal = (
+            t_proposal(mean, cov, scale=scale, seed=seed_r)
+            if mixture is None
+            else mixture_proposal(mixture, scale=scale, seed=seed_r)
+        )
         if proposal is None:
             return fit
         z, values, log_prior, log_q = proposal_draws(proposal, priors, n=n)
@@ -228,7 +311,10 @@ def importance_posterior(
         if fit.k_hat <= (first_k_hat_max if r == 1 else K_HAT_MAX) and ess >= ess_min:
             idx = _systematic(w, n_keep, rng)
             return {k: np.asarray(v)[idx] for k, v in values.items()}, (log_prior + ll)[idx], fit
-        mean, cov = weighted_moments(z, w)
+        if mixture is None:
+            mean, cov = weighted_moments(z, w)
+        else:
+            mixture = em_components(proposal, z, w)
         scale, n = ADAPTED_SCALE, (2 if r == 1 else EXTRA_ROUND_DRAWS) * n_proposal
     return fit
 

@@ -40,6 +40,7 @@ from phasefit.inference.importance import (
     K_HAT_MAX,
     LAPLACE_K_HAT_MAX,
     ImportanceFit,
+    chain_components,
     draw_moments,
     importance_posterior,
     laplace,
@@ -228,8 +229,9 @@ class Sampler:
                 settings = {"method": "importance", "proposal": "laplace", "tune": 0, "draws": 0}
                 return self._weighted(out, inputs, hypothesis, names, checks, settings, t0)
             refused = "laplace: no mode" if out is None else f"laplace: k-hat {out.k_hat:.2f}, ESS {out.ess:.0f}"
-        # a pilot that diverged (or saturated its trees) while its chains agree runs once more at the
-        # first retry's target_accept, as a NUTS fit would; chains that disagree go to NUTS directly
+        # a pilot that diverged (or saturated its trees) runs once more at the first retry's
+        # target_accept, as a NUTS fit would; chains that disagree without such problems are not a
+        # step-size problem and are not rerun
         target_accepts = [s.target_accept] + [r.target_accept for r in d.retries[:1]]
         escalated = ""
         for i, target_accept in enumerate(target_accepts):
@@ -244,17 +246,30 @@ class Sampler:
                 chains=s.pilot_chains,
             )
             checks = diagnose_pilot(_checked(pilot), stats, spec)
-            if checks.ok or not checks.rhat_max <= d.pilot_rhat_max:
+            trajectories_ok = (
+                checks.divergences <= d.max_divergences and checks.treedepth_share <= d.max_treedepth_share
+            )
+            if trajectories_ok:
                 break
             if i + 1 < len(target_accepts):
                 escalated = f"pilot: {checks.reason}"
-        if not checks.ok:
+        # chains that disagree without diverging or saturating their trees found different modes: a
+        # mixture of one Student-t per chain (and one over both) is the proposal, and the weights give
+        # each mode its mass; a pilot with trajectory problems may have missed a region: NUTS
+        modes = not checks.ok and trajectories_ok
+        if not checks.ok and not modes:
             return "; ".join(r for r in (refused, escalated, f"pilot: {checks.reason}") if r)
-        out = weigh(draw_moments(pilot, priors))
+        out = weigh(chain_components(pilot, priors) if modes else draw_moments(pilot, priors))
         if isinstance(out, ImportanceFit):
             reason = f"importance: k-hat {out.k_hat:.2f}, ESS {out.ess:.0f}"
-            return "; ".join(r for r in (refused, escalated, reason) if r)
-        settings = {"method": "importance", "proposal": "pilot", "tune": s.pilot_tune, "draws": s.pilot_draws}
+            return "; ".join(r for r in (refused, escalated, f"pilot: {checks.reason}" if modes else "", reason) if r)
+        proposal = "pilot chains (mixture)" if modes else "pilot"
+        settings = {"method": "importance", "proposal": proposal, "tune": s.pilot_tune, "draws": s.pilot_draws}
+        if modes:
+            settings["pilot_disagreed"] = checks.reason
+            # the draws are independent and weighted: the pilot's disagreement is kept in the settings,
+            # not reported as the fit's R-hat (NaN, as for a Laplace proposal)
+            checks = replace(checks, rhat_max=float("nan"), ok=True, reason="")
         if refused:
             settings["laplace_refused"] = refused
         if escalated:  # the pilot that was used ran at this target_accept

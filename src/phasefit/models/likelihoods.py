@@ -77,9 +77,7 @@ def logpdf(
         c = c[..., None]
         a, b = mu * c, (1 - mu) * c
         gl = special.gammaln
-        return (
-            (gl(n + 1) - gl(y + 1) - gl(n - y + 1)) + (gl(y + a) + gl(n - y + b) - gl(n + c)) - (gl(a) + gl(b) - gl(c))
-        )
+        return (gl(n + 1) - gl(y + 1) - gl(n - y + 1)) + (log_rising(a, y) + log_rising(b, n - y) - log_rising(c, n))
     if likelihood == "beta":
         c = np.asarray(p["precision"], float)[..., None]
         a, b = mu * c, (1 - mu) * c
@@ -96,6 +94,8 @@ def _compiled_kernel():
     on disk): ~1.7x faster than SciPy's five passes over the array, equal to ~1e-12 relative (tests)."""
     import numba
 
+    rising = numba.njit(cache=True)(_log_rising_scalar)
+
     @numba.njit(cache=True)
     def kernel(y, n, mu, c):  # pragma: no cover - compiled
         draws, points = mu.shape
@@ -105,18 +105,53 @@ def _compiled_kernel():
             const[j] = math.lgamma(n[j] + 1) - math.lgamma(y[j] + 1) - math.lgamma(n[j] - y[j] + 1)
         for i in range(draws):
             ci = c[i]
-            lg_c = math.lgamma(ci)
+            small = ci < STIRLING_FROM
+            lg_c = math.lgamma(ci) if small else 0.0  # once per draw
             for j in range(points):
                 a = mu[i, j] * ci
                 b = (1 - mu[i, j]) * ci
-                out[i, j] = (
-                    const[j]
-                    + (math.lgamma(y[j] + a) + math.lgamma(n[j] - y[j] + b) - math.lgamma(n[j] + ci))
-                    - (math.lgamma(a) + math.lgamma(b) - lg_c)
-                )
+                total = math.lgamma(n[j] + ci) - lg_c if small else rising(ci, n[j])
+                out[i, j] = const[j] + rising(a, y[j]) + rising(b, n[j] - y[j]) - total
         return out
 
     return kernel
+
+
+# log Gamma(x + k) - log Gamma(x) as the difference of two log Gammas loses ~1e-16 x log(x) to rounding:
+# nothing at the concentrations of real curves, but an importance proposal's tail reaches 1e17, where
+# the error is ~1e3 and a draw of nonsense outweighs the posterior. From x = 1e5 on, the difference of
+# Stirling's series, which has no cancellation (its truncation error is below 1e-25 there).
+STIRLING_FROM = 1e5
+
+
+def _log_rising_scalar(x: float, k: float) -> float:
+    """log Gamma(x + k) - log Gamma(x) (the log rising factorial), accurate for large x."""
+    if x < STIRLING_FROM:
+        return math.lgamma(x + k) - math.lgamma(x)
+    xk = x + k
+    return (
+        (x - 0.5) * math.log1p(k / x)
+        + k * math.log(xk)
+        - k
+        + (1.0 / xk - 1.0 / x) / 12.0
+        - (1.0 / xk**3 - 1.0 / x**3) / 360.0
+    )
+
+
+def log_rising(x: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """`_log_rising_scalar` on arrays (broadcast)."""
+    x, k = np.broadcast_arrays(np.asarray(x, float), np.asarray(k, float))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        direct = special.gammaln(x + k) - special.gammaln(x)
+        xk = x + k
+        big = (
+            (x - 0.5) * np.log1p(k / x)
+            + k * np.log(xk)
+            - k
+            + (1.0 / xk - 1.0 / x) / 12.0
+            - (1.0 / xk**3 - 1.0 / x**3) / 360.0
+        )
+    return np.where(x < STIRLING_FROM, direct, big)
 
 
 def _beta_binomial_kernel(y: np.ndarray, n: np.ndarray, mu: np.ndarray, c: np.ndarray) -> np.ndarray:
