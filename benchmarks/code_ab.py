@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -145,7 +146,7 @@ def summary(runs: list[dict]) -> list[dict]:
     out = []
     for table in dict.fromkeys(r["table"] for r in runs):
         by = {v: [r for r in runs if r["table"] == table and r["version"] == v] for v in ("old", "new")}
-        med = {v: sorted(r["seconds"] for r in rs)[len(rs) // 2] for v, rs in by.items()}
+        med = {v: statistics.median(r["seconds"] for r in rs) for v, rs in by.items()}
         old = {tuple(x[k] for k in KEY): x for x in by["old"][0]["rows"]}
         new = {tuple(x[k] for k in KEY): x for x in by["new"][0]["rows"]}
         changed = [

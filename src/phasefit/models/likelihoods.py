@@ -94,10 +94,20 @@ def _compiled_kernel():
     on disk): ~1.7x faster than SciPy's five passes over the array, equal to ~1e-12 relative (tests)."""
     import numba
 
-    rising = numba.njit(cache=True)(_log_rising_scalar)
-
     @numba.njit(cache=True)
     def kernel(y, n, mu, c):  # pragma: no cover - compiled
+        def rising(x, k):  # log_rising for scalars (an inner function: the kernel stays cacheable)
+            if x < STIRLING_FROM:
+                return math.lgamma(x + k) - math.lgamma(x)
+            xk = x + k
+            return (
+                (x - 0.5) * math.log1p(k / x)
+                + k * math.log(xk)
+                - k
+                + (1.0 / xk - 1.0 / x) / 12.0
+                - (1.0 / xk**3 - 1.0 / x**3) / 360.0
+            )
+
         draws, points = mu.shape
         out = np.empty((draws, points))
         const = np.empty(points)
@@ -124,34 +134,23 @@ def _compiled_kernel():
 STIRLING_FROM = 1e5
 
 
-def _log_rising_scalar(x: float, k: float) -> float:
-    """log Gamma(x + k) - log Gamma(x) (the log rising factorial), accurate for large x."""
-    if x < STIRLING_FROM:
-        return math.lgamma(x + k) - math.lgamma(x)
-    xk = x + k
-    return (
-        (x - 0.5) * math.log1p(k / x)
-        + k * math.log(xk)
-        - k
-        + (1.0 / xk - 1.0 / x) / 12.0
-        - (1.0 / xk**3 - 1.0 / x**3) / 360.0
-    )
-
-
 def log_rising(x: np.ndarray, k: np.ndarray) -> np.ndarray:
-    """`_log_rising_scalar` on arrays (broadcast)."""
+    """log Gamma(x + k) - log Gamma(x) (the log rising factorial), broadcast, accurate for large x:
+    Stirling's series where x >= `STIRLING_FROM` (rare), the log Gammas elsewhere."""
     x, k = np.broadcast_arrays(np.asarray(x, float), np.asarray(k, float))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        direct = special.gammaln(x + k) - special.gammaln(x)
-        xk = x + k
-        big = (
-            (x - 0.5) * np.log1p(k / x)
-            + k * np.log(xk)
-            - k
-            + (1.0 / xk - 1.0 / x) / 12.0
-            - (1.0 / xk**3 - 1.0 / x**3) / 360.0
+    out = np.array(special.gammaln(x + k) - special.gammaln(x), float)
+    big = x >= STIRLING_FROM
+    if np.any(big):
+        xb, kb = x[big], k[big]
+        xk = xb + kb
+        out[big] = (
+            (xb - 0.5) * np.log1p(kb / xb)
+            + kb * np.log(xk)
+            - kb
+            + (1.0 / xk - 1.0 / xb) / 12.0
+            - (1.0 / xk**3 - 1.0 / xb**3) / 360.0
         )
-    return np.where(x < STIRLING_FROM, direct, big)
+    return out
 
 
 def _beta_binomial_kernel(y: np.ndarray, n: np.ndarray, mu: np.ndarray, c: np.ndarray) -> np.ndarray:
