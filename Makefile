@@ -91,6 +91,12 @@ bench-scale: $(STAMP)
 bench-corpus: $(STAMP)
 	$(PY) benchmarks/corpus.py --budget-min 120
 
+# two git revisions end to end on the same real curves, side by side in one sitting (~15 min on 2 cores)
+AB_OLD ?= d5171b4
+AB_NEW ?= HEAD
+bench-code-ab: $(STAMP)
+	$(PY) benchmarks/code_ab.py --old $(AB_OLD) --new $(AB_NEW)
+
 .PHONY: bench-intervention
 bench-intervention: $(STAMP)
 	$(PY) benchmarks/intervention.py --jobs 2
