@@ -268,8 +268,7 @@ def importance_posterior(
     `laplace`), or from a mixture of them (`chain_components`): `n_keep` draws resampled with the
     Pareto-smoothed weights (systematic resampling, in random order), the log posterior density at
     each (prior with the Jacobian of the unconstrained scale, plus likelihood: what NUTS reports as
-    `lp`), and how they were weighted (`ess`: the
-    effective size of the resampled draws).
+    `lp`), and how they were weighted (`ess`: the effective size of the resampled draws).
 
     A proposal whose k-hat is above `K_HAT_MAX`, or whose resampled draws would have fewer than
     `ess_min` effective draws, is refitted once to its own weighted draws with twice the draws

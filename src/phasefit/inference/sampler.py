@@ -246,9 +246,7 @@ class Sampler:
                 chains=s.pilot_chains,
             )
             checks = diagnose_pilot(_checked(pilot), stats, spec)
-            trajectories_ok = (
-                checks.divergences <= d.max_divergences and checks.treedepth_share <= d.max_treedepth_share
-            )
+            trajectories_ok = _only_mixing(checks, spec)  # whatever the R-hat: no divergence or saturated tree
             if trajectories_ok:
                 break
             if i + 1 < len(target_accepts):
