@@ -236,3 +236,48 @@ def test_thousand_reports_the_measured_time_against_the_target():
     assert "(target <= 10 min on 2 cores: not met)" in text and "nutpie" not in text
     report["result"]["seconds"] = 590.0
     assert "(target <= 10 min on 2 cores: met)" in thousand.markdown(report)
+
+
+def test_prior_screen_reweights_evidence_as_the_identity_of_importance_sampling():
+    """Z_new / Z0 = E_posterior[p_new / p0]: 1 when the posterior is the prior (no information), the
+    density ratio at the value when the data pin the parameter; the identity candidate changes nothing."""
+    import prior_screen
+
+    from phasefit.models.priors import Prior
+
+    rng = np.random.default_rng(3)
+    base = prior_screen.bundled_priors()
+    n = 200_000
+    log_p = {"absent": np.log(0.2), "smooth": np.log(0.3), "breakpoint": np.log(0.5)}
+    flat_smooth = {"intercept": rng.normal(-1.0, 2.5, n), "slope": rng.normal(1.0, 1.25, n)}  # = the prior
+    pinned_smooth = {"intercept": np.full(n, 0.5), "slope": np.full(n, 2.0)}
+    bp = {"level": rng.normal(-4.5, 2.0, n)}
+    fits = [
+        ("flat", 2.0, {"absent": (log_p["absent"], {}), "smooth": (log_p["smooth"], flat_smooth),
+                       "breakpoint": (log_p["breakpoint"], bp)}),
+        ("pinned", 2.0, {"absent": (log_p["absent"], {}), "smooth": (log_p["smooth"], pinned_smooth),
+                         "breakpoint": (log_p["breakpoint"], bp)}),
+    ]  # fmt: skip
+    for f in fits:  # absent without draws counts as an unchanged hypothesis: give it one draw
+        f[2]["absent"] = (log_p["absent"], {"level": np.array([-4.5])})
+    identity = prior_screen.Candidate("identity")
+    np.testing.assert_allclose(prior_screen.p_breakpoint(fits, identity, base), [0.5, 0.5], rtol=1e-12)
+
+    new_slope = Prior("normal", (("mu", 1.0), ("sigma", 0.5)))
+    cand = prior_screen.Candidate("slope", ((("smooth", "slope"), new_slope),))
+    p_flat, p_pinned = prior_screen.p_breakpoint(fits, cand, base)
+    assert abs(p_flat - 0.5) < 0.01  # no information: the evidence does not depend on the prior
+    ratio = np.exp(-0.5 * ((2.0 - 1.0) / 0.5) ** 2) / 0.5 / (np.exp(-0.5 * ((2.0 - 1.0) / 1.25) ** 2) / 1.25)
+    np.testing.assert_allclose(p_pinned, 0.5 / (0.5 + 0.2 + 0.3 * ratio), rtol=1e-9)
+
+    # the smooth trend's level at the smallest model (x = -x_ref = -2): intercept - 2 * slope = -3.5
+    low = prior_screen.Candidate("level_low", smooth_level_low=(-3.5, 1.0))
+    ratio = (np.exp(0.0) / 1.0) / (np.exp(-0.5 * ((0.5 + 1.0) / 2.5) ** 2) / 2.5)
+    np.testing.assert_allclose(prior_screen.p_breakpoint(fits[1:], low, base), [0.5 / (0.7 + 0.3 * ratio)], rtol=1e-9)
+
+
+def test_prior_screen_refuses_the_reporting_seed(tmp_path, capsys):
+    import prior_screen
+
+    assert prior_screen.main(["--run", "mixture", "--work-dir", str(tmp_path), "--no-results-md"]) == 2
+    assert "reporting seed" in capsys.readouterr().err
