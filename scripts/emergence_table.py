@@ -133,7 +133,9 @@ def write(v: pd.DataFrame, tasks: pd.DataFrame, *, names: list[str], seconds: fl
         "## How emergent is each task (tasks.csv)",
         "",
         "Per task × metric × condition, pooling its families: P(emergent in at least one family) = "
-        "1 − Π(1 − p_emergent), the expected number of emergent families, and the task's onset "
+        "1 − Π(1 − p), with p = P(breakpoint and a rise above the floor margin by the largest model) "
+        "(`p_emergent_above_floor`: a family whose curve never leaves its floor does not count through "
+        "a break the data do not show), the expected number of emergent families, and the task's onset "
         "(the scale where the expected score first exceeds floor + 5% of the range) and break, mixed "
         "from the families called `emergent` only, so a task that never rises has none "
         f"(docs/verdicts.md, tasks.csv). Listed: the {len(t)} of {len(tasks)} tasks with P(any) >= "

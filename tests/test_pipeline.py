@@ -365,9 +365,13 @@ def test_population_stage_pools_curves(analysis):
     for t in tasks.itertuples():
         decided = by_task.loc[t.task, "verdict"] != "failed"
         assert (t.n_curves, t.n_failed) == ((1, 0) if decided else (0, 1))
-        if decided:  # with one family, P(emergent in any family) is that family's p_emergent
-            assert t.p_any_emergent == pytest.approx(by_task.loc[t.task, "p_emergent"])
-            assert t.expected_emergent_families == pytest.approx(by_task.loc[t.task, "p_emergent"])
+        if decided:  # with one family, P(emergent in any family) is that family's P(risen break)
+            row = by_task.loc[t.task]
+            assert 0 <= row["p_emergent_above_floor"] <= row["p_emergent"] + 1e-12
+            if not row["pooled"]:  # P(break and risen) >= P(break) - P(not risen), one set of probabilities
+                assert row["p_emergent_above_floor"] >= row["p_emergent"] - (1 - row["p_above_floor"]) - 1e-12
+            assert t.p_any_emergent == pytest.approx(row["p_emergent_above_floor"])
+            assert t.expected_emergent_families == pytest.approx(row["p_emergent_above_floor"])
         assert t.n_emergent == int(by_task.loc[t.task, "verdict"] == "emergent")
         if t.n_emergent == 0:  # a task that never rises has no onset and no break
             assert np.isnan(t.break_flops_median) and np.isnan(t.onset_flops_median)
@@ -568,3 +572,29 @@ def test_progress_in_a_log_file_is_plain_lines_with_rate_and_eta():
     off = pipeline._RichProgress(Console(file=quiet, force_terminal=False), enabled=False)
     off("curve", label="x", done=0, total=2)
     assert quiet.getvalue() == ""
+
+
+def test_task_table_does_not_count_a_family_that_never_leaves_its_floor():
+    """A task whose families all stay at the floor (verdict absent) gets no P(any emergent) from
+    breaks the data do not show; unbounded scores (no floor) keep p_emergent."""
+    import pandas as pd
+
+    from phasefit.results.analysis import task_table
+
+    rows = pd.DataFrame(
+        {
+            "curve": [0, 1, 2, 3],
+            "task": ["ipa", "ipa", "ipa", "cont"],
+            "metric": ["bleu", "bleu", "bleu", "score"],
+            "condition": ["2-shot"] * 4,
+            "verdict": ["absent", "absent", "inconclusive", "inconclusive"],
+            "p_emergent": [0.6, 0.7, 0.5, 0.4],
+            "p_emergent_above_floor": [0.01, 0.0, 0.3, np.nan],  # the last: a Student-t curve
+        }
+    )
+    none = {c: np.full(10, np.nan) for c in range(4)}
+    t = task_table(rows, none, none, "flops").set_index("task")
+    assert t.loc["ipa", "p_any_emergent"] == pytest.approx(1 - 0.99 * 1.0 * 0.7)
+    assert t.loc["ipa", "expected_emergent_families"] == pytest.approx(0.31)
+    assert t.loc["cont", "p_any_emergent"] == pytest.approx(0.4)
+    assert t.loc["ipa", "n_emergent"] == 0 and np.isnan(t.loc["ipa", "onset_flops_median"])

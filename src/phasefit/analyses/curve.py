@@ -94,7 +94,7 @@ def analyse_curve(curve: Curve, sampler: Sampler, *, x_axis: str, lfo_cutoff: fl
     problems, notes = convergence_problems(fits, evidence, probability)
     ok = not problems
     reasons = "; ".join(problems)
-    p_above = above_floor(fits, inputs, spec, probability)
+    p_above, above_by_hypothesis = above_floor(fits, inputs, spec, probability)
     verdict = decide(ok=ok, p_absent=p_absent, p_emergent=p_bp, thresholds=spec.verdict, p_above_floor=p_above)
     row = {
         "curve": curve.index,
@@ -130,6 +130,7 @@ def analyse_curve(curve: Curve, sampler: Sampler, *, x_axis: str, lfo_cutoff: fl
         "failure_reason": reasons,
         "notes": "; ".join(notes),
         "p_above_floor": p_above,
+        "breakpoint_above_floor": above_by_hypothesis.get(EMERGENT, np.nan),
         "evidence_agreement": agreement(
             verdict=verdict,
             elpd_diff=cmp.elpd_diff,
@@ -211,15 +212,18 @@ def fit_hypotheses(
     return fits, evidence, hypothesis_probabilities(evidence, spec)
 
 
-def above_floor(fits: dict[str, FitResult], inputs: CurveInputs, spec, probability: dict[str, float]) -> float:
+def above_floor(
+    fits: dict[str, FitResult], inputs: CurveInputs, spec, probability: dict[str, float]
+) -> tuple[float, dict[str, float]]:
     """P(the expected score at the largest model is above floor + onset_margin * (1 - floor)),
-    averaged over the hypotheses with their posterior probabilities (NaN for unbounded scores)."""
+    averaged over the hypotheses with their posterior probabilities, and the same share under each
+    hypothesis alone (NaN and {} for unbounded scores, which have no floor)."""
     if inputs.likelihood == "student_t":
-        return float("nan")
+        return float("nan"), {}
     threshold = inputs.floor + spec.verdict.onset_margin * (1 - inputs.floor)
     x = np.array([inputs.x_ref])
     share = {h: float(np.mean(mean_curve(h, f.draws, inputs, x, spec)[..., 0] >= threshold)) for h, f in fits.items()}
-    return float(sum(probability[h] * share[h] for h in fits))
+    return float(sum(probability[h] * share[h] for h in fits)), share
 
 
 def convergence_problems(

@@ -71,6 +71,7 @@ VERDICT_COLUMNS = (
     "onset_beyond_data",
     "onset_below_resolution",
     "p_above_floor",
+    "p_emergent_above_floor",
     "evidence_agreement",
 )
 

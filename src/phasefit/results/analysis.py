@@ -113,6 +113,9 @@ def assemble(
     onsets = {r.index: r.onset for r in results}
     taus = dict(outcome.taus)
     rows = _apply_population(rows, population, curves, spec, onsets, taus)
+    # P(breakpoint, and its rise above the floor margin by the largest model): the share is the
+    # breakpoint posterior's own, so it also holds for a pooled p_emergent (priors re-weighted)
+    rows["p_emergent_above_floor"] = rows["p_emergent"] * rows.get("breakpoint_above_floor", np.nan)
     verdicts = rows[list(VERDICT_COLUMNS)].copy()
     _blank_inapplicable(verdicts)
     params = rows[list(PARAMETER_COLUMNS)].copy()
@@ -239,17 +242,23 @@ def task_table(
 ) -> pd.DataFrame:
     """How emergent each task is, per task x metric x condition, pooling its families.
 
-    `p_any_emergent` = 1 - prod(1 - p_emergent) over the task's curves (families), the probability
-    that at least one is emergent when the curves' evidence is independent given the population; the
-    expected number of emergent families is the sum of p_emergent. The task's onset and break mix the
-    draws of the curves called emergent only (each weighted equally; re-weighted by the learned
-    priors where the curve was pooled), so a task that never rises has neither. `failed` curves are
-    left out (`n_failed`).
+    `p_any_emergent` = 1 - prod(1 - p) over the task's curves (families), the probability that at
+    least one is emergent when the curves' evidence is independent given the population; the expected
+    number of emergent families is the sum of p. p is `p_emergent_above_floor`, P(breakpoint and a
+    rise above the floor margin by the largest model), so that a family whose curve never credibly
+    leaves its floor (verdict `absent`) does not count as emergent through a break the data do not
+    show; for unbounded (Student-t) scores, which have no floor, p is `p_emergent`. The task's onset
+    and break mix the draws of the curves called emergent only (each weighted equally; re-weighted by
+    the learned priors where the curve was pooled), so a task that never rises has neither. `failed`
+    curves are left out (`n_failed`).
     """
     out = []
     for key, group in rows.groupby(list(TASK_KEY), sort=True, dropna=False):
         ok = group[group["verdict"] != "failed"]
         p = ok["p_emergent"].to_numpy(float)
+        if "p_emergent_above_floor" in ok:
+            risen = ok["p_emergent_above_floor"].to_numpy(float)
+            p = np.where(np.isfinite(risen), risen, p)
         rising = [int(c) for c in ok.loc[ok["verdict"] == "emergent", "curve"] if np.isfinite(onsets[int(c)]).any()]
         onset = _mixture_quantiles([onsets[c] for c in rising])
         brk = _mixture_quantiles([taus[c] for c in rising])
