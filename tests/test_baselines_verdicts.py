@@ -115,7 +115,13 @@ def test_prose_reads_like_the_issue_example():
     assert describe(_row(verdict="failed", failure_reason="mixture: R-hat 1.05 > 1.01")).endswith(
         "failed (mixture: R-hat 1.05 > 1.01)"
     )
-    assert "P(absent) = 0.80; never credibly above its floor" in describe(_row(verdict="absent", p_absent=0.8))
+    # an absent curve names the probability behind its verdict: P(absent), P(above floor) or both
+    assert describe(_row(verdict="absent", p_absent=0.8, p_above_floor=0.9)).endswith("absent (P(absent) = 0.80)")
+    at_floor = describe(_row(verdict="absent", p_absent=0.03, p_above_floor=0.36))
+    assert at_floor.endswith("absent (never credibly above its floor: P(above floor) = 0.36)")
+    assert "P(absent)" not in at_floor  # 0.03 would read as if the verdict contradicted itself
+    both = describe(_row(verdict="absent", p_absent=0.85, p_above_floor=0.1))
+    assert both.endswith("(P(absent) = 0.85; never credibly above its floor: P(above floor) = 0.10)")
 
 
 def test_summary_counts():

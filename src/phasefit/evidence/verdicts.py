@@ -76,6 +76,10 @@ VERDICT_COLUMNS = (
 )
 
 
+#: below this P(above floor) a curve is `absent` whatever its other probabilities
+ABOVE_FLOOR_MIN = 0.5
+
+
 def decide(
     *, ok: bool, p_absent: float, p_emergent: float, thresholds: VerdictSpec, p_above_floor: float = float("nan")
 ) -> Verdict:
@@ -87,7 +91,7 @@ def decide(
     """
     if not ok or math.isnan(p_emergent):
         return "failed"
-    if p_absent >= thresholds.absent or p_above_floor < 0.5:
+    if p_absent >= thresholds.absent or p_above_floor < ABOVE_FLOOR_MIN:
         return "absent"
     if p_emergent >= thresholds.emergent:
         return "emergent"
@@ -130,14 +134,23 @@ def format_params(v: float) -> str:
 def describe(row: pd.Series) -> str:
     """One sentence per curve, e.g. 'arithmetic_3ds, Pythia, acc: emergent (P(emergent) = 0.98); ...'.
 
-    The probability printed is named; a break is printed only for an emergent curve (where the
-    break is favoured), with the onset; disagreeing evidence is said.
+    The probability printed is named. For an `absent` curve it is the one behind the verdict:
+    P(above floor) when the curve never credibly leaves its floor (with P(absent) beside it when that
+    is at least 1/2 too), else P(absent); a P(absent) of 0.03 beside the word `absent` would read as a
+    contradiction. A break is printed only for an emergent curve (where the break is favoured), with
+    the onset; disagreeing evidence is said.
     """
     head = f"{curve_label(row['task'], row['family'], row['metric'], row.get('condition'))}: {row['verdict']}"
     if row["verdict"] == "failed":
         return f"{head} ({row.get('failure_reason') or 'did not converge'})"
-    if row["verdict"] == "absent":
-        return f"{head} (P(absent) = {row['p_absent']:.2f}; never credibly above its floor)"
+    if row["verdict"] == "absent":  # say which rule made it absent, with its own probability
+        above = row.get("p_above_floor", float("nan"))
+        floor = f"never credibly above its floor: P(above floor) = {above:.2f}"
+        if pd.isna(above) or above >= ABOVE_FLOOR_MIN:
+            return f"{head} (P(absent) = {row['p_absent']:.2f})"
+        if row["p_absent"] >= 0.5:
+            return f"{head} (P(absent) = {row['p_absent']:.2f}; {floor})"
+        return f"{head} ({floor})"
     text = f"{head} (P(emergent) = {row['p_emergent']:.2f})"
     if row["verdict"] == "emergent":
         for what in ("break", "onset"):
