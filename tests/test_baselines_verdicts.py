@@ -155,3 +155,34 @@ def test_an_unconverged_fit_of_a_negligible_hypothesis_does_not_fail_the_curve()
     evidence["breakpoint"] = bad
     problems, notes = convergence_problems(fits, evidence, {"absent": 0.95, "smooth": 0.049, "breakpoint": 1e-4})
     assert "breakpoint: R-hat 1.018 > 1.01" in problems and any("k-hat 0.90" in p for p in problems) and notes == []
+
+
+def test_task_sentences_end_the_summary():
+    from phasefit.evidence.verdicts import describe_task
+
+    base = {
+        "task": "arithmetic_2da",
+        "metric": "acc",
+        "condition": "2-shot",
+        "n_curves": 4,
+        "n_failed": 0,
+        "p_any_emergent": 0.9987,
+        "expected_emergent_families": 2.62,
+        "n_emergent": 2,
+        "onset_flops_median": 3.01e21,
+        "onset_flops_q05": 7.79e20,
+        "onset_flops_q95": 7.29e21,
+    }
+    assert describe_task(pd.Series(base)) == (
+        "arithmetic_2da, acc [2-shot]: 4 families, P(emergent in any) = 1.00, expected emergent families 2.62, "
+        "2 called emergent; onset at 3.0e21 FLOPs [7.8e20, 7.3e21]"
+    )
+    never = describe_task(pd.Series(base | {"n_emergent": 0, "n_failed": 1, "onset_flops_median": float("nan")}))
+    assert "(1 failed, left out)" in never and "onset" not in never
+    by_params = {k.replace("flops", "params"): v for k, v in base.items()} | {"onset_params_median": 2.6e9,
+                 "onset_params_q05": 1.1e9, "onset_params_q95": 3.9e9}  # fmt: skip
+    assert describe_task(pd.Series(by_params)).endswith("onset at 2.6B params [1.1B, 3.9B]")
+    verdicts = pd.DataFrame([_row()])
+    text = summary_text(verdicts, pd.DataFrame([base]))
+    assert text.splitlines()[-1].startswith("arithmetic_2da, acc [2-shot]: 4 families")
+    assert summary_text(verdicts) == "\n".join(text.splitlines()[:2])  # no task table: curves only

@@ -177,11 +177,41 @@ def describe(row: pd.Series) -> str:
     return text
 
 
-def summary_text(verdicts: pd.DataFrame) -> str:
-    """Counts by verdict, then one sentence per curve."""
+def describe_task(row: pd.Series) -> str:
+    """One sentence per task x metric x condition of the task table, e.g. 'arithmetic_2da, acc
+    [2-shot]: 4 families, P(emergent in any) = 1.00, expected emergent families 2.62, 2 called
+    emergent; onset at 3.0e21 FLOPs [7.8e20, 7.3e21]'. The onset only where a family is emergent."""
+    cond = row.get("condition")
+    label = f"{row['task']}, {row['metric']}" + (f" [{cond}]" if isinstance(cond, str) and cond else "")
+    n = int(row["n_curves"])
+    text = f"{label}: {n} {'family' if n == 1 else 'families'}"
+    if int(row.get("n_failed", 0)):
+        text += f" ({int(row['n_failed'])} failed, left out)"
+    if n:
+        text += (
+            f", P(emergent in any) = {row['p_any_emergent']:.2f}, expected emergent families "
+            f"{row['expected_emergent_families']:.2f}, {int(row['n_emergent'])} called emergent"
+        )
+    for axis, fmt, unit in (("flops", format_sci, " FLOPs"), ("params", format_params, " params")):
+        med = row.get(f"onset_{axis}_median")
+        if med is not None and not pd.isna(med):
+            lo, hi = row[f"onset_{axis}_q05"], row[f"onset_{axis}_q95"]
+            text += f"; onset at {fmt(med)}{unit} [{fmt(lo)}, {fmt(hi)}]"
+    return text
+
+
+def summary_text(verdicts: pd.DataFrame, tasks: pd.DataFrame | None = None) -> str:
+    """Counts by verdict, then one sentence per curve, then (with `tasks`) one per task."""
     counts = verdicts["verdict"].value_counts()
     order = ["emergent", "inconclusive", "smooth", "absent", "failed"]
     head = ", ".join(f"{counts.get(v, 0)} {v}" for v in order)
     lines = [f"{len(verdicts)} curves: {head}."]
     lines += [describe(r) for _, r in verdicts.iterrows()]
+    if tasks is not None and len(tasks):
+        lines += [
+            "",
+            "per task (families pooled; a family counts by P(breakpoint and a rise above its floor); "
+            "onset from the families called emergent):",
+        ]
+        lines += [describe_task(r) for _, r in tasks.iterrows()]
     return "\n".join(lines)

@@ -23,8 +23,8 @@ class Analysis:
     tasks: pd.DataFrame  # emergence scale per task, pooled across families
 
     def summary(self) -> str:
-        """Verdict counts and one sentence per curve."""
-        return summary_text(self.verdicts)
+        """Verdict counts, one sentence per curve and one per task (`tasks`)."""
+        return summary_text(self.verdicts, self.tasks)
 
     def describe(self, i: int) -> str:
         return describe(self.verdicts.iloc[i])

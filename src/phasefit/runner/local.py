@@ -303,10 +303,6 @@ def fit_to_directory(
     if work.is_dir() and not any(work.iterdir()):
         work.rmdir()
     console.print(analysis.summary(), markup=False, highlight=False)
-    if len(analysis.tasks):
-        console.print("\nper task (families pooled; onset from the curves called emergent):", markup=False)
-        shown = analysis.tasks
-        console.print(shown.to_string(index=False, float_format=lambda v: f"{v:.3g}"), markup=False)
     console.print(f"\nwrote {', '.join(str(out / n) for n in OUTPUT_FILES)}", markup=False)
     if not shards.streamed:  # at most one shard: the tree written is in memory
         return analysis
