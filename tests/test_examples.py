@@ -44,3 +44,6 @@ def test_cli_doc_example_sentence_is_current(readme_summary):
     m = re.search(r"one sentence per curve, e\.g\.\n`([^`]+)`", text)
     assert m, "docs/cli.md: the example sentence is missing"
     assert m.group(1) in readme_summary
+    m = re.search(r"one sentence per row of `tasks\.csv`[^\n]*e\.g\.\n`([^`]+)`", text)
+    assert m, "docs/cli.md: the example task sentence is missing"
+    assert m.group(1) in readme_summary
