@@ -37,7 +37,6 @@ from scipy import special
 
 from _common import RESULTS_DIR, fmt_value, git_state, machine, markers, now, versions, write_json, write_results_md
 
-REPORT_SEED = 2026
 HYPOTHESES = ("absent", "smooth", "breakpoint")
 
 
@@ -135,29 +134,28 @@ def bundled_priors():
 
 
 def p_breakpoint(fits, cand: Candidate, base) -> np.ndarray:
-    from phasefit.models.priors import log_prior
+    from phasefit.models.priors import Prior, log_prior
 
     new = dict(cand.priors)
+    level_low = None
+    if cand.smooth_level_low is not None:
+        mu, sigma = cand.smooth_level_low
+        level_low = Prior("normal", (("mu", mu), ("sigma", sigma)))
     ps = []
     for _task, x_ref, by_h in fits:
         lz = []
         for h in HYPOTHESES:
             lp, draws = by_h[h]
-            if not draws:
-                lz.append(-np.inf)
+            if not draws:  # nothing to re-weight: the hypothesis keeps its evidence
+                lz.append(lp)
                 continue
             adj = np.zeros(len(next(iter(draws.values()))))
             for (hh, par), prior in new.items():
                 if hh in (h, "*") and par in draws:
                     adj += log_prior(draws[par], prior) - log_prior(draws[par], base[(hh, par)])
-            if h == "smooth" and cand.smooth_level_low is not None:
-                from phasefit.models.priors import Prior
-
-                mu, sigma = cand.smooth_level_low
+            if h == "smooth" and level_low is not None:
                 level = draws["intercept"] - draws["slope"] * x_ref
-                adj += log_prior(level, Prior("normal", (("mu", mu), ("sigma", sigma)))) - log_prior(
-                    draws["intercept"], base[("smooth", "intercept")]
-                )
+                adj += log_prior(level, level_low) - log_prior(draws["intercept"], base[("smooth", "intercept")])
             lz.append(lp + special.logsumexp(adj) - np.log(len(adj)))
         lz = np.asarray(lz)  # log P_h under the bundled priors already holds the hypothesis weights
         ps.append(float(np.exp(lz[2] - special.logsumexp(lz))))
@@ -172,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     run = json.loads((RESULTS_DIR / f"accuracy_{args.run}.json").read_text())
-    if run["settings"]["seed"] == REPORT_SEED:
+    if run["settings"]["seed"] == run["settings"]["report_seed"]:
         print("prior_screen: refusing the reporting seed: screen on the development seed (--seed 1)", file=sys.stderr)
         return 2
     table = pd.read_csv(RESULTS_DIR / f"accuracy_{args.run}_curves.csv")
@@ -183,8 +181,9 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"prior_screen: the checkpoints under {args.work_dir} are not the curves of run {args.run!r}")
     base = bundled_priors()
     rows = []
+    ordered = by_task.loc[order].reset_index()
     for cand in candidates():
-        t = by_task.loc[order].reset_index()
+        t = ordered.copy()
         t["pf_p"] = p_breakpoint(fits, cand, base)
         t["pf_called"] = t["pf_p"] >= scoring.CALL
         res = {"candidate": cand.name, "why": cand.why}

@@ -115,7 +115,7 @@ def assemble(
     rows = _apply_population(rows, population, curves, spec, onsets, taus)
     # P(breakpoint, and its rise above the floor margin by the largest model): the share is the
     # breakpoint posterior's own, so it also holds for a pooled p_emergent (priors re-weighted)
-    rows["p_emergent_above_floor"] = rows["p_emergent"] * rows.get("breakpoint_above_floor", np.nan)
+    rows["p_emergent_above_floor"] = rows["p_emergent"] * rows["breakpoint_above_floor"]
     verdicts = rows[list(VERDICT_COLUMNS)].copy()
     _blank_inapplicable(verdicts)
     params = rows[list(PARAMETER_COLUMNS)].copy()
@@ -255,10 +255,8 @@ def task_table(
     out = []
     for key, group in rows.groupby(list(TASK_KEY), sort=True, dropna=False):
         ok = group[group["verdict"] != "failed"]
-        p = ok["p_emergent"].to_numpy(float)
-        if "p_emergent_above_floor" in ok:
-            risen = ok["p_emergent_above_floor"].to_numpy(float)
-            p = np.where(np.isfinite(risen), risen, p)
+        risen = ok["p_emergent_above_floor"].to_numpy(float)
+        p = np.where(np.isfinite(risen), risen, ok["p_emergent"].to_numpy(float))
         rising = [int(c) for c in ok.loc[ok["verdict"] == "emergent", "curve"] if np.isfinite(onsets[int(c)]).any()]
         onset = _mixture_quantiles([onsets[c] for c in rising])
         brk = _mixture_quantiles([taus[c] for c in rising])
